@@ -1,0 +1,43 @@
+//! What this build of the engine is: version, SIMD support and the compute backends it carries.
+
+use serde::Serialize;
+
+/// A description of the running engine, shown by the demo page and returned by `Vitrine.info()`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineInfo {
+    /// The crate version, which is also the npm package version.
+    pub version: &'static str,
+    /// Whether the build uses 128-bit SIMD (wasm simd128 in the browser, always true natively on x86_64).
+    pub simd128: bool,
+    /// The target the engine was compiled for, e.g. `wasm32` or `x86_64`.
+    pub arch: &'static str,
+}
+
+impl EngineInfo {
+    /// Describes the engine this code was compiled into.
+    pub fn current() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION"),
+            simd128: cfg!(any(
+                target_feature = "simd128",
+                target_feature = "sse2",
+                target_feature = "neon"
+            )),
+            arch: std::env::consts::ARCH,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_the_package_version() {
+        let info = EngineInfo::current();
+        assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(info.arch, std::env::consts::ARCH);
+        // Every target Vitrine ships for (x86_64, aarch64, wasm32+simd128) has 128-bit SIMD.
+        assert!(info.simd128);
+    }
+}
