@@ -1,0 +1,43 @@
+// Shared set-up for the end-to-end tests: the demo server (the same code `npm run demo` runs) and a
+// headless system Chromium driven by playwright-core (no browser download: CHROME_PATH or Debian's).
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** Starts the demo server on a free port and a headless Chromium; returns both and a `close()`. */
+export async function openDemo({ extraFlags = [] } = {}) {
+  const server = await startServer({ port: 0 });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROME_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [...FLAGS, ...extraFlags],
+  });
+  return {
+    url: server.url,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+/** Opens a page that records console errors and uncaught exceptions into `page.errors`. */
+export async function newPage(browser) {
+  const page = await browser.newPage();
+  page.errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') page.errors.push(msg.text());
+  });
+  page.on('pageerror', (err) => page.errors.push(String(err)));
+  return page;
+}
