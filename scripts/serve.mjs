@@ -1,5 +1,5 @@
-// Serves the demo: www/ at / and the built npm package pkg/ at /pkg/ (what `npm run demo` and the
-// Playwright tests both use, so the tests see exactly what a person sees).
+// Serves the demo: www/ at /, the built npm package pkg/ at /pkg/ and the shipped models at /models/
+// (what `npm run demo` and the Playwright tests both use, so the tests see exactly what a person sees).
 // Usage: node scripts/serve.mjs [--port 8080] [--host 127.0.0.1]   (or PORT / HOST in the environment)
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MOUNTS = [
   ['/pkg/', join(ROOT, 'pkg')],
+  ['/models/', join(ROOT, 'models')],
   ['/', join(ROOT, 'www')],
 ];
 const TYPES = {
@@ -23,20 +24,21 @@ const TYPES = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.gguf': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
   '.bin': 'application/octet-stream',
   '.txt': 'text/plain; charset=utf-8',
   '.md': 'text/plain; charset=utf-8',
 };
 
 /** Maps a URL path to a file under one of the mounts, refusing anything that escapes it. */
-function resolvePath(urlPath) {
+function resolvePath(urlPath, mounts) {
   let path;
   try {
     path = decodeURIComponent(urlPath.split('?')[0]);
   } catch {
     return null;
   }
-  for (const [prefix, dir] of MOUNTS) {
+  for (const [prefix, dir] of mounts) {
     if (!path.startsWith(prefix)) continue;
     const file = normalize(join(dir, path.slice(prefix.length)));
     if (file !== dir && !file.startsWith(dir + sep)) return null;
@@ -45,12 +47,12 @@ function resolvePath(urlPath) {
   return null;
 }
 
-async function handle(req, res) {
+async function handle(req, res, mounts) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end('method not allowed\n');
     return;
   }
-  let file = resolvePath(req.url ?? '/');
+  let file = resolvePath(req.url ?? '/', mounts);
   if (!file) {
     res.writeHead(400).end('bad path\n');
     return;
@@ -74,10 +76,14 @@ async function handle(req, res) {
   }
 }
 
-/** Starts the demo server; resolves to `{ url, close() }` once it listens. Port 0 picks a free port. */
-export function startServer({ port = 8080, host = '127.0.0.1' } = {}) {
+/**
+ * Starts the demo server; resolves to `{ url, close() }` once it listens. Port 0 picks a free port.
+ * `mounts` adds `[urlPrefix, directory]` pairs in front of the defaults (the benchmark serves its peers).
+ */
+export function startServer({ port = 8080, host = '127.0.0.1', mounts = [] } = {}) {
+  const all = [...mounts.map(([prefix, dir]) => [prefix, resolve(ROOT, dir)]), ...MOUNTS];
   const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.writeHead(500).end());
+    handle(req, res, all).catch(() => res.writeHead(500).end());
   });
   return new Promise((ok, fail) => {
     server.once('error', fail);
