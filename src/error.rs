@@ -6,6 +6,82 @@ pub enum Error {
     /// Input from the page or a file did not have the expected shape.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+
+    /// The bytes are not a GGUF file at all (wrong magic): usually the wrong URL or file.
+    #[error(
+        "not a GGUF model file ({0}); pass a model made by `vitrine convert`, e.g. models/minilm-l6-q8_0.gguf"
+    )]
+    NotGguf(String),
+
+    /// A GGUF file that ends early or whose header is damaged.
+    #[error(
+        "model file is truncated or damaged ({0}); download it again or regenerate it with scripts/regenerate-models.sh"
+    )]
+    ModelTruncated(String),
+
+    /// A Vitrine GGUF written by a newer (or older, incompatible) converter.
+    #[error(
+        "model format version {found} is not supported (this build reads version {supported}); regenerate the model with this release's `vitrine convert`"
+    )]
+    ModelVersion {
+        /// Version found in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+
+    /// A metadata entry the encoder needs is absent or malformed.
+    #[error(
+        "model metadata `{key}` is missing or invalid ({reason}); the file was not made by `vitrine convert`: regenerate it"
+    )]
+    ModelMetadata {
+        /// GGUF metadata key.
+        key: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// A weight the architecture needs is not in the file.
+    #[error(
+        "model tensor `{0}` is missing; the file is not a BERT model made by `vitrine convert`: regenerate it"
+    )]
+    MissingTensor(String),
+
+    /// A weight whose shape does not match the config stored beside it.
+    #[error(
+        "model tensor `{name}` has shape {found:?}, expected {expected:?}; the weights do not match their config: regenerate the model"
+    )]
+    TensorShape {
+        /// Tensor name.
+        name: String,
+        /// Shape the config implies.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+
+    /// The weights do not hash to the checksum recorded at conversion time.
+    #[error(
+        "model checksum mismatch (recorded {expected}, computed {actual}): the file is corrupted; download it again or regenerate it with scripts/regenerate-models.sh"
+    )]
+    ModelChecksum {
+        /// Checksum recorded in the metadata.
+        expected: String,
+        /// Checksum of the bytes received.
+        actual: String,
+    },
+
+    /// The tokenizer JSON could not be loaded or could not encode a text.
+    #[error("tokenizer failed: {0}; regenerate the model with `vitrine convert` if this persists")]
+    Tokenizer(String),
+
+    /// A tensor operation failed; with a validated model this is a bug.
+    #[error("tensor computation failed: {0}; please report this with the input that caused it")]
+    Tensor(#[from] candle_core::Error),
+
+    /// A catalog vector file that is not one, is damaged, or is of another version.
+    #[error("catalog file is invalid: {0}; regenerate it with `vitrine embed-catalog`")]
+    Catalog(String),
 }
 
 /// Result alias for the core.

@@ -3,15 +3,21 @@
 //!
 //! Where things live:
 //! - [`engine`]: what this build of the engine is and can do (version, SIMD, backends).
+//! - [`model`]: the quantized text encoder ([`Encoder`]) loaded from one GGUF file.
+//! - [`catalog`]: precomputed catalog vectors ([`Catalog`]), a compact binary file loaded from bytes.
 //! - `web/`: the only `#[wasm_bindgen]` code; it converts JS values and delegates to plain Rust.
 //!
 //! Everything here is plain Rust that compiles natively and for `wasm32-unknown-unknown`, so the CLI and
 //! the tests exercise exactly the code the browser runs.
 
+pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod model;
 
+pub use catalog::Catalog;
 pub use error::{Error, Result};
+pub use model::Encoder;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -1,7 +1,13 @@
 //! `vitrine`: the native command-line tool over the same core the browser runs.
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
+mod convert;
+mod embed;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use vitrine::catalog::Precision;
 
 #[derive(Parser)]
 #[command(
@@ -14,10 +20,60 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    /// candle's CPU kernels (the only native backend for now).
+    Cpu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecisionArg {
+    F16,
+    F32,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print what this engine build is (version, SIMD, architecture) as JSON.
     Info,
+    /// Convert the f32 MiniLM checkpoint into one self-contained Vitrine GGUF.
+    Convert {
+        /// Directory with model.safetensors, tokenizer.json and config.json.
+        #[arg(long)]
+        src: PathBuf,
+        /// Variant: q8_0 (≈25 MB), small (≈15 MB, q5_0/q4_0 mix) or f32 (reference).
+        #[arg(long, default_value = "q8_0")]
+        dtype: String,
+        /// Override groups of the variant, e.g. `word=q5_0,attn=q4_0,up=q4_0,down=q6k`.
+        #[arg(long, default_value = "")]
+        mix: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Embed one text per stdin line; print one JSON array (L2-normalised f32) per line, in order.
+    Embed {
+        #[arg(long)]
+        model: PathBuf,
+        /// Lines per forward pass (vectors do not depend on it).
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceArg,
+    },
+    /// Precompute a catalog's vectors into the compact file the SDK loads (format: `vitrine::catalog`).
+    EmbedCatalog {
+        #[arg(long)]
+        model: PathBuf,
+        /// `.tsv` (columns item_id/id and title/text, or id<TAB>text) or `.jsonl` ({"id", "text"|"title"}).
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "f16")]
+        precision: PrecisionArg,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -26,6 +82,53 @@ fn main() -> Result<()> {
             "{}",
             serde_json::to_string(&vitrine::engine::EngineInfo::current())?
         ),
+        Command::Convert { src, dtype, mix, out } => {
+            let mix = convert::Mix::parse(&mix, convert::Mix::named(&dtype)?)?;
+            let variant = if mix_is_default(&dtype, &mix) {
+                dtype.clone()
+            } else {
+                format!("{dtype}+custom")
+            };
+            let bytes = convert::convert(&src, mix, &variant)?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("wrote {} ({} bytes, {mix:?})", out.display(), bytes.len());
+        }
+        Command::Embed {
+            model,
+            batch,
+            device: DeviceArg::Cpu,
+        } => {
+            embed::embed_stdin(&embed::load(&model)?, batch.max(1))?;
+        }
+        Command::EmbedCatalog {
+            model,
+            input,
+            out,
+            precision,
+            batch,
+        } => {
+            let enc = embed::load(&model)?;
+            let items = embed::read_catalog(&input)?;
+            let precision = match precision {
+                PrecisionArg::F16 => Precision::F16,
+                PrecisionArg::F32 => Precision::F32,
+            };
+            let bytes = embed::embed_catalog(&enc, &items, batch, precision)?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "wrote {} ({} items, {} dims, {} bytes)",
+                out.display(),
+                items.len(),
+                enc.dims(),
+                bytes.len()
+            );
+        }
     }
     Ok(())
+}
+
+fn mix_is_default(dtype: &str, mix: &convert::Mix) -> bool {
+    convert::Mix::named(dtype)
+        .map(|d| format!("{d:?}") == format!("{mix:?}"))
+        .unwrap_or(false)
 }

@@ -1,0 +1,157 @@
+//! The committed model files: checksums, reproducible conversion, and clear errors on bad bytes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::process::Command;
+
+use candle_core::quantized::gguf_file::{self, Content, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use common::{model_bytes, repo};
+use sha2::{Digest, Sha256};
+use vitrine::model::gguf::{TensorDigest, KEY_FORMAT_VERSION, KEY_TENSOR_SHA256};
+use vitrine::{Encoder, Error};
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sums() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repo().join("models/SHA256SUMS")).unwrap();
+    text.lines()
+        .map(|l| {
+            let (sum, name) = l.split_once("  ").expect("sha256sum format: `<hex>  <name>`");
+            (name.to_string(), sum.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn sha256sums_match_the_committed_files() {
+    let sums = sums();
+    assert!(sums.len() >= 2);
+    for (name, sum) in sums {
+        let bytes = std::fs::read(repo().join("models").join(&name)).unwrap();
+        assert_eq!(sha256_hex(&bytes), sum, "models/{name} does not match SHA256SUMS");
+    }
+}
+
+#[test]
+fn convert_reproduces_the_committed_q8_0_bytes() {
+    common::reference_dir();
+    let out = std::env::temp_dir().join(format!("vitrine-q8-{}.gguf", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["convert", "--dtype", "q8_0", "--src"])
+        .arg(repo().join(".cache/minilm-f32"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&out).ok();
+    assert_eq!(
+        sha256_hex(&bytes),
+        sums()["minilm-l6-q8_0.gguf"],
+        "conversion is not deterministic"
+    );
+}
+
+/// Rewrites the q8_0 file through candle's GGUF writer after `edit`, with a correct checksum.
+fn rewrite(edit: impl FnOnce(&mut BTreeMap<String, Value>, &mut BTreeMap<String, QTensor>)) -> Vec<u8> {
+    let bytes = model_bytes("q8_0");
+    let mut cur = Cursor::new(&bytes);
+    let content = Content::read(&mut cur).unwrap();
+    let mut meta: BTreeMap<String, Value> = content.metadata.clone().into_iter().collect();
+    let mut tensors = BTreeMap::new();
+    for name in content.tensor_infos.keys() {
+        tensors.insert(
+            name.clone(),
+            content.tensor(&mut cur, name, &Device::Cpu).unwrap(),
+        );
+    }
+    edit(&mut meta, &mut tensors);
+    let mut digest = TensorDigest::default();
+    for (name, q) in &tensors {
+        digest.add(name, q.dtype(), q.shape().dims(), &q.data().unwrap());
+    }
+    meta.insert(KEY_TENSOR_SHA256.into(), Value::String(digest.finish()));
+    let m: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let t: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut out = Cursor::new(Vec::new());
+    gguf_file::write(&mut out, &m, &t).unwrap();
+    out.into_inner()
+}
+
+fn load_err(bytes: &[u8]) -> Error {
+    match Encoder::from_gguf_bytes(bytes) {
+        Ok(_) => panic!("bad bytes were accepted"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn bad_bytes_give_clear_errors() {
+    let good = model_bytes("q8_0");
+    assert!(Encoder::from_gguf_bytes(&good).is_ok());
+
+    for cut in [0, 3, 100, good.len() / 2, good.len() - 1] {
+        let e = load_err(&good[..cut]);
+        assert!(
+            matches!(e, Error::NotGguf(_) | Error::ModelTruncated(_)),
+            "cut {cut}: {e}"
+        );
+        if cut > 4 {
+            assert!(matches!(e, Error::ModelTruncated(_)), "cut {cut}: {e}");
+            assert!(e.to_string().contains("regenerate"), "{e}");
+        }
+    }
+    let foreign = std::fs::read(repo().join(".cache/minilm-f32/model.safetensors")).unwrap();
+    assert!(matches!(load_err(&foreign[..4096]), Error::NotGguf(_)));
+    assert!(matches!(
+        load_err(b"<!doctype html><html>404</html>"),
+        Error::NotGguf(_)
+    ));
+
+    let mut flipped = good.clone();
+    let at = good.len() - 1000; // inside the last tensor's data
+    flipped[at] ^= 0x10;
+    assert!(matches!(load_err(&flipped), Error::ModelChecksum { .. }));
+
+    let v2 = rewrite(|m, _| {
+        m.insert(KEY_FORMAT_VERSION.into(), Value::U32(2));
+    });
+    assert!(matches!(
+        load_err(&v2),
+        Error::ModelVersion {
+            found: 2,
+            supported: 1
+        }
+    ));
+
+    let missing = rewrite(|_, t| {
+        t.remove("encoder.layer.3.output.dense.weight");
+    });
+    let e = load_err(&missing);
+    assert!(
+        matches!(&e, Error::MissingTensor(n) if n == "encoder.layer.3.output.dense.weight"),
+        "{e}"
+    );
+
+    let reshaped = rewrite(|_, t| {
+        let w = Tensor::zeros((384, 384), candle_core::DType::F32, &Device::Cpu).unwrap();
+        t.insert(
+            "encoder.layer.0.output.dense.weight".into(),
+            QTensor::quantize(&w, GgmlDType::Q8_0).unwrap(),
+        );
+    });
+    assert!(matches!(load_err(&reshaped), Error::TensorShape { .. }));
+
+    let unsigned = rewrite(|_, _| {});
+    assert!(
+        Encoder::from_gguf_bytes(&unsigned).is_ok(),
+        "the rewrite helper itself must round-trip"
+    );
+}

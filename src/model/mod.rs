@@ -1,0 +1,11 @@
+//! Models the SDK runs on the device: the quantized BERT text encoder (GGUF) and its building blocks.
+//!
+//! Plain Rust on candle's CPU tensors, loaded from bytes: it compiles natively and for
+//! `wasm32-unknown-unknown`, so the CLI and tests run exactly what the browser runs.
+
+pub mod bert;
+pub mod encoder;
+pub mod gguf;
+pub mod linear;
+
+pub use encoder::Encoder;
