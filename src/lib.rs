@@ -5,15 +5,19 @@
 //! - [`engine`]: what this build of the engine is and can do (version, SIMD, backends).
 //! - [`model`]: the quantized text encoder ([`Encoder`]) loaded from one GGUF file.
 //! - [`catalog`]: precomputed catalog vectors ([`Catalog`]), a compact binary file loaded from bytes.
+//! - [`copy`]: promo copy selection (Thompson-sampling bandit blended with fit, sticky A/B with holdout).
+//! - [`report`]: on-device counters made ε-locally-differentially-private, and the report schema.
 //! - `web/`: the only `#[wasm_bindgen]` code; it converts JS values and delegates to plain Rust.
 //!
 //! Everything here is plain Rust that compiles natively and for `wasm32-unknown-unknown`, so the CLI and
 //! the tests exercise exactly the code the browser runs.
 
 pub mod catalog;
+pub mod copy;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod report;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};

@@ -2,6 +2,7 @@
 
 mod convert;
 mod embed;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -36,6 +37,8 @@ enum PrecisionArg {
 enum Command {
     /// Print what this engine build is (version, SIMD, architecture) as JSON.
     Info,
+    /// Simulate devices reporting to a collector (true vs estimated rates), or benchmark its ingestion.
+    Simulate(simulate::SimulateArgs),
     /// Convert the f32 MiniLM checkpoint into one self-contained Vitrine GGUF.
     Convert {
         /// Directory with model.safetensors, tokenizer.json and config.json.
@@ -78,6 +81,7 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Simulate(args) => simulate::run(args)?,
         Command::Info => println!(
             "{}",
             serde_json::to_string(&vitrine::engine::EngineInfo::current())?

@@ -1,17 +1,45 @@
-//! `vitrine-collector`: the server that turns noised device reports into per-variant statistics.
-//!
-//! Ingestion, de-biasing and the dashboard arrive with the reporting issue; until then the binary only
-//! identifies itself, so the workspace layout (and its native-only dependency boundary) is in place.
+//! `vitrine-collector`: serve report ingestion, statistics, priors and the dashboard on one address.
 
-fn main() {
-    let version = vitrine::engine::EngineInfo::current().version;
-    match std::env::args().nth(1).as_deref() {
-        Some("--version") | Some("-V") => println!("vitrine-collector {version}"),
-        _ => {
-            eprintln!(
-                "vitrine-collector {version}: report ingestion is not built yet (see the open issues)."
-            );
-            std::process::exit(2);
-        }
-    }
+use std::path::PathBuf;
+
+use clap::Parser;
+use vitrine_collector::{spawn, CollectorError, Config};
+
+#[derive(Parser)]
+#[command(name = "vitrine-collector", version, about = "Private aggregate report collector for Vitrine")]
+struct Args {
+    /// SQLite database file (created if absent; WAL mode).
+    #[arg(long, default_value = "vitrine.db")]
+    db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    addr: String,
+    /// Release threshold: no statistic about a group of fewer reports.
+    #[arg(long, default_value_t = 100)]
+    k: u64,
+    /// Global rate limit, requests per second.
+    #[arg(long, default_value_t = 20_000.0)]
+    rate: f64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), CollectorError> {
+    let args = Args::parse();
+    let mut cfg = Config::new(args.db);
+    cfg.k = args.k;
+    cfg.rate_per_sec = args.rate;
+    cfg.burst = args.rate * 2.0;
+    let bind = |e: std::io::Error| CollectorError::Bind { addr: args.addr.clone(), reason: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(bind)?;
+    let running = spawn(&cfg, listener).await?;
+    eprintln!(
+        "vitrine-collector on http://{} (db {}, k = {}); dashboard at /dashboard",
+        running.addr,
+        cfg.db.display(),
+        cfg.k
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("shutting down: finishing in-flight reports");
+    running.shutdown().await;
+    Ok(())
 }

@@ -1,0 +1,138 @@
+//! Promo copy selection: a Thompson-sampling bandit blended with semantic fit, or a sticky A/B split with
+//! a holdout. Every choice says why (the scores it compared), and the RNG is injected so tests are seeded.
+//!
+//! - [`choose`] dispatches on [`Mode`]: [`Mode::Bandit`] samples each variant's click rate from its Beta
+//!   posterior ([`Posteriors`]: the collector's `/v1/priors` plus this device's own observations, flat
+//!   Beta(1, 1) when there is none) and multiplies it by `exp(fit_weight · fit)`, where `fit` is the
+//!   caller's cosine between the variant's text vector and the session intent; [`Mode::Ab`] hashes the
+//!   experiment id with a device salt (which never leaves the device) into a sticky bucket.
+//! - The chosen [`Choice::report_variant`] is the label to count impressions and outcomes under
+//!   ([`crate::report`]): the variant id, or `holdout` for the A/B holdout, which is shown the control.
+
+mod ab;
+mod bandit;
+mod priors;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+pub use ab::{ab_bucket, choose_ab};
+pub use bandit::choose_bandit;
+pub use priors::{Posteriors, Prior, PriorsDoc};
+
+use crate::report::{validate_id, HOLDOUT_VARIANT};
+use crate::{Error, Result};
+
+/// A variant to choose among, with its semantic fit to the session (cosine in [-1, 1]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Variant id; the first candidate is the control.
+    pub id: String,
+    /// Cosine between the variant text vector and the session intent.
+    pub fit: f32,
+}
+
+/// How to choose.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Mode {
+    /// Thompson sampling; `fit_weight` scales how much semantic fit moves the sampled rate.
+    Bandit {
+        /// 0 ignores fit; 1 lets a perfect fit multiply the sampled rate by e.
+        fit_weight: f32,
+    },
+    /// Deterministic sticky split; a `holdout` share in [0, 1) sees the control and reports as `holdout`.
+    Ab {
+        /// Share of devices held out.
+        holdout: f64,
+    },
+}
+
+/// One variant's score in a bandit choice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArmScore {
+    /// Variant id.
+    pub variant: String,
+    /// Posterior Beta parameters the rate was sampled from.
+    pub alpha: f64,
+    /// See `alpha`.
+    pub beta: f64,
+    /// The sampled click rate.
+    pub sampled_rate: f64,
+    /// The semantic fit passed in.
+    pub fit: f32,
+    /// `sampled_rate · exp(fit_weight · fit)`: the highest wins.
+    pub score: f64,
+}
+
+/// Why a variant was chosen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Why {
+    /// Bandit: every arm's score.
+    Bandit {
+        /// In candidate order.
+        scores: Vec<ArmScore>,
+    },
+    /// A/B: the device's sticky bucket in [0, 1) and whether it fell in the holdout.
+    Ab {
+        /// Hash of experiment id and device salt, mapped to [0, 1).
+        bucket: f64,
+        /// Whether the bucket is below the holdout share.
+        holdout: bool,
+    },
+}
+
+/// The chosen copy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The variant to show.
+    pub variant: String,
+    /// The label to report under: `variant`, or `holdout`.
+    pub report_variant: String,
+    /// The scores behind the choice.
+    pub why: Why,
+}
+
+/// Choose a variant for `experiment` and `segment`.
+pub fn choose<R: Rng + ?Sized>(
+    experiment: &str,
+    candidates: &[Candidate],
+    segment: u8,
+    mode: Mode,
+    posteriors: &Posteriors,
+    device_salt: &[u8],
+    rng: &mut R,
+) -> Result<Choice> {
+    match mode {
+        Mode::Bandit { fit_weight } => {
+            choose_bandit(experiment, candidates, segment, fit_weight, posteriors, rng)
+        }
+        Mode::Ab { holdout } => choose_ab(experiment, candidates, holdout, device_salt),
+    }
+}
+
+/// Shared checks: ids plain, none called `holdout`, fits finite, at least one candidate.
+fn validate_candidates(experiment: &str, candidates: &[Candidate]) -> Result<()> {
+    validate_id("experiment", experiment)?;
+    if candidates.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "experiment {experiment} has no variants; pass at least one (the first is the control)"
+        )));
+    }
+    for c in candidates {
+        validate_id("variant", &c.id)?;
+        if c.id == HOLDOUT_VARIANT {
+            return Err(Error::InvalidInput(format!(
+                "`{HOLDOUT_VARIANT}` is reserved for the A/B holdout; rename that variant"
+            )));
+        }
+        if !c.fit.is_finite() {
+            return Err(Error::InvalidInput(format!(
+                "fit of variant {} is {}; pass the cosine to the session intent (or 0 when unknown)",
+                c.id, c.fit
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Beta posteriors for the bandit: priors from the collector's `/v1/priors` plus this device's own clicks.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// One Beta prior on a variant's click rate, as the collector publishes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prior {
+    /// Experiment id.
+    pub experiment: String,
+    /// Variant id.
+    pub variant: String,
+    /// Segment, or `None` for the prior pooled over all segments (the fallback).
+    pub segment: Option<u8>,
+    /// Beta α (> 0).
+    pub alpha: f64,
+    /// Beta β (> 0).
+    pub beta: f64,
+    /// Reports behind it (informational).
+    #[serde(default)]
+    pub reports: u64,
+}
+
+/// The body of `GET /v1/priors`. Unknown fields are tolerated here (unlike in reports): an older SDK must
+/// keep reading a newer collector's priors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriorsDoc {
+    /// Schema version (1).
+    pub v: u32,
+    /// The collector's release threshold.
+    #[serde(default)]
+    pub k: u64,
+    /// The priors.
+    pub priors: Vec<Prior>,
+}
+
+type Key = (String, String, Option<u8>);
+
+/// What the bandit samples from: per (experiment, variant, segment), collector prior + local counts.
+#[derive(Clone, Debug, Default)]
+pub struct Posteriors {
+    priors: HashMap<Key, (f64, f64)>,
+    local: HashMap<Key, (u32, u32)>,
+}
+
+impl Posteriors {
+    /// Flat priors everywhere: Beta(1, 1).
+    pub fn flat() -> Self {
+        Self::default()
+    }
+
+    /// Parse the collector's `/v1/priors` JSON.
+    pub fn from_priors_json(json: &str) -> Result<Self> {
+        let doc: PriorsDoc = serde_json::from_str(json).map_err(|e| {
+            Error::InvalidInput(format!(
+                "priors JSON is not a /v1/priors document ({e}); fetch it from the collector or use flat priors"
+            ))
+        })?;
+        Self::from_doc(&doc)
+    }
+
+    /// Build from a parsed document, refusing non-positive or non-finite parameters.
+    pub fn from_doc(doc: &PriorsDoc) -> Result<Self> {
+        let mut p = Self::default();
+        for prior in &doc.priors {
+            let ok = |x: f64| x.is_finite() && x > 0.0;
+            if !(ok(prior.alpha) && ok(prior.beta)) {
+                return Err(Error::InvalidInput(format!(
+                    "prior for {}/{} has alpha {} beta {}; both must be finite and > 0",
+                    prior.experiment, prior.variant, prior.alpha, prior.beta
+                )));
+            }
+            let key = (prior.experiment.clone(), prior.variant.clone(), prior.segment);
+            p.priors.insert(key, (prior.alpha, prior.beta));
+        }
+        Ok(p)
+    }
+
+    /// Set one prior (tests, or a page that supplies its own).
+    pub fn set_prior(&mut self, experiment: &str, variant: &str, segment: Option<u8>, alpha: f64, beta: f64) {
+        self.priors.insert((experiment.into(), variant.into(), segment), (alpha, beta));
+    }
+
+    /// Count one local impression outcome of `variant`.
+    pub fn observe(&mut self, experiment: &str, variant: &str, segment: u8, clicked: bool) {
+        let c = self.local.entry((experiment.into(), variant.into(), Some(segment))).or_default();
+        if clicked {
+            c.0 = c.0.saturating_add(1);
+        } else {
+            c.1 = c.1.saturating_add(1);
+        }
+    }
+
+    /// The posterior Beta(α, β): the segment's prior, else the pooled one, else flat; plus local counts.
+    pub fn beta(&self, experiment: &str, variant: &str, segment: u8) -> (f64, f64) {
+        let key = |s| (experiment.to_owned(), variant.to_owned(), s);
+        let (a, b) = self
+            .priors
+            .get(&key(Some(segment)))
+            .or_else(|| self.priors.get(&key(None)))
+            .copied()
+            .unwrap_or((1.0, 1.0));
+        let (s, f) = self.local.get(&key(Some(segment))).copied().unwrap_or((0, 0));
+        (a + f64::from(s), b + f64::from(f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_prior_then_pooled_then_flat_plus_local() {
+        let json = r#"{"v":1,"k":100,"priors":[
+            {"experiment":"e","variant":"A","segment":2,"alpha":5,"beta":95,"reports":400},
+            {"experiment":"e","variant":"A","segment":null,"alpha":3,"beta":60},
+            {"experiment":"e","variant":"A","segment":1,"alpha":2,"beta":9,"future_field":true}]}"#;
+        let mut p = Posteriors::from_priors_json(json).unwrap();
+        assert_eq!(p.beta("e", "A", 2), (5.0, 95.0));
+        assert_eq!(p.beta("e", "A", 7), (3.0, 60.0));
+        assert_eq!(p.beta("e", "B", 2), (1.0, 1.0));
+        p.observe("e", "A", 2, true);
+        p.observe("e", "A", 2, false);
+        assert_eq!(p.beta("e", "A", 2), (6.0, 96.0));
+    }
+
+    #[test]
+    fn rejects_bad_priors() {
+        assert!(Posteriors::from_priors_json("{}").is_err());
+        let bad = r#"{"v":1,"priors":[{"experiment":"e","variant":"A","segment":0,"alpha":-1,"beta":2}]}"#;
+        assert!(Posteriors::from_priors_json(bad).is_err());
+    }
+}
