@@ -2,6 +2,7 @@
 //! (wasm-bindgen-test-runner through chromedriver; see scripts/test.sh).
 #![cfg(target_arch = "wasm32")]
 
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -19,4 +20,48 @@ fn engine_info_crosses_the_boundary() {
     );
     let arch = js_sys::Reflect::get(&info, &"arch".into()).unwrap();
     assert_eq!(arch.as_string().as_deref(), Some("wasm32"));
+}
+
+/// The default q8_0 model, compiled into the test module (the runner serves nothing else).
+const MODEL: &[u8] = include_bytes!("../models/minilm-l6-q8_0.gguf");
+/// Native vectors for the same texts, checked against native code by `tests/encoder_parity.rs`.
+const FIXTURE: &str = include_str!("fixtures/encoder-parity.json");
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+#[wasm_bindgen_test]
+fn browser_vectors_match_native() {
+    let fixture: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+    let texts: Vec<String> = serde_json::from_value(fixture["texts"].clone()).unwrap();
+    let expected: Vec<Vec<f32>> = serde_json::from_value(fixture["vectors"].clone()).unwrap();
+    let encoder = vitrine::web::WebEncoder::from_bytes(MODEL).map_err(JsValue::from).unwrap();
+    assert_eq!(encoder.dims(), 384);
+    assert_eq!(fixture["checksum"].as_str(), Some(encoder.checksum().as_str()));
+
+    // One call per text, then all texts in one padded batch: both must match native at cos >= 0.9999
+    // (summation order differs between targets, so never exact equality).
+    let batch = encoder.embed(texts.clone()).map_err(JsValue::from).unwrap();
+    assert_eq!(batch.len(), texts.len() * 384);
+    for (i, (text, want)) in texts.iter().zip(&expected).enumerate() {
+        let alone = encoder.embed(vec![text.clone()]).map_err(JsValue::from).unwrap();
+        let cos = cosine(&alone, want);
+        assert!(cos >= 0.9999, "alone: cos {cos} for {text:?}");
+        let cos = cosine(&batch[i * 384..(i + 1) * 384], want);
+        assert!(cos >= 0.9999, "in a batch: cos {cos} for {text:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_model_bytes_give_an_error_not_a_panic() {
+    for bytes in [&MODEL[..1000], &b"not a model at all"[..], &[][..]] {
+        let err = vitrine::web::WebEncoder::from_bytes(bytes).err().expect("bad bytes must be refused");
+        let msg = JsValue::from(err);
+        let text = js_sys::Reflect::get(&msg, &"message".into()).unwrap().as_string().unwrap();
+        assert!(!text.is_empty());
+    }
 }

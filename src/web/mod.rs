@@ -5,6 +5,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::EngineInfo;
 
+mod encoder;
+pub use encoder::WebEncoder;
+
 /// What the engine is: `{ version, simd128, arch }`.
 #[wasm_bindgen(js_name = engineInfo)]
 pub fn engine_info() -> Result<JsValue, JsError> {

@@ -1,0 +1,76 @@
+//! The native side of the browser parity check: `tests/fixtures/encoder-parity.json` holds native vectors
+//! for a set of texts; this test proves they are still what native code computes (so the fixture never
+//! goes stale), and `tests/web.rs` checks the browser's vectors against the same file.
+//!
+//! Regenerate after a model or encoder change: `VITRINE_BLESS=1 cargo test --test encoder_parity`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use vitrine::Encoder;
+
+const MODEL: &str = "models/minilm-l6-q8_0.gguf";
+const FIXTURE: &str = "tests/fixtures/encoder-parity.json";
+
+/// Texts that stress the tokenizer and the masking: plain titles, a query, one letter, emoji and
+/// accents, an empty string, and one far over the 256-token limit.
+fn texts() -> Vec<String> {
+    let long = "moisturising cream with shea butter and vitamin e for very dry skin ".repeat(40);
+    [
+        "Christmas tree ornament, hand-painted glass",
+        "red lipstick matte long lasting",
+        "a",
+        "Crème brûlée lip balm 💄✨ — édition spéciale",
+        "",
+        "WHITE HANGING HEART T-LIGHT HOLDER",
+        "shampoo for curly hair sulfate free",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(std::iter::once(long))
+    .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn native_vectors_match_the_parity_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(root.join(MODEL)).expect("the default model is committed in models/");
+    let encoder = Encoder::from_gguf_bytes(&bytes).expect("the default model loads");
+    let texts = texts();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // One text per call, as the browser test does: the fixture is the per-text truth.
+    let vectors: Vec<Vec<f32>> =
+        refs.iter().map(|t| encoder.embed(&[t]).expect("embed").remove(0)).collect();
+
+    let path = root.join(FIXTURE);
+    if std::env::var_os("VITRINE_BLESS").is_some() {
+        let fixture = json!({
+            "model": MODEL,
+            "checksum": encoder.checksum(),
+            "texts": texts,
+            "vectors": vectors,
+        });
+        std::fs::write(&path, serde_json::to_string(&fixture).unwrap() + "\n").unwrap();
+    }
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect(
+        "tests/fixtures/encoder-parity.json is missing: VITRINE_BLESS=1 cargo test --test encoder_parity",
+    ))
+    .unwrap();
+    assert_eq!(fixture["checksum"], encoder.checksum(), "fixture made with another model: re-bless it");
+    let expected: Vec<Vec<f32>> = serde_json::from_value(fixture["vectors"].clone()).unwrap();
+    assert_eq!(expected.len(), texts.len());
+    for ((text, got), want) in texts.iter().zip(&vectors).zip(&expected) {
+        assert_eq!(got.len(), 384);
+        // Same target, same code: only float formatting separates them.
+        let cos = cosine(got, want);
+        assert!(cos >= 0.99999, "cos {cos} for {text:?}");
+    }
+}
