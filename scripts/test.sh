@@ -21,7 +21,10 @@ suite() { # name command...
 suite native cargo test --workspace
 suite build bash scripts/build.sh
 # Debug info off: the test module shrinks from 160 MB to 20 MB and loads in Chromium 3x faster.
-suite wasm env CARGO_PROFILE_DEV_DEBUG=false cargo test --target wasm32-unknown-unknown -p vitrine
+# The encoder tests run the whole model synchronously on the page; the runner's default 20 s per test
+# is too short for them on a busy 2-core machine.
+suite wasm env CARGO_PROFILE_DEV_DEBUG=false WASM_BINDGEN_TEST_TIMEOUT=600 \
+  cargo test --target wasm32-unknown-unknown -p vitrine
 suite e2e node --test --test-reporter=spec tests/e2e/
 
 # Totals over all runners (cargo: "test result: ... N passed; M failed"; node: "ℹ pass N" / "ℹ fail N").
