@@ -47,8 +47,10 @@ fn native_vectors_match_the_parity_fixture() {
     let texts = texts();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     // One text per call, as the browser test does: the fixture is the per-text truth.
-    let vectors: Vec<Vec<f32>> =
-        refs.iter().map(|t| encoder.embed(&[t]).expect("embed").remove(0)).collect();
+    let vectors: Vec<Vec<f32>> = refs
+        .iter()
+        .map(|t| encoder.embed(&[t]).expect("embed").remove(0))
+        .collect();
 
     let path = root.join(FIXTURE);
     if std::env::var_os("VITRINE_BLESS").is_some() {
@@ -64,7 +66,11 @@ fn native_vectors_match_the_parity_fixture() {
         "tests/fixtures/encoder-parity.json is missing: VITRINE_BLESS=1 cargo test --test encoder_parity",
     ))
     .unwrap();
-    assert_eq!(fixture["checksum"], encoder.checksum(), "fixture made with another model: re-bless it");
+    assert_eq!(
+        fixture["checksum"],
+        encoder.checksum(),
+        "fixture made with another model: re-bless it"
+    );
     let expected: Vec<Vec<f32>> = serde_json::from_value(fixture["vectors"].clone()).unwrap();
     assert_eq!(expected.len(), texts.len());
     for ((text, got), want) in texts.iter().zip(&vectors).zip(&expected) {

@@ -39,7 +39,9 @@ fn browser_vectors_match_native() {
     let fixture: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
     let texts: Vec<String> = serde_json::from_value(fixture["texts"].clone()).unwrap();
     let expected: Vec<Vec<f32>> = serde_json::from_value(fixture["vectors"].clone()).unwrap();
-    let encoder = vitrine::web::WebEncoder::from_bytes(MODEL).map_err(JsValue::from).unwrap();
+    let encoder = vitrine::web::WebEncoder::from_bytes(MODEL)
+        .map_err(JsValue::from)
+        .unwrap();
     assert_eq!(encoder.dims(), 384);
     assert_eq!(fixture["checksum"].as_str(), Some(encoder.checksum().as_str()));
 
@@ -59,9 +61,14 @@ fn browser_vectors_match_native() {
 #[wasm_bindgen_test]
 fn bad_model_bytes_give_an_error_not_a_panic() {
     for bytes in [&MODEL[..1000], &b"not a model at all"[..], &[][..]] {
-        let err = vitrine::web::WebEncoder::from_bytes(bytes).err().expect("bad bytes must be refused");
+        let err = vitrine::web::WebEncoder::from_bytes(bytes)
+            .err()
+            .expect("bad bytes must be refused");
         let msg = JsValue::from(err);
-        let text = js_sys::Reflect::get(&msg, &"message".into()).unwrap().as_string().unwrap();
+        let text = js_sys::Reflect::get(&msg, &"message".into())
+            .unwrap()
+            .as_string()
+            .unwrap();
         assert!(!text.is_empty());
     }
 }

@@ -70,7 +70,9 @@ fn parse_variants(spec: &str) -> Result<Vec<Truth>> {
         let f: Vec<&str> = part.trim().split(':').collect();
         let rate = |i: usize| -> Result<f64> {
             let Some(s) = f.get(i) else { return Ok(0.0) };
-            let r: f64 = s.parse().with_context(|| format!("rate {s:?} in {part:?} is not a number"))?;
+            let r: f64 = s
+                .parse()
+                .with_context(|| format!("rate {s:?} in {part:?} is not a number"))?;
             if !(0.0..=1.0).contains(&r) {
                 bail!("rate {r} in {part:?} must be within [0, 1]");
             }
@@ -79,7 +81,12 @@ fn parse_variants(spec: &str) -> Result<Vec<Truth>> {
         if f.len() < 2 || f.len() > 4 {
             bail!("variant {part:?} must look like NAME:CTR[:ATC[:CVR]], e.g. A:0.05");
         }
-        let t = Truth { name: f[0].to_owned(), ctr: rate(1)?, atc: rate(2)?, cvr: rate(3)? };
+        let t = Truth {
+            name: f[0].to_owned(),
+            ctr: rate(1)?,
+            atc: rate(2)?,
+            cvr: rate(3)?,
+        };
         if t.atc > t.ctr || t.cvr > t.atc {
             bail!("variant {part:?}: rates are nested, so CVR ≤ ATC ≤ CTR");
         }
@@ -106,13 +113,29 @@ fn bucketed_order_value() -> f64 {
 
 /// One device: sticky split, its outcome drawn from the true rates, one report from the core's builder.
 fn device(truths: &[Truth], args: &SimulateArgs, now: u64, rng: &mut StdRng) -> Result<Option<Report>> {
-    let cands: Vec<Candidate> = truths.iter().map(|t| Candidate { id: t.name.clone(), fit: 0.0 }).collect();
+    let cands: Vec<Candidate> = truths
+        .iter()
+        .map(|t| Candidate {
+            id: t.name.clone(),
+            fit: 0.0,
+        })
+        .collect();
     let salt: [u8; 16] = rng.random();
     let choice = choose_ab(&args.experiment, &cands, args.holdout, &salt)?;
-    let truth = truths.iter().find(|t| t.name == choice.variant).unwrap_or(&truths[0]);
-    let cfg = ReportConfig { entry_epsilon: args.epsilon, ..ReportConfig::default() };
+    let truth = truths
+        .iter()
+        .find(|t| t.name == choice.variant)
+        .unwrap_or(&truths[0]);
+    let cfg = ReportConfig {
+        entry_epsilon: args.epsilon,
+        ..ReportConfig::default()
+    };
     let mut dev = Reporter::new(cfg)?;
-    let key = CellKey::new(&args.experiment, &choice.report_variant, rng.random_range(0..SEGMENTS))?;
+    let key = CellKey::new(
+        &args.experiment,
+        &choice.report_variant,
+        rng.random_range(0..SEGMENTS),
+    )?;
     dev.track(&key, Event::Impression)?;
     let u: f64 = rng.random();
     if u < truth.ctr {
@@ -122,7 +145,12 @@ fn device(truths: &[Truth], args: &SimulateArgs, now: u64, rng: &mut StdRng) -> 
         dev.track(&key, Event::AddToCart)?;
     }
     if u < truth.cvr {
-        dev.track(&key, Event::Purchase { revenue: rng.random_range(ORDER_VALUE.0..ORDER_VALUE.1) })?;
+        dev.track(
+            &key,
+            Event::Purchase {
+                revenue: rng.random_range(ORDER_VALUE.0..ORDER_VALUE.1),
+            },
+        )?;
     }
     Ok(dev.build(now, rng))
 }
@@ -136,7 +164,10 @@ fn agent() -> ureq::Agent {
 }
 
 fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<u64> {
-    let mut r = agent.post(url).header("content-type", "application/json").send(body)?;
+    let mut r = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)?;
     let text = r.body_mut().read_to_string()?;
     if r.status().as_u16() != 200 {
         bail!("collector answered {}: {text}", r.status());
@@ -146,7 +177,10 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<u64> {
 }
 
 fn stats(agent: &ureq::Agent, base: &str) -> Result<Value> {
-    let mut r = agent.get(&format!("{base}/v1/stats")).call().context("GET /v1/stats failed: is the collector running?")?;
+    let mut r = agent
+        .get(&format!("{base}/v1/stats"))
+        .call()
+        .context("GET /v1/stats failed: is the collector running?")?;
     Ok(serde_json::from_str(&r.body_mut().read_to_string()?)?)
 }
 
@@ -171,21 +205,38 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             batch.push(r);
         }
         if batch.len() == args.batch || (i + 1 == args.devices && !batch.is_empty()) {
-            let body = serde_json::to_string(&Batch { reports: std::mem::take(&mut batch) })?;
+            let body = serde_json::to_string(&Batch {
+                reports: std::mem::take(&mut batch),
+            })?;
             acked += post(&agent, &url, &body)?;
         }
     }
-    eprintln!("posted {acked} reports from {} devices in {:.1} s", args.devices, started.elapsed().as_secs_f64());
+    eprintln!(
+        "posted {acked} reports from {} devices in {:.1} s",
+        args.devices,
+        started.elapsed().as_secs_f64()
+    );
     print_comparison(&stats(&agent, &base)?, &args.experiment, &truths)
 }
 
 fn print_comparison(st: &Value, experiment: &str, truths: &[Truth]) -> Result<()> {
-    let Some(exp) = st["experiments"].as_array().into_iter().flatten().find(|e| e["experiment"] == experiment) else {
+    let Some(exp) = st["experiments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["experiment"] == experiment)
+    else {
         bail!("the collector has no statistics for {experiment:?} yet");
     };
     let order_value = bucketed_order_value();
-    println!("experiment {experiment}: k = {}, SRM p-value = {}", st["k"], exp["srm_p_value"]);
-    println!("{:<10} {:<8} {:>9} {:>10} {:>23}  inside", "variant", "metric", "true", "estimate", "95 % interval");
+    println!(
+        "experiment {experiment}: k = {}, SRM p-value = {}",
+        st["k"], exp["srm_p_value"]
+    );
+    println!(
+        "{:<10} {:<8} {:>9} {:>10} {:>23}  inside",
+        "variant", "metric", "true", "estimate", "95 % interval"
+    );
     for v in exp["variants"].as_array().into_iter().flatten() {
         let name = v["variant"].as_str().unwrap_or("?");
         if v["released"] != true {
@@ -203,10 +254,15 @@ fn print_comparison(st: &Value, experiment: &str, truths: &[Truth]) -> Result<()
         for (metric, t) in rows {
             let m = &v[metric];
             let (e, lo, hi) = (m["estimate"].as_f64(), m["lo"].as_f64(), m["hi"].as_f64());
-            let (Some(e), Some(lo), Some(hi)) = (e, lo, hi) else { continue };
+            let (Some(e), Some(lo), Some(hi)) = (e, lo, hi) else {
+                continue;
+            };
             let inside = if lo <= t && t <= hi { "yes" } else { "NO" };
             let short = metric.split('_').next().unwrap_or(metric);
-            println!("{:<10} {short:<8} {t:>9.4} {e:>10.4} [{lo:>10.4}, {hi:>10.4}]  {inside}", "");
+            println!(
+                "{:<10} {short:<8} {t:>9.4} {e:>10.4} [{lo:>10.4}, {hi:>10.4}]  {inside}",
+                ""
+            );
         }
     }
     Ok(())
@@ -214,7 +270,15 @@ fn print_comparison(st: &Value, experiment: &str, truths: &[Truth]) -> Result<()
 
 /// Post pre-built batches from `threads` connections for `secs` seconds; then compare what was
 /// acknowledged with what the collector counts.
-fn bench(args: &SimulateArgs, truths: &[Truth], base: &str, url: &str, secs: u64, now: u64, rng: &mut StdRng) -> Result<()> {
+fn bench(
+    args: &SimulateArgs,
+    truths: &[Truth],
+    base: &str,
+    url: &str,
+    secs: u64,
+    now: u64,
+    rng: &mut StdRng,
+) -> Result<()> {
     let mut bodies = Vec::new();
     for _ in 0..64 {
         let mut reports = Vec::with_capacity(args.batch);
@@ -232,7 +296,8 @@ fn bench(args: &SimulateArgs, truths: &[Truth], base: &str, url: &str, secs: u64
     let started = Instant::now();
     let workers: Vec<_> = (0..args.threads.max(1))
         .map(|t| {
-            let (bodies, acked, failed, url) = (bodies.clone(), acked.clone(), failed.clone(), url.to_owned());
+            let (bodies, acked, failed, url) =
+                (bodies.clone(), acked.clone(), failed.clone(), url.to_owned());
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut i = t;
@@ -263,7 +328,10 @@ fn bench(args: &SimulateArgs, truths: &[Truth], base: &str, url: &str, secs: u64
         acked.saturating_sub(stored)
     );
     if stored < acked {
-        bail!("{} acknowledged reports are missing from the collector", acked - stored);
+        bail!(
+            "{} acknowledged reports are missing from the collector",
+            acked - stored
+        );
     }
     Ok(())
 }
@@ -275,7 +343,10 @@ mod tests {
     #[test]
     fn parses_variant_specs() {
         let v = parse_variants("A:0.05,B:0.07:0.02:0.01").unwrap();
-        assert_eq!((v[1].name.as_str(), v[1].ctr, v[1].atc, v[1].cvr), ("B", 0.07, 0.02, 0.01));
+        assert_eq!(
+            (v[1].name.as_str(), v[1].ctr, v[1].atc, v[1].cvr),
+            ("B", 0.07, 0.02, 0.01)
+        );
         assert!(parse_variants("A").is_err());
         assert!(parse_variants("A:2").is_err());
         assert!(parse_variants("A:0.05:0.06").is_err(), "ATC above CTR");

@@ -61,7 +61,12 @@ pub enum Metric {
 
 impl Metric {
     /// All metrics, in display order.
-    pub const ALL: [Metric; 4] = [Metric::Ctr, Metric::AddToCart, Metric::Conversion, Metric::RevenuePerImpression];
+    pub const ALL: [Metric; 4] = [
+        Metric::Ctr,
+        Metric::AddToCart,
+        Metric::Conversion,
+        Metric::RevenuePerImpression,
+    ];
 
     /// `(c, w)` with `metric = c + Σ w_v π_v`. Complements where they touch fewer bits: fewer noisy terms.
     pub fn linear(self) -> (f64, [f64; CATEGORIES]) {
@@ -114,7 +119,9 @@ pub fn estimate(groups: &[(u64, Counts)], metric: Metric) -> Option<Interval> {
         let pc: Vec<f64> = pi.iter().map(|p| p.clamp(0.0, 1.0)).collect();
         let w2 = |i: usize| w[i] * w[i];
         let noise = (0..CATEGORIES).map(|i| w2(i) * q * (1.0 - q)).sum::<f64>()
-            + (0..CATEGORIES).map(|i| pc[i] * w2(i) * (p * (1.0 - p) - q * (1.0 - q))).sum::<f64>();
+            + (0..CATEGORIES)
+                .map(|i| pc[i] * w2(i) * (p * (1.0 - p) - q * (1.0 - q)))
+                .sum::<f64>();
         let first = (0..CATEGORIES).map(|i| pc[i] * w[i]).sum::<f64>();
         let second = (0..CATEGORIES).map(|i| pc[i] * w2(i)).sum::<f64>();
         let per_entry = noise / (gap * gap) + (second - first * first).max(0.0);
@@ -128,7 +135,12 @@ pub fn estimate(groups: &[(u64, Counts)], metric: Metric) -> Option<Interval> {
     let n = n_total as f64;
     let (estimate, se) = (total / n, var_total.sqrt() / n);
     let z = z95();
-    Some(Interval { estimate, lo: estimate - z * se, hi: estimate + z * se, se })
+    Some(Interval {
+        estimate,
+        lo: estimate - z * se,
+        hi: estimate + z * se,
+        se,
+    })
 }
 
 /// Chi-square goodness-of-fit p-value of the arms' exposure counts against an equal split. Exposures
@@ -139,7 +151,10 @@ pub fn srm_p_value(counts: &[u64]) -> Option<f64> {
         return None;
     }
     let expected = total as f64 / counts.len() as f64;
-    let chi2: f64 = counts.iter().map(|&o| (o as f64 - expected).powi(2) / expected).sum();
+    let chi2: f64 = counts
+        .iter()
+        .map(|&o| (o as f64 - expected).powi(2) / expected)
+        .sum();
     let dist = ChiSquared::new((counts.len() - 1) as f64).ok()?;
     Some(1.0 - dist.cdf(chi2))
 }
@@ -187,7 +202,12 @@ mod tests {
 
     #[test]
     fn strong_data_make_strong_priors() {
-        let (a, b) = beta_prior(&Interval { estimate: 0.05, lo: 0.04, hi: 0.06, se: 0.005 });
+        let (a, b) = beta_prior(&Interval {
+            estimate: 0.05,
+            lo: 0.04,
+            hi: 0.06,
+            se: 0.005,
+        });
         assert!((a / (a + b) - 0.05).abs() < 1e-9);
         assert!((a + b - 1899.0).abs() < 1e-6);
     }

@@ -6,7 +6,11 @@ use clap::Parser;
 use vitrine_collector::{spawn, CollectorError, Config};
 
 #[derive(Parser)]
-#[command(name = "vitrine-collector", version, about = "Private aggregate report collector for Vitrine")]
+#[command(
+    name = "vitrine-collector",
+    version,
+    about = "Private aggregate report collector for Vitrine"
+)]
 struct Args {
     /// SQLite database file (created if absent; WAL mode).
     #[arg(long, default_value = "vitrine.db")]
@@ -29,7 +33,10 @@ async fn main() -> Result<(), CollectorError> {
     cfg.k = args.k;
     cfg.rate_per_sec = args.rate;
     cfg.burst = args.rate * 2.0;
-    let bind = |e: std::io::Error| CollectorError::Bind { addr: args.addr.clone(), reason: e.to_string() };
+    let bind = |e: std::io::Error| CollectorError::Bind {
+        addr: args.addr.clone(),
+        reason: e.to_string(),
+    };
     let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(bind)?;
     let running = spawn(&cfg, listener).await?;
     eprintln!(

@@ -45,7 +45,13 @@ pub struct Config {
 impl Config {
     /// Defaults for a database file: k = 100, 20,000 requests/s, 256 KiB bodies.
     pub fn new(db: PathBuf) -> Self {
-        Self { db, k: DEFAULT_K, rate_per_sec: 20_000.0, burst: 40_000.0, body_limit: 256 * 1024 }
+        Self {
+            db,
+            k: DEFAULT_K,
+            rate_per_sec: 20_000.0,
+            burst: 40_000.0,
+            body_limit: 256 * 1024,
+        }
     }
 }
 
@@ -80,7 +86,9 @@ impl AppState {
 }
 
 fn now_hour() -> u32 {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     u32::try_from(secs / 3600).unwrap_or(u32::MAX)
 }
 
@@ -99,7 +107,9 @@ async fn post_reports(
         }
     })?;
     let batch: Batch = serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
-    batch.validate(now_hour()).map_err(|e| CollectorError::Invalid(e.to_string()))?;
+    batch
+        .validate(now_hour())
+        .map_err(|e| CollectorError::Invalid(e.to_string()))?;
     let accepted = batch.reports.len();
     st.store.append(batch.reports).await?;
     Ok((StatusCode::OK, Json(serde_json::json!({ "accepted": accepted }))).into_response())
@@ -143,7 +153,10 @@ pub fn app(cfg: &Config) -> Result<Router, CollectorError> {
         rate: cfg.rate_per_sec,
         burst: cfg.burst.max(1.0),
         body_limit: cfg.body_limit,
-        bucket: Mutex::new(TokenBucket { tokens: cfg.burst.max(1.0), last: Instant::now() }),
+        bucket: Mutex::new(TokenBucket {
+            tokens: cfg.burst.max(1.0),
+            last: Instant::now(),
+        }),
     });
     // Beacons come from shop pages on other origins, without credentials: any origin, no cookies.
     let cors = CorsLayer::new()
@@ -189,9 +202,10 @@ impl Running {
 /// Serve on `listener` until shut down.
 pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, CollectorError> {
     let router = app(cfg)?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CollectorError::Bind { addr: "listener".into(), reason: e.to_string() })?;
+    let addr = listener.local_addr().map_err(|e| CollectorError::Bind {
+        addr: "listener".into(),
+        reason: e.to_string(),
+    })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
@@ -200,5 +214,9 @@ pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, Colle
             })
             .await;
     });
-    Ok(Running { addr, stop: Some(stop), task })
+    Ok(Running {
+        addr,
+        stop: Some(stop),
+        task,
+    })
 }

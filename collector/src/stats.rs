@@ -109,9 +109,18 @@ struct VariantAcc {
 pub fn stats(rows: &[CellRow], k: u64, reports_total: u64) -> StatsDoc {
     let mut acc: BTreeMap<&str, BTreeMap<&str, VariantAcc>> = BTreeMap::new();
     for r in rows {
-        let v = acc.entry(r.experiment.as_str()).or_default().entry(r.variant.as_str()).or_default();
+        let v = acc
+            .entry(r.experiment.as_str())
+            .or_default()
+            .entry(r.variant.as_str())
+            .or_default();
         v.total.entry(r.eps_micros).or_default().add(r.n, &r.ones);
-        v.hours.entry(r.hour).or_default().entry(r.eps_micros).or_default().add(r.n, &r.ones);
+        v.hours
+            .entry(r.hour)
+            .or_default()
+            .entry(r.eps_micros)
+            .or_default()
+            .add(r.n, &r.ones);
     }
     let experiments = acc
         .into_iter()
@@ -128,7 +137,12 @@ pub fn stats(rows: &[CellRow], k: u64, reports_total: u64) -> StatsDoc {
                     } else {
                         Vec::new()
                     };
-                    VariantStats { variant: variant.to_owned(), released: rates.is_some(), rates, hourly }
+                    VariantStats {
+                        variant: variant.to_owned(),
+                        released: rates.is_some(),
+                        rates,
+                        hourly,
+                    }
                 })
                 .collect();
             let arms: Vec<u64> = variants
@@ -136,10 +150,19 @@ pub fn stats(rows: &[CellRow], k: u64, reports_total: u64) -> StatsDoc {
                 .filter(|v| v.variant != HOLDOUT_VARIANT)
                 .filter_map(|v| v.rates.as_ref().map(|r| r.impressions))
                 .collect();
-            ExperimentStats { experiment: experiment.to_owned(), srm_p_value: srm_p_value(&arms), variants }
+            ExperimentStats {
+                experiment: experiment.to_owned(),
+                srm_p_value: srm_p_value(&arms),
+                variants,
+            }
         })
         .collect();
-    StatsDoc { v: 1, k, reports_total, experiments }
+    StatsDoc {
+        v: 1,
+        k,
+        reports_total,
+        experiments,
+    }
 }
 
 fn rates_for_hour(hour: u32, by: &ByEps, k: u64) -> Option<HourRates> {
@@ -151,7 +174,11 @@ pub fn priors(rows: &[CellRow], k: u64) -> PriorsDoc {
     let mut acc: BTreeMap<(&str, &str, Option<u8>), ByEps> = BTreeMap::new();
     for r in rows {
         for seg in [Some(r.segment), None] {
-            acc.entry((r.experiment.as_str(), r.variant.as_str(), seg)).or_default().entry(r.eps_micros).or_default().add(r.n, &r.ones);
+            acc.entry((r.experiment.as_str(), r.variant.as_str(), seg))
+                .or_default()
+                .entry(r.eps_micros)
+                .or_default()
+                .add(r.n, &r.ones);
         }
     }
     let priors = acc
@@ -164,7 +191,14 @@ pub fn priors(rows: &[CellRow], k: u64) -> PriorsDoc {
                 return None;
             }
             let (alpha, beta) = beta_prior(&estimate(&g, Metric::Ctr)?);
-            Some(Prior { experiment: experiment.into(), variant: variant.into(), segment, alpha, beta, reports })
+            Some(Prior {
+                experiment: experiment.into(),
+                variant: variant.into(),
+                segment,
+                alpha,
+                beta,
+                reports,
+            })
         })
         .collect();
     PriorsDoc { v: 1, k, priors }

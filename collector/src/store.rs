@@ -68,14 +68,19 @@ pub struct Store {
 }
 
 fn open_conn(path: &Path) -> Result<Connection, CollectorError> {
-    let err = |e: rusqlite::Error| CollectorError::Open { path: path.display().to_string(), reason: e.to_string() };
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let err = |e: rusqlite::Error| CollectorError::Open {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     // WAL: readers never block the writer. synchronous=FULL: a commit survives power loss, which is what
     // "acknowledged" promises (NORMAL would only survive a process crash).
     conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
     Ok(conn)
 }
 
@@ -83,15 +88,24 @@ impl Store {
     /// Open (or create) the database at `path` and start the writer.
     pub fn open(path: &Path) -> Result<Self, CollectorError> {
         let conn = open_conn(path)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| CollectorError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        conn.execute_batch(SCHEMA).map_err(|e| CollectorError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let reader = open_conn(path)?;
         let (tx, rx) = sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
             .name("vitrine-writer".into())
             .spawn(move || write_loop(conn, rx))
-            .map_err(|e| CollectorError::Open { path: path.display().to_string(), reason: e.to_string() })?;
-        Ok(Self { tx: Some(tx), reader: Mutex::new(reader), writer: Some(writer) })
+            .map_err(|e| CollectorError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            reader: Mutex::new(reader),
+            writer: Some(writer),
+        })
     }
 
     /// Queue validated reports and wait until they are committed.
@@ -111,7 +125,10 @@ impl Store {
 
     /// Every cell row (blocking: call from a blocking thread).
     pub fn cells(&self) -> Result<Vec<CellRow>, CollectorError> {
-        let conn = self.reader.lock().map_err(|_| CollectorError::Storage("reader poisoned".into()))?;
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| CollectorError::Storage("reader poisoned".into()))?;
         let mut stmt = conn.prepare_cached(
             "SELECT experiment, variant, segment, hour, eps_micros, n, c0, c1, c2, c3, c4, c5, c6 FROM cells",
         )?;
@@ -135,7 +152,10 @@ impl Store {
 
     /// Reports committed since the database was created.
     pub fn reports_total(&self) -> Result<u64, CollectorError> {
-        let conn = self.reader.lock().map_err(|_| CollectorError::Storage("reader poisoned".into()))?;
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| CollectorError::Storage("reader poisoned".into()))?;
         Ok(conn.query_row("SELECT reports FROM totals WHERE id = 1", [], |r| r.get(0))?)
     }
 }
@@ -178,13 +198,26 @@ fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
                 // Reports are validated before they are queued; `get` keeps a bad one from killing the writer.
                 let b = |i: usize| i64::from(e.bits.get(i).copied().unwrap_or(0));
                 stmt.execute(params![
-                    e.experiment, e.variant, e.segment, report.hour, eps_micros,
-                    b(0), b(1), b(2), b(3), b(4), b(5), b(6)
+                    e.experiment,
+                    e.variant,
+                    e.segment,
+                    report.hour,
+                    eps_micros,
+                    b(0),
+                    b(1),
+                    b(2),
+                    b(3),
+                    b(4),
+                    b(5),
+                    b(6)
                 ])?;
             }
             count += 1;
         }
     }
-    tx.execute("UPDATE totals SET reports = reports + ?1 WHERE id = 1", [count as i64])?;
+    tx.execute(
+        "UPDATE totals SET reports = reports + ?1 WHERE id = 1",
+        [count as i64],
+    )?;
     tx.commit()
 }

@@ -43,7 +43,9 @@ fn events(category: usize) -> Vec<Event> {
         ev.push(Event::AddToCart);
     }
     if category >= 3 {
-        ev.push(Event::Purchase { revenue: REVENUE_BUCKET_VALUE[category - 3] });
+        ev.push(Event::Purchase {
+            revenue: REVENUE_BUCKET_VALUE[category - 3],
+        });
     }
     ev
 }
@@ -53,7 +55,10 @@ fn events(category: usize) -> Vec<Event> {
 fn run(seed: u64) -> [Counts; 2] {
     let mut rng = StdRng::seed_from_u64(seed);
     let template = Reporter::new(ReportConfig::default()).unwrap();
-    let keys = [CellKey::new("hero", "A", 0).unwrap(), CellKey::new("hero", "B", 0).unwrap()];
+    let keys = [
+        CellKey::new("hero", "A", 0).unwrap(),
+        CellKey::new("hero", "B", 0).unwrap(),
+    ];
     let mut counts = [Counts::default(); 2];
     for _ in 0..DEVICES {
         let arm = usize::from(rng.random_bool(0.5));
@@ -85,20 +90,33 @@ fn intervals_cover_the_truth_in_at_least_93_of_100_runs() {
     for m in Metric::ALL {
         for arm in 0..2 {
             let truth = m.truth(&TRUTH[arm]);
-            let est: Vec<_> = results.iter().map(|c| estimate(&[(1_000_000, c[arm])], m).unwrap()).collect();
+            let est: Vec<_> = results
+                .iter()
+                .map(|c| estimate(&[(1_000_000, c[arm])], m).unwrap())
+                .collect();
             let covered = est.iter().filter(|i| i.lo <= truth && truth <= i.hi).count();
             // Too-wide intervals would pass the coverage check too: the stated standard error must match
             // the spread of the 100 independent estimates (sd of an sd estimate at n = 100 is ≈ 7 %).
             let mean = est.iter().map(|i| i.estimate).sum::<f64>() / RUNS as f64;
-            let sd = (est.iter().map(|i| (i.estimate - mean).powi(2)).sum::<f64>() / (RUNS - 1) as f64).sqrt();
+            let sd =
+                (est.iter().map(|i| (i.estimate - mean).powi(2)).sum::<f64>() / (RUNS - 1) as f64).sqrt();
             let se = est.iter().map(|i| i.se).sum::<f64>() / RUNS as f64;
             report.push(format!("{m:?}[{arm}] {covered}/{RUNS} (se {se:.4}, sd {sd:.4})"));
             pooled += covered;
             let bar = if m == Metric::Ctr { 93 } else { 88 };
-            assert!(covered >= bar, "{m:?} arm {arm}: covered {covered}/{RUNS}; all: {report:?}");
-            assert!((0.8..1.25).contains(&(se / sd)), "{m:?} arm {arm}: se {se} vs observed sd {sd}");
+            assert!(
+                covered >= bar,
+                "{m:?} arm {arm}: covered {covered}/{RUNS}; all: {report:?}"
+            );
+            assert!(
+                (0.8..1.25).contains(&(se / sd)),
+                "{m:?} arm {arm}: se {se} vs observed sd {sd}"
+            );
         }
     }
     println!("coverage: {}; pooled {pooled}/800", report.join(", "));
-    assert!(pooled >= 744, "pooled coverage {pooled}/800 is below 93 %: {report:?}");
+    assert!(
+        pooled >= 744,
+        "pooled coverage {pooled}/800 is below 93 %: {report:?}"
+    );
 }

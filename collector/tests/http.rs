@@ -19,15 +19,27 @@ struct Server {
 
 impl Server {
     fn start(cfg: Config) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let running = rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             spawn(&cfg, listener).await.unwrap()
         });
         let url = format!("http://{}", running.addr);
         // 4xx must come back as responses to inspect, not as errors.
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Self { rt, running: Some(running), url, agent }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            rt,
+            running: Some(running),
+            url,
+            agent,
+        }
     }
 
     fn post(&self, body: &str) -> (u16, Value) {
@@ -38,7 +50,10 @@ impl Server {
             .send(body)
             .unwrap();
         let text = r.body_mut().read_to_string().unwrap();
-        (r.status().as_u16(), serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            r.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     fn get(&self, path: &str) -> (u16, String) {
@@ -89,7 +104,10 @@ fn hostile_input_gets_json_4xx_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(cfg(&dir.path().join("c.db")));
     let mut rng = StdRng::seed_from_u64(1);
-    let good = serde_json::to_value(Batch { reports: vec![report("A", true, &mut rng)] }).unwrap();
+    let good = serde_json::to_value(Batch {
+        reports: vec![report("A", true, &mut rng)],
+    })
+    .unwrap();
     let with = |path: &[&str], v: Value| {
         let mut b = good.clone();
         let mut node = &mut b;
@@ -106,27 +124,91 @@ fn hostile_input_gets_json_4xx_and_the_server_keeps_serving() {
         ("not json", "{\"reports\": [".into(), 400),
         ("empty body", String::new(), 400),
         ("unknown top field", with(&["user_id"], "u-123".into()), 400),
-        ("unknown report field", with(&["reports", "0", "ip"], "1.2.3.4".into()), 400),
-        ("NaN literal", good.to_string().replace("\"epsilon\":1.0", "\"epsilon\":NaN"), 400),
-        ("negative epsilon", with(&["reports", "0", "epsilon"], (-1.0).into()), 422),
-        ("huge epsilon", with(&["reports", "0", "epsilon"], 1e308.into()), 422),
-        ("segment 8", with(&["reports", "0", "entries", "0", "segment"], 8.into()), 422),
-        ("segment 2^40", with(&["reports", "0", "entries", "0", "segment"], (1u64 << 40).into()), 400),
-        ("negative segment", with(&["reports", "0", "entries", "0", "segment"], (-1).into()), 400),
-        ("bit 5", with(&["reports", "0", "entries", "0", "bits"], serde_json::json!([5, 0, 0, 0, 0, 0, 0])), 422),
-        ("short bits", with(&["reports", "0", "entries", "0", "bits"], serde_json::json!([1, 0])), 422),
-        ("free-text variant", with(&["reports", "0", "entries", "0", "variant"], "red shoes size 9".into()), 422),
-        ("future hour", with(&["reports", "0", "hour"], u32::MAX.into()), 422),
+        (
+            "unknown report field",
+            with(&["reports", "0", "ip"], "1.2.3.4".into()),
+            400,
+        ),
+        (
+            "NaN literal",
+            good.to_string().replace("\"epsilon\":1.0", "\"epsilon\":NaN"),
+            400,
+        ),
+        (
+            "negative epsilon",
+            with(&["reports", "0", "epsilon"], (-1.0).into()),
+            422,
+        ),
+        (
+            "huge epsilon",
+            with(&["reports", "0", "epsilon"], 1e308.into()),
+            422,
+        ),
+        (
+            "segment 8",
+            with(&["reports", "0", "entries", "0", "segment"], 8.into()),
+            422,
+        ),
+        (
+            "segment 2^40",
+            with(&["reports", "0", "entries", "0", "segment"], (1u64 << 40).into()),
+            400,
+        ),
+        (
+            "negative segment",
+            with(&["reports", "0", "entries", "0", "segment"], (-1).into()),
+            400,
+        ),
+        (
+            "bit 5",
+            with(
+                &["reports", "0", "entries", "0", "bits"],
+                serde_json::json!([5, 0, 0, 0, 0, 0, 0]),
+            ),
+            422,
+        ),
+        (
+            "short bits",
+            with(
+                &["reports", "0", "entries", "0", "bits"],
+                serde_json::json!([1, 0]),
+            ),
+            422,
+        ),
+        (
+            "free-text variant",
+            with(
+                &["reports", "0", "entries", "0", "variant"],
+                "red shoes size 9".into(),
+            ),
+            422,
+        ),
+        (
+            "future hour",
+            with(&["reports", "0", "hour"], u32::MAX.into()),
+            422,
+        ),
         ("no reports", "{\"reports\":[]}".into(), 422),
-        ("oversized", format!("{{\"reports\":[\"{}\"]}}", "x".repeat(300 * 1024)), 413),
+        (
+            "oversized",
+            format!("{{\"reports\":[\"{}\"]}}", "x".repeat(300 * 1024)),
+            413,
+        ),
     ];
     for (name, body, want) in cases {
         let (status, v) = s.post(&body);
         assert_eq!(status, want, "{name}: {v}");
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}: JSON error with a message: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name}: JSON error with a message: {v}"
+        );
     }
     let (status, v) = s.post(&good.to_string());
-    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "still serving after hostile input");
+    assert_eq!(
+        (status, v["accepted"].as_u64()),
+        (200, Some(1)),
+        "still serving after hostile input"
+    );
     assert_eq!(s.stats()["reports_total"], 1, "rejected requests stored nothing");
     let (status, html) = s.get("/dashboard");
     // Self-contained: no script, style or image from elsewhere (the SVG namespace URI loads nothing).
@@ -144,18 +226,27 @@ fn nothing_is_released_below_k_reports() {
     let st = s.stats();
     let a = &st["experiments"][0]["variants"][0];
     assert_eq!(a["released"], false);
-    assert!(a.get("ctr").is_none() && a.get("impressions").is_none(), "no number below k: {a}");
+    assert!(
+        a.get("ctr").is_none() && a.get("impressions").is_none(),
+        "no number below k: {a}"
+    );
     let (_, priors) = s.get("/v1/priors");
     assert!(priors.contains("\"priors\":[]"), "{priors}");
 
     assert_eq!(s.post(&batch_json(vec![report("A", false, &mut rng)])).0, 200);
     let st = s.stats();
     let a = &st["experiments"][0]["variants"][0];
-    assert_eq!((a["released"].as_bool(), a["impressions"].as_u64()), (Some(true), Some(100)));
+    assert_eq!(
+        (a["released"].as_bool(), a["impressions"].as_u64()),
+        (Some(true), Some(100))
+    );
     assert!(a["ctr"]["lo"].as_f64().unwrap() < a["ctr"]["hi"].as_f64().unwrap());
     let (_, priors) = s.get("/v1/priors");
     let doc = vitrine::copy::Posteriors::from_priors_json(&priors);
-    assert!(doc.is_ok() && priors.contains("\"segment\":1") && priors.contains("\"segment\":null"), "{priors}");
+    assert!(
+        doc.is_ok() && priors.contains("\"segment\":1") && priors.contains("\"segment\":null"),
+        "{priors}"
+    );
 }
 
 #[test]
@@ -166,7 +257,9 @@ fn acknowledged_reports_survive_a_crash_and_reopen() {
     let mut rng = StdRng::seed_from_u64(3);
     let mut acked = 0u64;
     for i in 0..40 {
-        let reports: Vec<Report> = (0..25).map(|j| report(if j % 2 == 0 { "A" } else { "B" }, i % 3 == 0, &mut rng)).collect();
+        let reports: Vec<Report> = (0..25)
+            .map(|j| report(if j % 2 == 0 { "A" } else { "B" }, i % 3 == 0, &mut rng))
+            .collect();
         let (status, v) = s.post(&batch_json(reports));
         if status == 200 {
             acked += v["accepted"].as_u64().unwrap();

@@ -37,8 +37,7 @@ pub fn choose_ab(
     }
     if device_salt.len() < 8 {
         return Err(Error::InvalidInput(
-            "device salt must be at least 8 random bytes, generated once per device and kept locally"
-                .into(),
+            "device salt must be at least 8 random bytes, generated once per device and kept locally".into(),
         ));
     }
     let bucket = ab_bucket(experiment, device_salt);
@@ -47,7 +46,10 @@ pub fn choose_ab(
         return Ok(Choice {
             variant: control.clone(),
             report_variant: HOLDOUT_VARIANT.to_owned(),
-            why: Why::Ab { bucket, holdout: true },
+            why: Why::Ab {
+                bucket,
+                holdout: true,
+            },
         });
     }
     let k = candidates.len();
@@ -56,7 +58,10 @@ pub fn choose_ab(
     Ok(Choice {
         variant: chosen.clone(),
         report_variant: chosen.clone(),
-        why: Why::Ab { bucket, holdout: false },
+        why: Why::Ab {
+            bucket,
+            holdout: false,
+        },
     })
 }
 
@@ -65,7 +70,13 @@ mod tests {
     use super::*;
 
     fn cands() -> Vec<Candidate> {
-        ["ctl", "B", "C"].iter().map(|id| Candidate { id: (*id).into(), fit: 0.0 }).collect()
+        ["ctl", "B", "C"]
+            .iter()
+            .map(|id| Candidate {
+                id: (*id).into(),
+                fit: 0.0,
+            })
+            .collect()
     }
 
     #[test]
@@ -95,7 +106,11 @@ mod tests {
         let share = holdout as f64 / n as f64;
         assert!((share - 0.1).abs() < 0.007, "holdout share {share}");
         for a in arms {
-            assert!((a as f64 / n as f64 - 0.3).abs() < 0.011, "arm share {}", a as f64 / n as f64);
+            assert!(
+                (a as f64 / n as f64 - 0.3).abs() < 0.011,
+                "arm share {}",
+                a as f64 / n as f64
+            );
         }
     }
 
@@ -109,7 +124,10 @@ mod tests {
                     == choose_ab("e2", &cands(), 0.0, &s).unwrap().variant
             })
             .count();
-        assert!((550..800).contains(&same), "{same} of 2000 agree; independence expects ≈ 667");
+        assert!(
+            (550..800).contains(&same),
+            "{same} of 2000 agree; independence expects ≈ 667"
+        );
     }
 
     #[test]

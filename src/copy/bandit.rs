@@ -28,13 +28,21 @@ pub fn choose_bandit<R: Rng + ?Sized>(
         let (alpha, beta) = posteriors.beta(experiment, &c.id, segment);
         let dist = Beta::new(alpha, beta).map_err(|e| {
             Error::InvalidInput(format!(
-                "Beta({alpha}, {beta}) for variant {} is invalid ({e}); check the priors", c.id
+                "Beta({alpha}, {beta}) for variant {} is invalid ({e}); check the priors",
+                c.id
             ))
         })?;
         let sampled_rate = dist.sample(rng);
         let fit = c.fit.clamp(-1.0, 1.0);
         let score = sampled_rate * f64::from(fit_weight * fit).exp();
-        scores.push(ArmScore { variant: c.id.clone(), alpha, beta, sampled_rate, fit: c.fit, score });
+        scores.push(ArmScore {
+            variant: c.id.clone(),
+            alpha,
+            beta,
+            sampled_rate,
+            fit: c.fit,
+            score,
+        });
     }
     // Candidates are non-empty (validated) and scores finite (Beta samples lie in [0, 1]).
     let best = scores
@@ -43,7 +51,11 @@ pub fn choose_bandit<R: Rng + ?Sized>(
         .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
         .map_or(0, |(i, _)| i);
     let variant = scores[best].variant.clone();
-    Ok(Choice { report_variant: variant.clone(), variant, why: Why::Bandit { scores } })
+    Ok(Choice {
+        report_variant: variant.clone(),
+        variant,
+        why: Why::Bandit { scores },
+    })
 }
 
 #[cfg(test)]
@@ -52,13 +64,27 @@ mod tests {
     use rand::{rngs::StdRng, SeedableRng};
 
     fn cands(fit_b: f32) -> Vec<Candidate> {
-        vec![Candidate { id: "A".into(), fit: 0.0 }, Candidate { id: "B".into(), fit: fit_b }]
+        vec![
+            Candidate {
+                id: "A".into(),
+                fit: 0.0,
+            },
+            Candidate {
+                id: "B".into(),
+                fit: fit_b,
+            },
+        ]
     }
 
     fn wins_of_b(p: &Posteriors, fit_b: f32, fit_weight: f32, seed: u64) -> usize {
         let mut rng = StdRng::seed_from_u64(seed);
         (0..2000)
-            .filter(|_| choose_bandit("e", &cands(fit_b), 0, fit_weight, p, &mut rng).unwrap().variant == "B")
+            .filter(|_| {
+                choose_bandit("e", &cands(fit_b), 0, fit_weight, p, &mut rng)
+                    .unwrap()
+                    .variant
+                    == "B"
+            })
             .count()
     }
 
@@ -83,17 +109,28 @@ mod tests {
         let mut p = Posteriors::flat();
         p.set_prior("e", "A", None, 500.0, 9500.0);
         p.set_prior("e", "B", None, 500.0, 9500.0);
-        assert!(wins_of_b(&p, 0.5, 1.0, 3) > 1950, "equal rates: a fit of 0.5 (×1.65) decides");
-        assert!((850..1150).contains(&wins_of_b(&p, 0.5, 0.0, 3)), "fit_weight 0 ignores fit");
+        assert!(
+            wins_of_b(&p, 0.5, 1.0, 3) > 1950,
+            "equal rates: a fit of 0.5 (×1.65) decides"
+        );
+        assert!(
+            (850..1150).contains(&wins_of_b(&p, 0.5, 0.0, 3)),
+            "fit_weight 0 ignores fit"
+        );
         let c = choose_bandit("e", &cands(0.2), 0, 1.0, &p, &mut StdRng::seed_from_u64(0)).unwrap();
-        let Why::Bandit { scores } = c.why else { panic!("bandit choice explains with scores") };
+        let Why::Bandit { scores } = c.why else {
+            panic!("bandit choice explains with scores")
+        };
         assert_eq!(scores.len(), 2);
         assert!((scores[1].score - scores[1].sampled_rate * 0.2f64.exp()).abs() < 1e-6);
     }
 
     #[test]
     fn rejects_non_finite_fit() {
-        let bad = vec![Candidate { id: "A".into(), fit: f32::NAN }];
+        let bad = vec![Candidate {
+            id: "A".into(),
+            fit: f32::NAN,
+        }];
         let mut rng = StdRng::seed_from_u64(0);
         assert!(choose_bandit("e", &bad, 0, 1.0, &Posteriors::flat(), &mut rng).is_err());
     }

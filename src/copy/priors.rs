@@ -81,12 +81,16 @@ impl Posteriors {
 
     /// Set one prior (tests, or a page that supplies its own).
     pub fn set_prior(&mut self, experiment: &str, variant: &str, segment: Option<u8>, alpha: f64, beta: f64) {
-        self.priors.insert((experiment.into(), variant.into(), segment), (alpha, beta));
+        self.priors
+            .insert((experiment.into(), variant.into(), segment), (alpha, beta));
     }
 
     /// Count one local impression outcome of `variant`.
     pub fn observe(&mut self, experiment: &str, variant: &str, segment: u8, clicked: bool) {
-        let c = self.local.entry((experiment.into(), variant.into(), Some(segment))).or_default();
+        let c = self
+            .local
+            .entry((experiment.into(), variant.into(), Some(segment)))
+            .or_default();
         if clicked {
             c.0 = c.0.saturating_add(1);
         } else {

@@ -36,7 +36,11 @@ impl Budget {
             )));
         }
         // Rounded down, unlike spends, for the same reason.
-        Ok(Self { daily_micros: (daily_epsilon * 1e6).floor() as u64, day: 0, spent_micros: 0 })
+        Ok(Self {
+            daily_micros: (daily_epsilon * 1e6).floor() as u64,
+            day: 0,
+            spent_micros: 0,
+        })
     }
 
     /// Move to `day` (days since the Unix epoch). A clock that goes backwards keeps the later day's

@@ -109,21 +109,34 @@ impl Reporter {
         let mut full = false;
         for (key, counters) in self.counters.drain() {
             // Clicks without an impression say nothing reportable: such cells are dropped.
-            let Some(outcome) = counters.outcome() else { continue };
-            full = full || entries.len() >= self.max_entries || !self.budget.try_spend(day, self.entry_micros);
+            let Some(outcome) = counters.outcome() else {
+                continue;
+            };
+            full =
+                full || entries.len() >= self.max_entries || !self.budget.try_spend(day, self.entry_micros);
             if full {
                 self.counters.restore(key, counters);
                 continue;
             }
             let bits = self.oue.encode(outcome.category(), rng).to_vec();
-            entries.push(Entry { experiment: key.experiment, variant: key.variant, segment: key.segment, bits });
+            entries.push(Entry {
+                experiment: key.experiment,
+                variant: key.variant,
+                segment: key.segment,
+                bits,
+            });
         }
         if entries.is_empty() {
             return None;
         }
         // Saturates in the year 491,000-odd; the hour is the only time that leaves the device.
         let hour = u32::try_from(now_unix_secs / 3600).unwrap_or(u32::MAX);
-        Some(Report { v: SCHEMA_VERSION, hour, epsilon: self.oue.epsilon, entries })
+        Some(Report {
+            v: SCHEMA_VERSION,
+            hour,
+            epsilon: self.oue.epsilon,
+            entries,
+        })
     }
 }
 
@@ -143,12 +156,19 @@ mod tests {
         let mut r = reporter();
         let mut rng = StdRng::seed_from_u64(1);
         for i in 0..10 {
-            r.track(&CellKey::new("e", &format!("v{i}"), 0).unwrap(), Event::Impression).unwrap();
+            r.track(
+                &CellKey::new("e", &format!("v{i}"), 0).unwrap(),
+                Event::Impression,
+            )
+            .unwrap();
         }
         let rep = r.build(NOW, &mut rng).unwrap();
         assert_eq!(rep.entries.len(), 3, "3.0 / 1.0 per entry");
         assert!(r.spent(NOW) <= DEFAULT_DAILY_EPSILON);
-        assert!(r.build(NOW + 60, &mut rng).is_none(), "budget spent: reporting stops");
+        assert!(
+            r.build(NOW + 60, &mut rng).is_none(),
+            "budget spent: reporting stops"
+        );
         assert_eq!(r.counters().len(), 7, "unreported cells wait");
         let next_day = r.build(NOW + 86_400, &mut rng).unwrap();
         assert_eq!(next_day.entries.len(), 3);
@@ -160,7 +180,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         for _ in 0..200 {
             let eps = rng.random_range(0.1..2.5);
-            let cfg = ReportConfig { entry_epsilon: eps, ..ReportConfig::default() };
+            let cfg = ReportConfig {
+                entry_epsilon: eps,
+                ..ReportConfig::default()
+            };
             let mut r = Reporter::new(cfg).unwrap();
             let mut spent_today = 0.0;
             for step in 0..20 {
@@ -173,7 +196,10 @@ mod tests {
                 if let Some(rep) = r.build(NOW + step * 600, &mut rng) {
                     spent_today += rep.epsilon * rep.entries.len() as f64;
                 }
-                assert!(spent_today <= DEFAULT_DAILY_EPSILON + 1e-9, "spent {spent_today} at ε {eps}");
+                assert!(
+                    spent_today <= DEFAULT_DAILY_EPSILON + 1e-9,
+                    "spent {spent_today} at ε {eps}"
+                );
             }
         }
     }
@@ -181,17 +207,20 @@ mod tests {
     #[test]
     fn no_consent_no_report() {
         let mut r = reporter();
-        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression).unwrap();
+        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression)
+            .unwrap();
         r.set_consent(false);
         assert!(r.counters().is_empty());
-        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression).unwrap();
+        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression)
+            .unwrap();
         assert!(r.build(NOW, &mut StdRng::seed_from_u64(0)).is_none());
     }
 
     #[test]
     fn report_json_has_no_identifying_fields() {
         let mut r = reporter();
-        r.track(&CellKey::new("hero", "B", 4).unwrap(), Event::Impression).unwrap();
+        r.track(&CellKey::new("hero", "B", 4).unwrap(), Event::Impression)
+            .unwrap();
         let rep = r.build(NOW, &mut StdRng::seed_from_u64(0)).unwrap();
         let v = serde_json::to_value(&rep).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();

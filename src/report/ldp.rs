@@ -29,7 +29,11 @@ impl Oue {
                 "epsilon {epsilon} is outside [{MIN_EPSILON}, {MAX_EPSILON}]; pick a per-entry ε in that range (1.0 is the default)"
             )));
         }
-        Ok(Self { epsilon, p: 0.5, q: 1.0 / (epsilon.exp() + 1.0) })
+        Ok(Self {
+            epsilon,
+            p: 0.5,
+            q: 1.0 / (epsilon.exp() + 1.0),
+        })
     }
 
     /// Randomise the one-hot encoding of `category` (< [`CATEGORIES`]): every bit is drawn independently.

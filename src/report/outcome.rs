@@ -47,7 +47,11 @@ impl Outcome {
 
     /// The bucket of a purchase total: clamped to [0, [`REVENUE_CLAMP`]].
     pub fn revenue_bucket(revenue: f64) -> u8 {
-        let r = if revenue.is_finite() { revenue.clamp(0.0, REVENUE_CLAMP) } else { 0.0 };
+        let r = if revenue.is_finite() {
+            revenue.clamp(0.0, REVENUE_CLAMP)
+        } else {
+            0.0
+        };
         let i = REVENUE_BUCKET_UPPER.iter().position(|&upper| r <= upper);
         i.unwrap_or(REVENUE_BUCKET_UPPER.len() - 1) as u8
     }
@@ -90,7 +94,11 @@ impl CellKey {
                 "segment {segment} is not below {SEGMENTS}; map your cohorts onto 0..{SEGMENTS}"
             )));
         }
-        Ok(Self { experiment: experiment.to_owned(), variant: variant.to_owned(), segment })
+        Ok(Self {
+            experiment: experiment.to_owned(),
+            variant: variant.to_owned(),
+            segment,
+        })
     }
 }
 
@@ -116,7 +124,9 @@ impl CellCounters {
             return None;
         }
         Some(if self.purchases > 0 {
-            Outcome::Purchased { bucket: Outcome::revenue_bucket(self.revenue) }
+            Outcome::Purchased {
+                bucket: Outcome::revenue_bucket(self.revenue),
+            }
         } else if self.add_to_carts > 0 {
             Outcome::AddedToCart
         } else if self.clicks > 0 {
@@ -153,7 +163,9 @@ impl Counters {
             }
             self.cells.insert(key.clone(), CellCounters::default());
         }
-        let Some(c) = self.cells.get_mut(key) else { return Ok(()) };
+        let Some(c) = self.cells.get_mut(key) else {
+            return Ok(());
+        };
         match event {
             Event::Impression => c.impressions = c.impressions.saturating_add(1),
             Event::Click => c.clicks = c.clicks.saturating_add(1),
@@ -210,7 +222,10 @@ mod tests {
         c.track(&key, Event::Click).unwrap();
         assert_eq!(c.get(&key).unwrap().outcome(), Some(Outcome::Clicked));
         c.track(&key, Event::Purchase { revenue: 30.0 }).unwrap();
-        assert_eq!(c.get(&key).unwrap().outcome(), Some(Outcome::Purchased { bucket: 1 }));
+        assert_eq!(
+            c.get(&key).unwrap().outcome(),
+            Some(Outcome::Purchased { bucket: 1 })
+        );
         c.track(&key, Event::Purchase { revenue: 1e9 }).unwrap();
         assert_eq!(c.get(&key).unwrap().revenue, REVENUE_CLAMP);
         assert_eq!(Outcome::Purchased { bucket: 3 }.category(), CATEGORIES - 1);
@@ -226,8 +241,14 @@ mod tests {
         assert!(c.track(&key, Event::Purchase { revenue: f64::NAN }).is_err());
         assert!(c.track(&key, Event::Purchase { revenue: -1.0 }).is_err());
         for i in 0..MAX_CELLS {
-            c.track(&CellKey::new("e", &format!("v{i}"), 0).unwrap(), Event::Impression).unwrap();
+            c.track(
+                &CellKey::new("e", &format!("v{i}"), 0).unwrap(),
+                Event::Impression,
+            )
+            .unwrap();
         }
-        assert!(c.track(&CellKey::new("e", "one-more", 0).unwrap(), Event::Impression).is_err());
+        assert!(c
+            .track(&CellKey::new("e", "one-more", 0).unwrap(), Event::Impression)
+            .is_err());
     }
 }

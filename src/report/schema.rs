@@ -81,7 +81,10 @@ impl Report {
     pub fn validate(&self, now_hour: u32) -> Result<()> {
         let bad = |msg: String| Err(Error::InvalidInput(msg));
         if self.v != SCHEMA_VERSION {
-            return bad(format!("report version {} is not {SCHEMA_VERSION}; update the SDK", self.v));
+            return bad(format!(
+                "report version {} is not {SCHEMA_VERSION}; update the SDK",
+                self.v
+            ));
         }
         Oue::new(self.epsilon)?;
         if self.hour > now_hour.saturating_add(1) || self.hour < now_hour.saturating_sub(24 * 30) {
@@ -104,7 +107,10 @@ impl Report {
                 return bad(format!("segment {} is not below {SEGMENTS}", e.segment));
             }
             if e.bits.len() != CATEGORIES || e.bits.iter().any(|&b| b > 1) {
-                return bad(format!("bits must be {CATEGORIES} values of 0 or 1, got {:?}", e.bits));
+                return bad(format!(
+                    "bits must be {CATEGORIES} values of 0 or 1, got {:?}",
+                    e.bits
+                ));
             }
             if !seen.insert((&e.experiment, &e.variant, e.segment)) {
                 return bad(format!(
@@ -127,7 +133,8 @@ impl Batch {
             )));
         }
         for (i, r) in self.reports.iter().enumerate() {
-            r.validate(now_hour).map_err(|e| Error::InvalidInput(format!("report {i}: {e}")))?;
+            r.validate(now_hour)
+                .map_err(|e| Error::InvalidInput(format!("report {i}: {e}")))?;
         }
         Ok(())
     }
@@ -138,8 +145,18 @@ mod tests {
     use super::*;
 
     fn report() -> Report {
-        let e = Entry { experiment: "hero".into(), variant: "A".into(), segment: 2, bits: vec![0, 1, 0, 0, 0, 0, 1] };
-        Report { v: 1, hour: 1000, epsilon: 1.0, entries: vec![e] }
+        let e = Entry {
+            experiment: "hero".into(),
+            variant: "A".into(),
+            segment: 2,
+            bits: vec![0, 1, 0, 0, 0, 0, 1],
+        };
+        Report {
+            v: 1,
+            hour: 1000,
+            epsilon: 1.0,
+            entries: vec![e],
+        }
     }
 
     #[test]

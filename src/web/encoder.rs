@@ -16,7 +16,9 @@ impl WebEncoder {
     /// foreign or corrupted bytes.
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<WebEncoder, JsError> {
-        Ok(Self { inner: Encoder::from_gguf_bytes(bytes)? })
+        Ok(Self {
+            inner: Encoder::from_gguf_bytes(bytes)?,
+        })
     }
 
     /// Length of each vector.
