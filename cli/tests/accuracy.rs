@@ -6,10 +6,13 @@ mod common;
 use common::{cosine, embed_all, model_bytes, reference_vectors, Reference};
 use vitrine::Encoder;
 
-fn check_variant(variant: &str, min_mean: f32) {
-    let (texts, want) = reference_vectors();
+/// Compares `variant` with the reference on every `stride`-th text (1 = all 2,100).
+fn check_variant(variant: &str, min_mean: f32, stride: usize) {
+    let (all_texts, all_want) = reference_vectors();
+    let texts: Vec<String> = all_texts.iter().step_by(stride).cloned().collect();
+    let want: Vec<&Vec<f32>> = all_want.iter().step_by(stride).collect();
     let enc = Encoder::from_gguf_bytes(&model_bytes(variant)).unwrap();
-    let got = embed_all(&enc, texts);
+    let got = embed_all(&enc, &texts);
     let cos: Vec<f32> = got.iter().zip(want).map(|(g, w)| cosine(g, w)).collect();
     let mean = cos.iter().sum::<f32>() / cos.len() as f32;
     let (worst, min) = cos
@@ -31,12 +34,19 @@ fn check_variant(variant: &str, min_mean: f32) {
 
 #[test]
 fn q8_0_matches_f32_reference() {
-    check_variant("q8_0", 0.995);
+    check_variant("q8_0", 0.995, 1);
 }
 
+/// q5_0 has no SIMD kernel in candle 0.11 (scalar code, ~6x slower than q8_0), so the default run checks
+/// every 7th text (300) to keep CI short; `VITRINE_ACCURACY_FULL=1` checks all 2,100.
 #[test]
 fn small_matches_f32_reference() {
-    check_variant("small", 0.98);
+    let stride = if std::env::var_os("VITRINE_ACCURACY_FULL").is_some() {
+        1
+    } else {
+        7
+    };
+    check_variant("small", 0.98, stride);
 }
 
 #[test]
