@@ -6,7 +6,6 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startServer } from './serve.mjs';
 import { openDemo, newPage } from '../tests/e2e/browser.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -183,22 +182,21 @@ function table(names, rows, tokens) {
 
 async function main() {
   const names = engines();
-  const server = await startServer({
-    port: 0,
+  // The tests' server and Chromium (flags, executable), plus the peer engine and its model.
+  const demo = await openDemo({
     mounts: [
       ['/vendor/transformers/', TJS_DIST],
       ['/vendor/ort/', ORT_DIST],
       ['/vendor/models/minilm-int8/', ONNX_DIR],
     ],
   });
-  const demo = await openDemo(); // the tests' Chromium (flags, executable); its own server stays idle
   const load0 = loadavg()[0];
   try {
     const chromium = demo.browser.version();
     console.log(`[bench] Chromium ${chromium}; engines: ${names.join(', ')}; load average ${load0.toFixed(2)}`);
-    const { loads, first } = await measureLoads(demo.browser, server.url, names);
+    const { loads, first } = await measureLoads(demo.browser, demo.url, names);
     check(first);
-    const { tokens, samples } = await onPage(demo.browser, server.url, (p) => measureSteady(p, names));
+    const { tokens, samples } = await onPage(demo.browser, demo.url, (p) => measureSteady(p, names));
     const rows = summarise(names, loads, first, tokens, samples);
     const machine = {
       date: new Date().toISOString(),
@@ -219,7 +217,6 @@ async function main() {
     writeFileSync(join(out, 'browser.md'), `${header}\n\n${text}\n`);
   } finally {
     await demo.close();
-    await server.close();
   }
 }
 

@@ -13,9 +13,12 @@ const FLAGS = [
   '--disable-dev-shm-usage',
 ];
 
-/** Starts the demo server on a free port and a headless Chromium; returns both and a `close()`. */
-export async function openDemo({ extraFlags = [] } = {}) {
-  const server = await startServer({ port: 0 });
+/**
+ * Starts the demo server on a free port and a headless Chromium; returns both and a `close()`.
+ * `mounts` serves extra `[urlPrefix, directory]` pairs (the benchmark's peer engine and model).
+ */
+export async function openDemo({ extraFlags = [], mounts = [] } = {}) {
+  const server = await startServer({ port: 0, mounts });
   const browser = await chromium.launch({
     executablePath: process.env.CHROME_PATH || '/usr/bin/chromium',
     headless: true,
