@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --target wasm32-unknown-unknown -p vitrine --lib
-wasm=target/wasm32-unknown-unknown/release/vitrine.wasm
+wasm="${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/vitrine.wasm
 out=pkg
 gen="$out/wasm"
 if [ ! -f "$gen/vitrine_bg.wasm" ] || [ "$wasm" -nt "$gen/vitrine_bg.wasm" ]; then

@@ -4,6 +4,7 @@
 //! Where things live:
 //! - [`engine`]: what this build of the engine is and can do (version, SIMD, backends).
 //! - [`model`]: the quantized text encoder ([`Encoder`]) loaded from one GGUF file.
+//! - [`history`]: the shopper's events (view, click, add_to_cart, purchase, search), bounded.
 //! - [`catalog`]: precomputed catalog vectors ([`Catalog`]), a compact binary file loaded from bytes.
 //! - [`copy`]: promo copy selection (Thompson-sampling bandit blended with fit, sticky A/B with holdout).
 //! - [`report`]: on-device counters made ε-locally-differentially-private, and the report schema.
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod copy;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod model;
 pub mod report;
 
