@@ -19,11 +19,14 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod model;
+pub mod rank;
 pub mod report;
+pub mod sdk;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};
 pub use model::Encoder;
+pub use sdk::Vitrine;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -58,6 +58,9 @@ pub struct Event {
     /// The product, for every kind but `search`.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "productId")]
     pub product_id: Option<String>,
+    /// The product's title: lets the device encode a product the catalog file does not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The product's category, if the page knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,

@@ -7,5 +7,6 @@ pub mod bert;
 pub mod encoder;
 pub mod gguf;
 pub mod linear;
+pub mod session;
 
 pub use encoder::Encoder;

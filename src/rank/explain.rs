@@ -1,0 +1,103 @@
+//! Why an item was ranked: the history events, the query or the product that drove its score, with
+//! weights that sum to 1. Computed for the returned items only, so explanations cost almost nothing.
+
+use serde::{Deserialize, Serialize};
+
+use super::dot;
+use crate::history::Event;
+
+/// What a reason points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasonKind {
+    /// An event in the shopper's history (a product viewed, clicked, carted, bought, or a search).
+    Event,
+    /// The search query being re-ranked.
+    Query,
+    /// The product the placement is similar to.
+    Product,
+    /// The page's own order of search results.
+    Position,
+    /// How recently the shopper viewed it.
+    Recency,
+}
+
+/// One driver of a score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reason {
+    /// What kind of driver.
+    pub kind: ReasonKind,
+    /// The event's type (`view`, `search`, …) for event reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The product involved, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// The query, for query reasons and search events (shown on this device only, never reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Share of the score, in [0, 1]; an item's reasons sum to 1.
+    pub weight: f32,
+}
+
+impl Reason {
+    /// A reason with no event, product or query attached.
+    pub fn plain(kind: ReasonKind, weight: f32) -> Self {
+        Self {
+            kind,
+            event_type: None,
+            product_id: None,
+            query: None,
+            weight,
+        }
+    }
+
+    /// A reason pointing at one history event.
+    pub fn event(e: &Event, weight: f32) -> Self {
+        Self {
+            kind: ReasonKind::Event,
+            event_type: Some(e.kind.as_str().to_owned()),
+            product_id: e.product_id.clone(),
+            query: e.query.clone(),
+            weight,
+        }
+    }
+}
+
+/// At most this many reasons per item: enough to explain, few enough to read.
+pub const MAX_REASONS: usize = 3;
+
+/// Attribution of an item to history events: event i contributes `wᵢ · max(0, cos(vᵢ, item))`
+/// (wᵢ the event's zero-shot weight), the top [`MAX_REASONS`] renormalised to sum to 1.
+pub fn history_reasons(steps: &[(&Event, &[f32])], weights: &[f32], item: &[f32]) -> Vec<Reason> {
+    let mut contrib: Vec<(usize, f32)> = steps
+        .iter()
+        .zip(weights)
+        .enumerate()
+        .map(|(i, ((_, v), w))| (i, w * dot(v, item).max(0.0)))
+        .filter(|(_, c)| *c > 0.0)
+        .collect();
+    // Newest first among equals: the most recent event is the more natural explanation.
+    contrib.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    contrib.truncate(MAX_REASONS);
+    normalise(
+        contrib
+            .into_iter()
+            .map(|(i, c)| Reason::event(steps[i].0, c))
+            .collect(),
+    )
+}
+
+/// Scales weights to sum to 1 (drops all-zero lists to empty).
+pub fn normalise(mut reasons: Vec<Reason>) -> Vec<Reason> {
+    let total: f32 = reasons.iter().map(|r| r.weight.max(0.0)).sum();
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    for r in &mut reasons {
+        r.weight = r.weight.max(0.0) / total;
+    }
+    reasons.retain(|r| r.weight > 0.0);
+    reasons
+}

@@ -1,0 +1,386 @@
+//! Business rules over scored candidates: filters, boosts, exclusion of purchased items, MMR diversity and
+//! pins, applied in that order. Deterministic: equal scores keep the page's candidate order.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{dot, Candidate};
+use crate::error::{Error, Result};
+
+/// Rules for one `rank` call. Every field is optional on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Rules {
+    /// How many results to return (1..=1000, default 10).
+    pub limit: usize,
+    /// Candidates to drop.
+    pub filters: Filters,
+    /// Additive score boosts.
+    pub boosts: Vec<Boost>,
+    /// Items forced to a position.
+    pub pins: Vec<Pin>,
+    /// Drop products this shopper bought (default true).
+    pub exclude_purchased: bool,
+    /// Maximal marginal relevance: trade relevance for variety.
+    pub diversity: Option<Diversity>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            limit: 10,
+            filters: Filters::default(),
+            boosts: Vec::new(),
+            pins: Vec::new(),
+            exclude_purchased: true,
+            diversity: None,
+        }
+    }
+}
+
+/// Candidates to keep or drop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Filters {
+    /// Keep only these categories (when non-empty).
+    pub categories: Vec<String>,
+    /// Drop these categories.
+    pub exclude_categories: Vec<String>,
+    /// Drop these ids.
+    pub exclude_ids: Vec<String>,
+    /// Keep only items priced at least this (items without a price are kept).
+    pub min_price: Option<f64>,
+    /// Keep only items priced at most this (items without a price are kept).
+    pub max_price: Option<f64>,
+}
+
+/// Adds `weight` to the score of matching items (a category, or a list of ids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Boost {
+    /// Items in this category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Items with these ids.
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Added to the score, in cosine units (-1..=1).
+    pub weight: f32,
+}
+
+/// Puts an item at a 0-based position, whatever its score (it must be among the candidates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pin {
+    /// Product id.
+    pub id: String,
+    /// 0-based position in the results.
+    pub position: usize,
+}
+
+/// MMR: each next pick maximises `λ·score − (1−λ)·max cosine to the picks so far`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Diversity {
+    /// 1 = relevance only, 0 = variety only.
+    pub lambda: f32,
+}
+
+/// MMR looks at this many top items at most: variety among the relevant, at a bounded cost.
+const MMR_POOL: usize = 200;
+
+impl Rules {
+    /// Rejects rules that cannot be meant.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidInput(format!("rules: {m}")));
+        if self.limit == 0 || self.limit > 1000 {
+            return bad(format!("limit {} must be in 1..=1000", self.limit));
+        }
+        for b in &self.boosts {
+            if !b.weight.is_finite() || b.weight.abs() > 1.0 {
+                return bad(format!("boost weight {} must be in -1..=1", b.weight));
+            }
+            if b.category.is_none() && b.ids.is_empty() {
+                return bad("a boost needs a `category` or `ids`".into());
+            }
+        }
+        if let Some(d) = self.diversity {
+            if !(0.0..=1.0).contains(&d.lambda) {
+                return bad(format!("diversity lambda {} must be in 0..=1", d.lambda));
+            }
+        }
+        for p in [self.filters.min_price, self.filters.max_price]
+            .into_iter()
+            .flatten()
+        {
+            if !p.is_finite() {
+                return bad("price filters must be finite numbers".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn keeps(&self, c: &Candidate, purchased: &HashSet<&str>) -> bool {
+        let f = &self.filters;
+        let cat = c.category.as_deref();
+        if !f.categories.is_empty() && !cat.is_some_and(|k| f.categories.iter().any(|x| x == k)) {
+            return false;
+        }
+        if cat.is_some_and(|k| f.exclude_categories.iter().any(|x| x == k)) {
+            return false;
+        }
+        if f.exclude_ids.contains(&c.id) {
+            return false;
+        }
+        if let Some(p) = c.price {
+            if f.min_price.is_some_and(|m| p < m) || f.max_price.is_some_and(|m| p > m) {
+                return false;
+            }
+        }
+        !(self.exclude_purchased && purchased.contains(c.id.as_str()))
+    }
+
+    fn boost(&self, c: &Candidate) -> f32 {
+        self.boosts
+            .iter()
+            .filter(|b| b.ids.contains(&c.id) || b.category.is_some() && b.category == c.category)
+            .map(|b| b.weight)
+            .sum()
+    }
+}
+
+/// One candidate's place in the output: its index in the request, its score and boost, whether pinned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placed {
+    /// Index into the candidates.
+    pub index: usize,
+    /// Score after boosts (and MMR when on).
+    pub score: f32,
+    /// Boost included in `score`.
+    pub boost: f32,
+    /// Put there by a pin.
+    pub pinned: bool,
+}
+
+/// Orders candidates by `relevance` (`None` = cannot be scored, dropped) under `rules`.
+/// `vectors[i]` is candidate i's text vector, used by MMR.
+pub fn apply_rules(
+    candidates: &[Candidate],
+    relevance: &[Option<f32>],
+    vectors: &[Option<&[f32]>],
+    rules: &Rules,
+    purchased: &HashSet<&str>,
+) -> Vec<Placed> {
+    let pinned: HashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
+    let mut pool: Vec<Placed> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            relevance[*i].is_some() && rules.keeps(c, purchased) && !pinned.contains(c.id.as_str())
+        })
+        .map(|(i, c)| {
+            let boost = rules.boost(c);
+            Placed {
+                index: i,
+                score: relevance[i].unwrap_or(0.0) + boost,
+                boost,
+                pinned: false,
+            }
+        })
+        .collect();
+    // Stable sort: ties keep the page's order, so the same inputs give the same output.
+    pool.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut picked = match rules.diversity {
+        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, rules.limit),
+        _ => {
+            pool.truncate(rules.limit);
+            pool
+        }
+    };
+    // Pins last: they name a position in the final list. A pinned id absent from the candidates is skipped.
+    let mut pins: Vec<&Pin> = rules.pins.iter().collect();
+    pins.sort_by_key(|p| p.position);
+    for pin in pins {
+        if let Some(index) = candidates.iter().position(|c| c.id == pin.id) {
+            let score = relevance[index].unwrap_or(0.0);
+            let at = pin.position.min(picked.len());
+            picked.insert(
+                at,
+                Placed {
+                    index,
+                    score,
+                    boost: 0.0,
+                    pinned: true,
+                },
+            );
+        }
+    }
+    picked.truncate(rules.limit);
+    picked
+}
+
+fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Vec<Placed> {
+    pool.truncate(MMR_POOL);
+    let mut picked: Vec<Placed> = Vec::with_capacity(limit);
+    // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
+    let mut max_sim = vec![f32::NEG_INFINITY; pool.len()];
+    let mut taken = vec![false; pool.len()];
+    while picked.len() < limit {
+        let mut best: Option<(usize, f32)> = None;
+        for (j, p) in pool.iter().enumerate() {
+            if taken[j] {
+                continue;
+            }
+            let penalty = if picked.is_empty() {
+                0.0
+            } else {
+                max_sim[j].max(0.0)
+            };
+            let s = lambda * p.score - (1.0 - lambda) * penalty;
+            if best.is_none_or(|(_, b)| s > b) {
+                best = Some((j, s));
+            }
+        }
+        let Some((j, s)) = best else { break };
+        taken[j] = true;
+        picked.push(Placed { score: s, ..pool[j] });
+        if let Some(vj) = vectors[pool[j].index] {
+            for (k, q) in pool.iter().enumerate() {
+                if let (false, Some(vk)) = (taken[k], vectors[q.index]) {
+                    max_sim[k] = max_sim[k].max(dot(vj, vk));
+                }
+            }
+        }
+    }
+    picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(id: &str, cat: &str, price: f64) -> Candidate {
+        Candidate {
+            id: id.into(),
+            title: None,
+            category: Some(cat.into()),
+            price: Some(price),
+        }
+    }
+
+    fn ids(c: &[Candidate], p: &[Placed]) -> Vec<String> {
+        p.iter().map(|x| c[x.index].id.clone()).collect()
+    }
+
+    #[test]
+    fn filters_boosts_pins_and_purchases() {
+        let c = vec![
+            cand("a", "x", 5.0),
+            cand("b", "y", 50.0),
+            cand("c", "x", 10.0),
+            cand("d", "z", 1.0),
+        ];
+        let rel = [Some(0.9), Some(0.8), Some(0.7), None];
+        let v = [None; 4];
+        let bought: HashSet<&str> = ["a"].into();
+        let mut rules = Rules::default();
+        // "a" is bought, "d" has no score: b, c remain, by relevance.
+        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["b", "c"]);
+        rules.boosts.push(Boost {
+            category: Some("x".into()),
+            ids: vec![],
+            weight: 0.2,
+        });
+        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["c", "b"]);
+        rules.filters.max_price = Some(20.0);
+        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["c"]);
+        rules.pins.push(Pin {
+            id: "d".into(),
+            position: 0,
+        });
+        let out = apply_rules(&c, &rel, &v, &rules, &bought);
+        assert_eq!(ids(&c, &out), ["d", "c"]);
+        assert!(out[0].pinned && !out[1].pinned);
+        rules.exclude_purchased = false;
+        rules.filters = Filters {
+            categories: vec!["x".into()],
+            ..Filters::default()
+        };
+        rules.pins.clear();
+        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["a", "c"]);
+    }
+
+    #[test]
+    fn ties_keep_candidate_order_and_limit_applies() {
+        let c: Vec<_> = (0..5).map(|i| cand(&i.to_string(), "x", 1.0)).collect();
+        let rel = [Some(0.5); 5];
+        let rules = Rules {
+            limit: 3,
+            ..Rules::default()
+        };
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &[None; 5], &rules, &HashSet::new())),
+            ["0", "1", "2"]
+        );
+    }
+
+    #[test]
+    fn mmr_matches_a_brute_force_reference() {
+        // Two near-duplicates and one distinct item: with λ = 0.5 the distinct one comes second.
+        let e1 = [1.0f32, 0.0];
+        let e2 = [0.995f32, 0.0998];
+        let e3 = [0.0f32, 1.0];
+        let c = vec![cand("a", "x", 1.0), cand("b", "x", 1.0), cand("c", "x", 1.0)];
+        let rel = [Some(0.9), Some(0.85), Some(0.5)];
+        let v: Vec<Option<&[f32]>> = vec![Some(&e1), Some(&e2), Some(&e3)];
+        let rules = Rules {
+            diversity: Some(Diversity { lambda: 0.5 }),
+            ..Rules::default()
+        };
+        let out = apply_rules(&c, &rel, &v, &rules, &HashSet::new());
+        assert_eq!(ids(&c, &out), ["a", "c", "b"]);
+        // Reference MMR score of the second pick: 0.5·0.5 − 0.5·max(0, cos(c, a)) = 0.25.
+        assert!((out[1].score - 0.25).abs() < 1e-6);
+        let plain = Rules {
+            diversity: Some(Diversity { lambda: 1.0 }),
+            ..Rules::default()
+        };
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &plain, &HashSet::new())),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_rejected() {
+        assert!(Rules {
+            limit: 0,
+            ..Rules::default()
+        }
+        .validate()
+        .is_err());
+        let boost = Boost {
+            category: None,
+            ids: vec![],
+            weight: 0.1,
+        };
+        assert!(Rules {
+            boosts: vec![boost],
+            ..Rules::default()
+        }
+        .validate()
+        .is_err());
+        let d = Some(Diversity { lambda: 2.0 });
+        assert!(Rules {
+            diversity: d,
+            ..Rules::default()
+        }
+        .validate()
+        .is_err());
+        assert!(
+            serde_json::from_str::<Rules>(r#"{"limt": 3}"#).is_err(),
+            "typos must not pass silently"
+        );
+    }
+}

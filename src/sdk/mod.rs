@@ -1,0 +1,200 @@
+//! The SDK object a page talks to ([`Vitrine`]): the history, the product and query vectors, the models,
+//! and the placements built on them. Plain Rust — `web/` wraps it for the browser, the CLI and tests
+//! drive it natively. The clock is an argument, so every call is reproducible.
+
+mod placements;
+mod vectors;
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::history::{Event, EventKind, History, StoreConfig};
+use crate::model::session::{zero_shot_intent, SessionStep};
+use crate::model::Encoder;
+use crate::rank::{Candidate, Placement, Ranked, Rules};
+use vectors::VectorStore;
+
+/// Settings for [`Vitrine::new`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Config {
+    /// History limits (500 events, 30 days by default).
+    pub history: StoreConfig,
+}
+
+/// What the engine runs on right now, for the page's diagnostics panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostics {
+    /// Whether a text encoder is loaded (needed for search, copy and products missing from the catalog).
+    pub encoder: bool,
+    /// `"zero-shot"` (weighted mean of history vectors) until a session model is loaded.
+    pub intent_model: String,
+    /// Vectors from the catalog file.
+    pub catalog_vectors: usize,
+    /// Vectors encoded on this device and cached.
+    pub encoded_vectors: usize,
+    /// Events in the history.
+    pub history_events: usize,
+}
+
+/// The on-device personalization engine.
+pub struct Vitrine {
+    history: History,
+    encoder: Option<Encoder>,
+    vectors: VectorStore,
+}
+
+impl Vitrine {
+    /// An engine with an empty history and no models yet.
+    pub fn new(config: Config) -> Result<Self> {
+        Ok(Self {
+            history: History::new(config.history)?,
+            encoder: None,
+            vectors: VectorStore::default(),
+        })
+    }
+
+    /// Uses `encoder` for titles and queries. A loaded catalog made by another encoder is dropped:
+    /// vectors from two models are not comparable.
+    pub fn set_encoder(&mut self, encoder: Encoder) {
+        self.vectors.set_model(encoder.checksum());
+        self.encoder = Some(encoder);
+    }
+
+    /// Adds precomputed product vectors; returns how many the engine now has from catalog files.
+    pub fn load_catalog(&mut self, catalog: &Catalog) -> Result<usize> {
+        if let Some(enc) = &self.encoder {
+            if catalog.model_checksum() != enc.checksum() || catalog.dims() != enc.dims() {
+                return Err(Error::Catalog(format!(
+                    "its vectors were made by encoder {} ({} dims), but the loaded encoder is {} ({} dims)",
+                    &catalog.model_checksum()[..12],
+                    catalog.dims(),
+                    &enc.checksum()[..12],
+                    enc.dims()
+                )));
+            }
+        }
+        self.vectors.add_catalog(catalog)
+    }
+
+    /// The history, oldest event first.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The history, for restoring a persisted snapshot or clearing it.
+    pub fn history_mut(&mut self) -> &mut History {
+        &mut self.history
+    }
+
+    /// Records an event at `now_ms` (ms since the epoch).
+    pub fn track(&mut self, event: Event, now_ms: f64) -> Result<()> {
+        self.history.push(event, now_ms)
+    }
+
+    /// Forgets the history and every vector encoded on this device.
+    pub fn clear(&mut self) {
+        self.history.clear();
+        self.vectors.clear_encoded();
+    }
+
+    /// What runs, for diagnostics.
+    pub fn diagnostics(&self) -> Diagnostics {
+        Diagnostics {
+            encoder: self.encoder.is_some(),
+            intent_model: "zero-shot".into(),
+            catalog_vectors: self.vectors.catalog_len(),
+            encoded_vectors: self.vectors.encoded_len(),
+            history_events: self.history.len(),
+        }
+    }
+
+    /// Orders `candidates` for `placement` under `rules`, each result with its reasons.
+    pub fn rank(
+        &mut self,
+        placement: &Placement,
+        candidates: &[Candidate],
+        rules: &Rules,
+        now_ms: f64,
+    ) -> Result<Vec<Ranked>> {
+        rules.validate()?;
+        self.history.prune(now_ms);
+        if candidates.len() > 10_000 {
+            return Err(Error::InvalidInput(format!(
+                "{} candidates; pass at most 10000 (pre-filter on the page or the server)",
+                candidates.len()
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = candidates.iter().find(|c| !seen.insert(c.id.as_str())) {
+            return Err(Error::InvalidInput(format!(
+                "candidate id {} appears twice",
+                dup.id
+            )));
+        }
+        self.ensure_history_vectors()?;
+        self.vectors.ensure(self.encoder.as_ref(), candidates)?;
+        placements::rank(self, placement, candidates, rules)
+    }
+
+    /// The session intent in the encoder's space (unit length; all zeros with no usable history).
+    pub fn intent(&mut self, now_ms: f64) -> Result<Vec<f32>> {
+        self.history.prune(now_ms);
+        self.ensure_history_vectors()?;
+        let steps = self.steps();
+        Ok(zero_shot_intent(
+            &steps.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        ))
+    }
+
+    /// Encodes whatever the history needs and the engine lacks: searched queries, titled products.
+    fn ensure_history_vectors(&mut self) -> Result<()> {
+        let Some(enc) = self.encoder.as_ref() else {
+            return Ok(());
+        };
+        let mut texts: Vec<(String, String)> = Vec::new();
+        for e in self.history.events() {
+            let key = match (e.kind, &e.query, &e.product_id, &e.title) {
+                (EventKind::Search, Some(q), _, _) => (VectorStore::query_key(q), q.clone()),
+                (_, _, Some(id), Some(title)) => (id.clone(), title.clone()),
+                _ => continue,
+            };
+            if !self.vectors.contains(&key.0) && !texts.iter().any(|(k, _)| *k == key.0) {
+                texts.push(key);
+            }
+        }
+        self.vectors.encode_into(enc, texts)
+    }
+
+    /// History events that have a vector, oldest first, as intent-model steps.
+    fn steps(&self) -> Vec<(&Event, SessionStep<'_>)> {
+        let mut prev_ts: Option<f64> = None;
+        let mut out = Vec::new();
+        for e in self.history.events() {
+            let key = match (e.kind, &e.query, &e.product_id) {
+                (EventKind::Search, Some(q), _) => VectorStore::query_key(q),
+                (_, _, Some(id)) => id.clone(),
+                _ => continue,
+            };
+            let Some(vector) = self.vectors.get(&key) else {
+                continue;
+            };
+            let ts = e.ts.unwrap_or(0.0);
+            let gap_secs = prev_ts.map(|p| ((ts - p) / 1000.0).max(0.0) as f32);
+            prev_ts = Some(ts);
+            out.push((
+                e,
+                SessionStep {
+                    vector,
+                    kind: e.kind,
+                    gap_secs,
+                },
+            ));
+        }
+        out
+    }
+}

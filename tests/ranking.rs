@@ -1,0 +1,240 @@
+//! The ranking API natively, with the real q8 encoder on real Online Retail products: each placement
+//! against a brute-force reference computed here, the rules, explanations and determinism.
+#![cfg(not(target_arch = "wasm32"))]
+
+use vitrine::history::{Event, EventKind};
+use vitrine::rank::{Candidate, Placement, Ranked, ReasonKind, Rules};
+use vitrine::sdk::Config;
+use vitrine::{Encoder, Vitrine};
+
+const NOW: f64 = 1.7e12;
+
+/// 60 Christmas products and 60 others from the demo's data set, in file order.
+fn candidates() -> Vec<Candidate> {
+    let csv = std::fs::read_to_string("../shared/data/onlineretail/products.csv").expect("shared data");
+    let (mut xmas, mut other) = (Vec::new(), Vec::new());
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (id, title) = (f[0].to_string(), f[1].to_string());
+        let price = f[2].parse().ok();
+        let is_xmas = title.contains("CHRISTMAS");
+        let c = Candidate {
+            id,
+            title: Some(title),
+            category: Some(if is_xmas { "xmas" } else { "other" }.into()),
+            price,
+        };
+        match (is_xmas, xmas.len() < 60, other.len() < 60) {
+            (true, true, _) => xmas.push(c),
+            (false, _, true) => other.push(c),
+            _ => {}
+        }
+    }
+    // Interleave, so the page's order alone would put half of each in the top 10.
+    xmas.into_iter().zip(other).flat_map(|(a, b)| [b, a]).collect()
+}
+
+fn engine() -> Vitrine {
+    let mut v = Vitrine::new(Config::default()).unwrap();
+    v.set_encoder(Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap());
+    v
+}
+
+fn event(kind: EventKind, c: &Candidate, ts: f64) -> Event {
+    Event {
+        kind,
+        product_id: Some(c.id.clone()),
+        title: c.title.clone(),
+        category: None,
+        price: c.price,
+        quantity: Some(1),
+        query: None,
+        ts: Some(ts),
+    }
+}
+
+fn ids(r: &[Ranked]) -> Vec<&str> {
+    r.iter().map(|x| x.id.as_str()).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
+    let cands = candidates();
+    let mut v = engine();
+    let viewed: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| c.category.as_deref() == Some("xmas"))
+        .take(5)
+        .collect();
+    for (i, c) in viewed.iter().enumerate() {
+        v.track(event(EventKind::View, c, NOW - 60_000.0 * (5 - i) as f64), NOW)
+            .unwrap();
+    }
+    let out = v
+        .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
+        .unwrap();
+    let xmas = out.iter().filter(|r| {
+        cands
+            .iter()
+            .any(|c| c.id == r.id && c.category.as_deref() == Some("xmas"))
+    });
+    assert!(
+        xmas.count() >= 8,
+        "for-you after five Christmas views: {:?}",
+        ids(&out)
+    );
+
+    // Reference: the documented zero-shot intent, weight 0.8^age for views, computed independently here.
+    let enc = Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap();
+    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
+    let vecs = enc.embed(&titles).unwrap();
+    let mut intent = vec![0f32; 384];
+    for (age, c) in viewed.iter().rev().enumerate() {
+        let i = cands.iter().position(|x| x.id == c.id).unwrap();
+        for (o, x) in intent.iter_mut().zip(&vecs[i]) {
+            *o += 0.8f32.powi(age as i32) * x;
+        }
+    }
+    let mut reference: Vec<(usize, f32)> = vecs.iter().map(|x| dot(&intent, x)).enumerate().collect();
+    reference.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let expected: Vec<&str> = reference
+        .iter()
+        .map(|(i, _)| cands[*i].id.as_str())
+        .take(10)
+        .collect();
+    assert_eq!(
+        ids(&out),
+        expected,
+        "order differs from the brute-force reference"
+    );
+
+    for r in &out {
+        let total: f32 = r.reasons.iter().map(|x| x.weight).sum();
+        assert!((total - 1.0).abs() < 1e-4, "reasons of {} sum to {total}", r.id);
+        assert!(r.reasons.iter().all(|x| x.kind == ReasonKind::Event));
+        assert!(r
+            .reasons
+            .iter()
+            .all(|x| viewed.iter().any(|c| Some(&c.id) == x.product_id.as_ref())));
+    }
+}
+
+#[test]
+fn same_inputs_give_the_same_output() {
+    let cands = candidates();
+    let run = || {
+        let mut v = engine();
+        v.track(event(EventKind::Click, &cands[3], NOW - 1000.0), NOW)
+            .unwrap();
+        v.track(event(EventKind::AddToCart, &cands[8], NOW - 500.0), NOW)
+            .unwrap();
+        let rules: Rules = serde_json::from_str(r#"{"limit": 12, "diversity": {"lambda": 0.7}}"#).unwrap();
+        serde_json::to_string(&v.rank(&Placement::ForYou, &cands, &rules, NOW).unwrap()).unwrap()
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn similar_to_search_and_recently_viewed() {
+    let cands = candidates();
+    let mut v = engine();
+    let anchor = cands
+        .iter()
+        .find(|c| c.category.as_deref() == Some("xmas"))
+        .unwrap();
+    let sim = v
+        .rank(
+            &Placement::SimilarTo {
+                product_id: anchor.id.clone(),
+            },
+            &cands,
+            &Rules::default(),
+            NOW,
+        )
+        .unwrap();
+    assert!(
+        !ids(&sim).contains(&anchor.id.as_str()),
+        "an item is not similar to itself"
+    );
+    assert!(sim.windows(2).all(|w| w[0].score >= w[1].score));
+    let top = cands.iter().find(|c| c.id == sim[0].id).unwrap();
+    assert_eq!(
+        top.category.as_deref(),
+        Some("xmas"),
+        "most similar to a Christmas item: {:?}",
+        top.title
+    );
+
+    let query = Placement::RerankSearch {
+        query: "christmas decoration".into(),
+    };
+    let results: Vec<Candidate> = cands[..20].to_vec();
+    let out = v
+        .rank(
+            &query,
+            &results,
+            &Rules {
+                limit: 20,
+                ..Rules::default()
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(out.len(), 20, "re-ranking keeps every result");
+    let top5 = out[..5].iter().filter(|r| {
+        results
+            .iter()
+            .any(|c| c.id == r.id && c.category.as_deref() == Some("xmas"))
+    });
+    assert!(top5.count() >= 4, "{:?}", ids(&out));
+    assert!(out[0].reasons.iter().any(|r| r.kind == ReasonKind::Query));
+
+    for (i, c) in cands[..4].iter().enumerate() {
+        v.track(event(EventKind::View, c, NOW - 1000.0 * (4 - i) as f64), NOW)
+            .unwrap();
+    }
+    v.track(event(EventKind::Purchase, &cands[2], NOW), NOW).unwrap();
+    let recent = v
+        .rank(&Placement::RecentlyViewed, &cands, &Rules::default(), NOW)
+        .unwrap();
+    let expect: Vec<&str> = [3, 1, 0].iter().map(|&i| cands[i].id.as_str()).collect();
+    assert_eq!(ids(&recent), expect, "newest first, the purchased one excluded");
+    v.clear();
+    assert_eq!(
+        v.diagnostics().encoded_vectors,
+        0,
+        "a wipe forgets encoded titles and queries too"
+    );
+    assert!(v
+        .rank(&Placement::RecentlyViewed, &cands, &Rules::default(), NOW)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn bad_requests_get_clear_errors() {
+    let cands = candidates();
+    let mut v = engine();
+    let unknown = Placement::SimilarTo {
+        product_id: "nope".into(),
+    };
+    let err = v
+        .rank(&unknown, &cands, &Rules::default(), NOW)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+    let dup = vec![cands[0].clone(), cands[0].clone()];
+    assert!(v.rank(&Placement::ForYou, &dup, &Rules::default(), NOW).is_err());
+    let mut no_encoder = Vitrine::new(Config::default()).unwrap();
+    let search = Placement::RerankSearch { query: "x".into() };
+    assert!(no_encoder.rank(&search, &cands, &Rules::default(), NOW).is_err());
+    // Without an encoder or catalog, for-you has nothing to score and returns nothing rather than noise.
+    assert!(no_encoder
+        .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
+        .unwrap()
+        .is_empty());
+}
