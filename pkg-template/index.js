@@ -1,20 +1,7 @@
-// Vitrine's public JavaScript API: a small async surface over the wasm core.
-import init, { engineInfo } from './wasm/vitrine.js';
+// Vitrine's public JavaScript API: a small async surface; the engine runs in a Web Worker by default.
+// Every method returns a promise and never blocks the page; errors reject with a message that says why.
 
-let wasmReady = null;
-
-/** Loads and instantiates the wasm module once per page, however many instances are created. */
-function loadWasm(wasmUrl, progress) {
-  wasmReady ??= (async () => {
-    progress({ status: 'initiate', name: 'engine' });
-    await init({ module_or_path: wasmUrl ?? new URL('./wasm/vitrine_bg.wasm', import.meta.url) });
-    progress({ status: 'done', name: 'engine' });
-  })().catch((err) => {
-    wasmReady = null; // let a later call retry, e.g. after a network error
-    throw err;
-  });
-  return wasmReady;
-}
+const DEVICES = ['auto', 'webgpu', 'cpu'];
 
 /** Looks for a WebGPU adapter without ever throwing: no API, a blocked adapter or an error all mean "none". */
 async function findWebGpu() {
@@ -31,23 +18,90 @@ async function findWebGpu() {
   }
 }
 
+function abortError(signal) {
+  return signal?.reason ?? new DOMException('the operation was aborted', 'AbortError');
+}
+
+/** Calls the engine host in a Worker, one promise per call. */
+class WorkerLink {
+  #worker;
+  #next = 1;
+  #pending = new Map();
+
+  constructor(progress) {
+    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'vitrine' });
+    this.#worker.onmessage = ({ data }) => {
+      if (data.progress) return progress(data.progress);
+      const p = this.#pending.get(data.id);
+      if (!p) return;
+      this.#pending.delete(data.id);
+      if (data.error) p.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+      else p.resolve(data.result);
+    };
+    this.#worker.onerror = (e) => this.#failAll(new Error(`the Vitrine worker failed: ${e.message ?? 'unknown error'}`));
+  }
+
+  call(method, args, signal) {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      signal?.addEventListener('abort', () => {
+        if (this.#pending.delete(id)) reject(abortError(signal));
+      }, { once: true });
+      this.#worker.postMessage({ id, method, args });
+    });
+  }
+
+  close() {
+    this.#worker.terminate();
+    this.#failAll(new Error('this Vitrine instance was disposed'));
+  }
+
+  #failAll(err) {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+}
+
+/** Runs the engine host on the page itself (`worker: false`): same interface, no Worker. */
+class InlineLink {
+  #host;
+  constructor(host) {
+    this.#host = host;
+  }
+  async call(method, args, signal) {
+    if (signal?.aborted) throw abortError(signal);
+    return this.#host[method](...args);
+  }
+  close() {
+    this.#host.dispose();
+  }
+}
+
 export class Vitrine {
+  #link;
   #info;
   #disposed = false;
 
-  constructor(info) {
+  constructor(link, info) {
+    this.#link = link;
     this.#info = info;
   }
 
   /**
-   * Loads the engine and returns a ready instance.
+   * Loads the engine, its models and the shopper's saved history; resolves to a ready instance.
    * @param {import('./index.d.ts').VitrineOptions} [options]
    */
   static async create(options = {}) {
-    const { device = 'auto', wasmUrl, progress_callback } = options;
-    if (!['auto', 'webgpu', 'cpu'].includes(device)) {
+    const { device = 'auto', progress_callback, signal, worker = true } = options;
+    if (!DEVICES.includes(device)) {
       throw new TypeError(`device must be 'auto', 'webgpu' or 'cpu', not ${JSON.stringify(device)}`);
     }
+    if (options.dtype && !['q8', 'small'].includes(options.dtype)) {
+      throw new TypeError(`dtype must be 'q8' or 'small', not ${JSON.stringify(options.dtype)}`);
+    }
+    if (signal?.aborted) throw abortError(signal);
     const progress = (event) => {
       try {
         progress_callback?.(event);
@@ -55,23 +109,142 @@ export class Vitrine {
         console.warn('vitrine: progress_callback threw', err); // a page bug must not stop loading
       }
     };
-    await loadWasm(wasmUrl, progress);
-    const webgpu = device === 'cpu' ? { available: false, reason: "device: 'cpu' was requested" } : await findWebGpu();
-    // The encoder's GPU kernels are not in this build yet, so every backend choice runs on the CPU path.
-    const backend = { name: 'cpu', reason: webgpu.available ? 'GPU kernels are not built yet' : webgpu.reason };
-    progress({ status: 'ready' });
-    return new Vitrine({ ...engineInfo(), webgpu, backend });
+    const abs = (u) => (u == null ? u : new URL(u, globalThis.location?.href).href);
+    const hostOptions = {
+      model: abs(options.model),
+      modelSha256: options.modelSha256,
+      catalog: options.catalog?.vectors ? { vectors: abs(options.catalog.vectors), sha256: options.catalog.sha256 } : null,
+      products: options.catalog?.products ?? [],
+      collector: abs(options.collector),
+      consent: options.consent === true,
+      gpc: globalThis.navigator?.globalPrivacyControl === true,
+      history: options.history,
+      dailyEpsilon: options.dailyEpsilon,
+      entryEpsilon: options.entryEpsilon,
+      reportDelayMs: options.reportDelayMs,
+      persist: options.persist,
+      cache: options.cache,
+      storeName: options.storeName,
+      wasmUrl: abs(options.wasmUrl),
+    };
+    let link;
+    if (worker && typeof Worker !== 'undefined') {
+      link = new WorkerLink(progress);
+    } else {
+      const { EngineHost } = await import('./host.js');
+      link = new InlineLink(new EngineHost());
+    }
+    try {
+      const initArgs = link instanceof InlineLink ? [{ ...hostOptions, signal }, progress] : [hostOptions];
+      const core = await link.call('init', initArgs, signal);
+      const webgpu = device === 'cpu' ? { available: false, reason: "device: 'cpu' was requested" } : await findWebGpu();
+      // The encoder's GPU kernels are not in this build yet, so every device choice runs on the CPU path.
+      const backend = { name: 'cpu', reason: webgpu.available ? 'GPU kernels are not built yet' : webgpu.reason };
+      progress({ status: 'ready' });
+      return new Vitrine(link, { ...core, webgpu, backend, worker: link instanceof WorkerLink });
+    } catch (err) {
+      link.close();
+      throw err;
+    }
   }
 
-  /** What the engine is and which backend runs: `{ version, simd128, arch, webgpu, backend }`. */
+  /** What the engine is and which backend runs: `{ version, simd128, arch, webgpu, backend, worker }`. */
   info() {
     this.#check();
     return structuredClone(this.#info);
   }
 
-  /** Releases this instance; any later call throws. */
+  /** Records a shopper event: `{ type: 'view' | 'click' | 'add_to_cart' | 'purchase' | 'search', productId?, title?, category?, price?, quantity?, query? }`. */
+  track(event) {
+    return this.#call('track', [event]);
+  }
+
+  /** Ranks candidates (default: the catalog's products, kept in the engine) for a placement, with reasons. */
+  rank(placement, { candidates, rules, signal } = {}) {
+    const p = typeof placement === 'string' ? { placement } : placement;
+    return this.#call('rank', [p, candidates ?? null, rules ?? {}], signal);
+  }
+
+  /** Replaces the products `rank` uses when given no candidates. */
+  setProducts(products) {
+    return this.#call('setProducts', [products]);
+  }
+
+  /** Personal picks. */
+  forYou(opts) {
+    return this.rank('forYou', opts);
+  }
+
+  /** Items like `productId`. */
+  similarTo(productId, opts) {
+    return this.rank({ placement: 'similarTo', productId }, opts);
+  }
+
+  /** The page's search `results`, re-ordered by `query` and the session. */
+  rerankSearch(query, results, opts = {}) {
+    return this.rank({ placement: 'rerankSearch', query }, { ...opts, candidates: results });
+  }
+
+  /** What the shopper viewed lately, newest first. */
+  recentlyViewed(opts) {
+    return this.rank('recentlyViewed', opts);
+  }
+
+  /** Picks copy for `slot` among `variants` (`[{id, text}]`) and counts an impression of it. */
+  pickCopy(slot, variants, options = { mode: 'bandit' }) {
+    return this.#call('pickCopy', [slot, variants, options]);
+  }
+
+  /** Counts what happened after a pick: `'click' | 'add_to_cart' | 'purchase'` (with `revenue`). */
+  recordOutcome(pick, kind, revenue = 0) {
+    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, pick.segment, kind, revenue]);
+  }
+
+  /** The shopper's own data: `{ version, events }`. */
+  export() {
+    return this.#call('history', []);
+  }
+
+  /** What reports would be built from (it stays on the device until randomised). */
+  reportPreview() {
+    return this.#call('reportPreview', []);
+  }
+
+  /** Sends one randomised report now (it is also sent by itself on the next visit). */
+  flushReports() {
+    return this.#call('flushReports', []);
+  }
+
+  /** Gives or withdraws consent to report; withdrawing wipes pending counters. */
+  setConsent(consent) {
+    return this.#call('setConsent', [consent === true, globalThis.navigator?.globalPrivacyControl === true]);
+  }
+
+  /** The session intent vector (unit length; zeros with no history). */
+  intent() {
+    return this.#call('intent', []);
+  }
+
+  /** Wipes the history, encoded vectors, pending reports and the A/B salt, here and in IndexedDB. */
+  clear() {
+    return this.#call('clear', []);
+  }
+
+  /** What runs and why: backend, persistence, models, history size, consent. */
+  async diagnostics() {
+    return { ...(await this.#call('diagnostics', [])), backend: this.#info.backend, webgpu: this.#info.webgpu };
+  }
+
+  /** Releases the worker and the engine; any later call rejects. */
   dispose() {
+    if (this.#disposed) return;
     this.#disposed = true;
+    this.#link.close();
+  }
+
+  #call(method, args, signal) {
+    if (this.#disposed) return Promise.reject(new Error('this Vitrine instance was disposed; create a new one'));
+    return this.#link.call(method, args, signal);
   }
 
   #check() {

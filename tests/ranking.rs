@@ -35,7 +35,7 @@ fn candidates() -> Vec<Candidate> {
 }
 
 fn engine() -> Vitrine {
-    let mut v = Vitrine::new(Config::default()).unwrap();
+    let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
     v.set_encoder(Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap());
     v
 }
@@ -101,8 +101,11 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
     }
     let mut reference: Vec<(usize, f32)> = vecs.iter().map(|x| dot(&intent, x)).enumerate().collect();
     reference.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // forYou leaves out what the shopper already saw.
+    let seen = |i: &usize| viewed.iter().any(|c| c.id == cands[*i].id);
     let expected: Vec<&str> = reference
         .iter()
+        .filter(|(i, _)| !seen(i))
         .map(|(i, _)| cands[*i].id.as_str())
         .take(10)
         .collect();
@@ -110,6 +113,15 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
         ids(&out),
         expected,
         "order differs from the brute-force reference"
+    );
+    let with_seen = Rules {
+        include_seen: true,
+        ..Rules::default()
+    };
+    let all = v.rank(&Placement::ForYou, &cands, &with_seen, NOW).unwrap();
+    assert!(
+        ids(&all).contains(&viewed[4].id.as_str()),
+        "includeSeen brings viewed items back"
     );
 
     for r in &out {
@@ -229,7 +241,7 @@ fn bad_requests_get_clear_errors() {
     assert!(err.contains("nope"), "{err}");
     let dup = vec![cands[0].clone(), cands[0].clone()];
     assert!(v.rank(&Placement::ForYou, &dup, &Rules::default(), NOW).is_err());
-    let mut no_encoder = Vitrine::new(Config::default()).unwrap();
+    let mut no_encoder = Vitrine::new(Config::default(), &[7; 16]).unwrap();
     let search = Placement::RerankSearch { query: "x".into() };
     assert!(no_encoder.rank(&search, &cands, &Rules::default(), NOW).is_err());
     // Without an encoder or catalog, for-you has nothing to score and returns nothing rather than noise.

@@ -22,6 +22,8 @@ pub struct Rules {
     pub pins: Vec<Pin>,
     /// Drop products this shopper bought (default true).
     pub exclude_purchased: bool,
+    /// forYou only: also show products already viewed, clicked or carted (default false: new things).
+    pub include_seen: bool,
     /// Maximal marginal relevance: trade relevance for variety.
     pub diversity: Option<Diversity>,
 }
@@ -34,6 +36,7 @@ impl Default for Rules {
             boosts: Vec::new(),
             pins: Vec::new(),
             exclude_purchased: true,
+            include_seen: false,
             diversity: None,
         }
     }
@@ -121,7 +124,7 @@ impl Rules {
         Ok(())
     }
 
-    fn keeps(&self, c: &Candidate, purchased: &HashSet<&str>) -> bool {
+    fn keeps(&self, c: &Candidate, excluded: &HashSet<&str>) -> bool {
         let f = &self.filters;
         let cat = c.category.as_deref();
         if !f.categories.is_empty() && !cat.is_some_and(|k| f.categories.iter().any(|x| x == k)) {
@@ -138,7 +141,7 @@ impl Rules {
                 return false;
             }
         }
-        !(self.exclude_purchased && purchased.contains(c.id.as_str()))
+        !excluded.contains(c.id.as_str())
     }
 
     fn boost(&self, c: &Candidate) -> f32 {
@@ -164,20 +167,22 @@ pub struct Placed {
 }
 
 /// Orders candidates by `relevance` (`None` = cannot be scored, dropped) under `rules`.
-/// `vectors[i]` is candidate i's text vector, used by MMR.
+/// `vectors[i]` is candidate i's text vector, used by MMR; `excluded` holds the ids the history rules out
+/// (purchased, or seen for forYou), already resolved by the caller against `exclude_purchased` and
+/// `include_seen`.
 pub fn apply_rules(
     candidates: &[Candidate],
     relevance: &[Option<f32>],
     vectors: &[Option<&[f32]>],
     rules: &Rules,
-    purchased: &HashSet<&str>,
+    excluded: &HashSet<&str>,
 ) -> Vec<Placed> {
     let pinned: HashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
     let mut pool: Vec<Placed> = candidates
         .iter()
         .enumerate()
         .filter(|(i, c)| {
-            relevance[*i].is_some() && rules.keeps(c, purchased) && !pinned.contains(c.id.as_str())
+            relevance[*i].is_some() && rules.keeps(c, excluded) && !pinned.contains(c.id.as_str())
         })
         .map(|(i, c)| {
             let boost = rules.boost(c);
@@ -302,13 +307,16 @@ mod tests {
         let out = apply_rules(&c, &rel, &v, &rules, &bought);
         assert_eq!(ids(&c, &out), ["d", "c"]);
         assert!(out[0].pinned && !out[1].pinned);
-        rules.exclude_purchased = false;
+        // The caller resolves exclude_purchased = false to an empty exclusion set.
         rules.filters = Filters {
             categories: vec!["x".into()],
             ..Filters::default()
         };
         rules.pins.clear();
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["a", "c"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &HashSet::new())),
+            ["a", "c"]
+        );
     }
 
     #[test]

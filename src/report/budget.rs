@@ -52,6 +52,16 @@ impl Budget {
         }
     }
 
+    /// Counts what `other` (an earlier visit's budget) spent on its day as spent here too.
+    pub fn carry_spent(&mut self, other: &Budget) {
+        if other.day > self.day {
+            self.day = other.day;
+            self.spent_micros = other.spent_micros;
+        } else if other.day == self.day {
+            self.spent_micros = self.spent_micros.max(other.spent_micros);
+        }
+    }
+
     /// Micro-ε still available on `day`.
     pub fn remaining_micros(&mut self, day: u64) -> u64 {
         self.roll(day);

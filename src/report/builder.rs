@@ -33,6 +33,15 @@ impl Default for ReportConfig {
     }
 }
 
+/// The persisted part of a [`Reporter`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ReporterState {
+    /// Pending counters.
+    pub counters: Counters,
+    /// The daily budget and today's spend.
+    pub budget: Budget,
+}
+
 /// One device's reporting state: counters, budget and consent.
 #[derive(Clone, Debug)]
 pub struct Reporter {
@@ -77,6 +86,33 @@ impl Reporter {
         if !consent {
             self.counters.clear();
         }
+    }
+
+    /// What must survive a reload: the pending counters and the budget spent today.
+    pub fn state(&self) -> ReporterState {
+        ReporterState {
+            counters: self.counters.clone(),
+            budget: self.budget.clone(),
+        }
+    }
+
+    /// Restores [`Reporter::state`] from an earlier visit. A budget with another daily limit is kept
+    /// only if it is stricter, so a page cannot raise its own ε by changing the setting.
+    pub fn restore(&mut self, state: ReporterState) {
+        if self.consent {
+            self.counters = state.counters;
+        }
+        if state.budget.daily_micros() <= self.budget.daily_micros() {
+            self.budget = state.budget;
+        } else {
+            self.budget.carry_spent(&state.budget);
+            // The stricter limit stays; what was spent under the old one still counts.
+        }
+    }
+
+    /// Whether reporting is allowed.
+    pub fn consent(&self) -> bool {
+        self.consent
     }
 
     /// Count one event; ignored without consent.

@@ -74,7 +74,7 @@ pub enum Event {
 }
 
 /// What a report is keyed by: never anything about the person, only which copy and which coarse segment.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CellKey {
     /// Experiment or placement id (`[A-Za-z0-9_.:-]`, ≤ 64 bytes).
     pub experiment: String,
@@ -103,7 +103,7 @@ impl CellKey {
 }
 
 /// Raw counters of one cell. They never leave the device as such, only through [`CellCounters::outcome`].
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CellCounters {
     /// Times shown.
     pub impressions: u32,
@@ -138,10 +138,32 @@ impl CellCounters {
 }
 
 /// The bounded on-device store of cells.
-#[derive(Clone, Debug, Default)]
+// Persisted by the browser between visits (reports go out on the next visit), as a list of pairs:
+// JSON object keys must be strings.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Vec<(CellKey, CellCounters)>", from = "Vec<(CellKey, CellCounters)>")]
 pub struct Counters {
     // Ordered, so reports list cells deterministically for a given history (tests, reproducible sims).
     cells: BTreeMap<CellKey, CellCounters>,
+}
+
+impl From<Counters> for Vec<(CellKey, CellCounters)> {
+    fn from(c: Counters) -> Self {
+        c.cells.into_iter().collect()
+    }
+}
+
+impl From<Vec<(CellKey, CellCounters)>> for Counters {
+    fn from(pairs: Vec<(CellKey, CellCounters)>) -> Self {
+        // A persisted state is untrusted input: keep only valid keys, at most MAX_CELLS.
+        let cells = pairs
+            .into_iter()
+            .filter(|(k, _)| CellKey::new(&k.experiment, &k.variant, k.segment).is_ok())
+            .filter(|(_, c)| c.revenue.is_finite() && c.revenue >= 0.0)
+            .take(MAX_CELLS)
+            .collect();
+        Self { cells }
+    }
 }
 
 impl Counters {

@@ -2,6 +2,7 @@
 //! and the placements built on them. Plain Rust — `web/` wraps it for the browser, the CLI and tests
 //! drive it natively. The clock is an argument, so every call is reproducible.
 
+mod copy;
 mod placements;
 mod vectors;
 
@@ -10,12 +11,16 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
+use crate::copy::Posteriors;
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
 use crate::model::session::{zero_shot_intent, SessionStep};
 use crate::model::Encoder;
 use crate::rank::{Candidate, Placement, Ranked, Rules};
+use crate::report::{ReportConfig, Reporter};
 use vectors::VectorStore;
+
+pub use copy::{CopyOptions, CopyPick, CopyVariant};
 
 /// Settings for [`Vitrine::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +28,10 @@ use vectors::VectorStore;
 pub struct Config {
     /// History limits (500 events, 30 days by default).
     pub history: StoreConfig,
+    /// Daily ε budget for reports (default 3).
+    pub daily_epsilon: Option<f64>,
+    /// ε each report entry spends (default 1).
+    pub entry_epsilon: Option<f64>,
 }
 
 /// What the engine runs on right now, for the page's diagnostics panel.
@@ -46,15 +55,37 @@ pub struct Vitrine {
     history: History,
     encoder: Option<Encoder>,
     vectors: VectorStore,
+    reporter: Reporter,
+    posteriors: Posteriors,
+    /// Random per-device salt of the A/B split: kept on the device, never reported.
+    salt: Vec<u8>,
+    /// Segment centroids (unit vectors in the encoder's space), shipped with the model.
+    centroids: Vec<Vec<f32>>,
 }
 
 impl Vitrine {
-    /// An engine with an empty history and no models yet.
-    pub fn new(config: Config) -> Result<Self> {
+    /// An engine with an empty history and no models yet. `salt` is the device's A/B salt (16+ random
+    /// bytes the page keeps in local storage).
+    pub fn new(config: Config, salt: &[u8]) -> Result<Self> {
+        if salt.len() < 16 {
+            return Err(Error::InvalidInput(
+                "the device salt must be at least 16 random bytes".into(),
+            ));
+        }
+        let defaults = ReportConfig::default();
+        let report = ReportConfig {
+            daily_epsilon: config.daily_epsilon.unwrap_or(defaults.daily_epsilon),
+            entry_epsilon: config.entry_epsilon.unwrap_or(defaults.entry_epsilon),
+            ..defaults
+        };
         Ok(Self {
             history: History::new(config.history)?,
             encoder: None,
             vectors: VectorStore::default(),
+            reporter: Reporter::new(report)?,
+            posteriors: Posteriors::flat(),
+            salt: salt.to_vec(),
+            centroids: Vec::new(),
         })
     }
 
@@ -96,10 +127,13 @@ impl Vitrine {
         self.history.push(event, now_ms)
     }
 
-    /// Forgets the history and every vector encoded on this device.
+    /// Forgets the history, every vector encoded on this device and the pending report counters.
     pub fn clear(&mut self) {
         self.history.clear();
         self.vectors.clear_encoded();
+        let consent = self.reporter.consent();
+        self.reporter.set_consent(false);
+        self.reporter.set_consent(consent);
     }
 
     /// What runs, for diagnostics.

@@ -46,10 +46,16 @@ pub(super) fn rank(
     let weights = zero_shot_weights(&step_only);
     let history: Vec<_> = steps.iter().map(|(e, s)| (*e, s.vector)).collect();
     let intent = zero_shot_intent(&step_only);
-    let purchased: HashSet<&str> = vt
+    // Ids the history rules out: purchases (unless allowed), and for forYou what was already seen.
+    let hide_seen = matches!(placement, Placement::ForYou) && !rules.include_seen;
+    let excluded: HashSet<&str> = vt
         .history
         .events()
-        .filter(|e| e.kind == EventKind::Purchase)
+        .filter(|e| match e.kind {
+            EventKind::Purchase => rules.exclude_purchased,
+            EventKind::Search => false,
+            _ => hide_seen,
+        })
         .filter_map(|e| e.product_id.as_deref())
         .collect();
     let vectors: Vec<Option<&[f32]>> = candidates.iter().map(|c| vt.vectors.get(&c.id)).collect();
@@ -111,7 +117,7 @@ pub(super) fn rank(
         }
     };
 
-    let placed = apply_rules(candidates, &relevance, &vectors, rules, &purchased);
+    let placed = apply_rules(candidates, &relevance, &vectors, rules, &excluded);
     Ok(placed
         .into_iter()
         .map(|p| {

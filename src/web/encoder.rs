@@ -21,6 +21,11 @@ impl WebEncoder {
         })
     }
 
+    /// The plain encoder, for the engine to own.
+    pub(crate) fn into_inner(self) -> Encoder {
+        self.inner
+    }
+
     /// Length of each vector.
     #[wasm_bindgen(getter)]
     pub fn dims(&self) -> usize {

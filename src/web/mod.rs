@@ -6,7 +6,9 @@ use wasm_bindgen::prelude::*;
 use crate::engine::EngineInfo;
 
 mod encoder;
+mod vitrine;
 pub use encoder::WebEncoder;
+pub use vitrine::WebVitrine;
 
 /// What the engine is: `{ version, simd128, arch }`.
 #[wasm_bindgen(js_name = engineInfo)]

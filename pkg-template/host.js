@@ -1,0 +1,185 @@
+// The engine host: owns the wasm engine, its persistence and its reports. It runs inside the package's
+// Web Worker by default (or on the page with `worker: false`); index.js talks to it by method name.
+import init, { Engine, engineInfo } from './wasm/vitrine.js';
+import { KvStore } from './store.js';
+import { fetchBytes } from './fetch.js';
+
+const HISTORY_KEY = 'history';
+const REPORT_KEY = 'report-state';
+const SALT_KEY = 'ab-salt';
+const PRIORS_KEY = 'priors';
+
+export class EngineHost {
+  #engine = null;
+  #store = null;
+  #opts = null;
+  #diag = {};
+  #sendTimer = null;
+
+  /** Loads the wasm module, the models and the persisted state. */
+  async init(opts, progress) {
+    this.#opts = opts;
+    const signal = opts.signal;
+    progress({ status: 'initiate', name: 'engine' });
+    await init({ module_or_path: opts.wasmUrl ?? new URL('./wasm/vitrine_bg.wasm', import.meta.url) });
+    progress({ status: 'done', name: 'engine' });
+    this.#store = await KvStore.open({ persist: opts.persist !== false, name: opts.storeName });
+    let salt = await this.#store.get(SALT_KEY);
+    if (!(salt instanceof Uint8Array) || salt.length < 16) {
+      salt = crypto.getRandomValues(new Uint8Array(16));
+      await this.#store.set(SALT_KEY, salt);
+    }
+    const config = { history: opts.history ?? {}, dailyEpsilon: opts.dailyEpsilon, entryEpsilon: opts.entryEpsilon };
+    this.#engine = new Engine(JSON.stringify(config), salt);
+    if (opts.model) {
+      const bytes = await fetchBytes(opts.model, { name: 'model', sha256: opts.modelSha256, signal, progress, cache: opts.cache !== false });
+      this.#engine.loadEncoder(bytes);
+    }
+    if (opts.catalog?.vectors) {
+      const bytes = await fetchBytes(opts.catalog.vectors, { name: 'catalog', sha256: opts.catalog.sha256, signal, progress, cache: opts.cache !== false });
+      this.#engine.loadCatalog(bytes);
+    }
+    if (opts.products?.length) this.setProducts(opts.products);
+    const skipped = await this.#restore(HISTORY_KEY, (s) => this.#engine.restoreHistory(s));
+    await this.#restore(REPORT_KEY, (s) => this.#engine.restoreReportState(s));
+    this.#diag = { historySkipped: skipped ?? 0 };
+    this.setConsent(opts.consent === true, opts.gpc === true);
+    await this.#loadPriors();
+    this.#scheduleSend();
+    return { ...engineInfo(), ...this.diagnostics() };
+  }
+
+  async track(event) {
+    this.#engine.track(JSON.stringify(event));
+    await this.#store.set(HISTORY_KEY, this.#engine.exportHistory());
+  }
+
+  rank(placement, candidates, rules) {
+    const list = candidates == null ? undefined : JSON.stringify(candidates);
+    return JSON.parse(this.#engine.rank(JSON.stringify(placement), list, JSON.stringify(rules ?? {})));
+  }
+
+  setProducts(products) {
+    return this.#engine.setProducts(JSON.stringify(products));
+  }
+
+  async pickCopy(slot, variants, options) {
+    const pick = JSON.parse(this.#engine.pickCopy(slot, JSON.stringify(variants), JSON.stringify(options ?? { mode: 'bandit' })));
+    await this.#store.set(REPORT_KEY, this.#engine.reportState());
+    return pick;
+  }
+
+  async recordOutcome(slot, reportVariant, segment, kind, revenue) {
+    this.#engine.recordOutcome(slot, reportVariant, segment, kind, revenue ?? 0);
+    await this.#store.set(REPORT_KEY, this.#engine.reportState());
+  }
+
+  intent() {
+    return this.#engine.intent();
+  }
+
+  history() {
+    return JSON.parse(this.#engine.exportHistory());
+  }
+
+  /** The pending counters and today's ε spend: what the next report would be built from (on the device). */
+  reportPreview() {
+    return {
+      state: JSON.parse(this.#engine.reportState()),
+      consent: this.#diag.consent,
+      collector: this.#opts.collector ?? null,
+    };
+  }
+
+  async clear() {
+    this.#engine.clear();
+    for (const key of [HISTORY_KEY, PRIORS_KEY, SALT_KEY]) await this.#store.delete(key);
+    // Counters go, but today's ε spend stays: a wipe must not buy a fresh privacy budget.
+    await this.#store.set(REPORT_KEY, this.#engine.reportState());
+  }
+
+  setConsent(consent, gpc) {
+    const allowed = consent && !gpc;
+    this.#engine.setConsent(allowed);
+    this.#diag.consent = allowed ? 'granted' : gpc ? 'refused: Global Privacy Control is on' : 'not given';
+    if (!allowed) clearTimeout(this.#sendTimer);
+    return this.#diag.consent;
+  }
+
+  /** Builds one randomised report now and sends it; resolves to what was sent (or null). */
+  async flushReports() {
+    const collector = this.#opts.collector;
+    if (!collector || this.#diag.consent !== 'granted') return null;
+    const json = this.#engine.buildReport();
+    await this.#store.set(REPORT_KEY, this.#engine.reportState());
+    if (!json) return null;
+    const body = `{"reports":[${json}]}`;
+    // No cookies, no referrer, survives the page going away; text/plain keeps it a simple CORS request.
+    const res = await fetch(new URL('/v1/reports', collector), {
+      method: 'POST',
+      body,
+      keepalive: true,
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+      headers: { 'content-type': 'text/plain' },
+    });
+    this.#diag.lastReport = { status: res.status, entries: JSON.parse(json).entries.length };
+    return JSON.parse(json);
+  }
+
+  diagnostics() {
+    return {
+      ...JSON.parse(this.#engine.diagnostics()),
+      ...this.#diag,
+      persistence: { mode: this.#store.mode, reason: this.#store.reason || undefined },
+    };
+  }
+
+  dispose() {
+    clearTimeout(this.#sendTimer);
+    this.#store?.close();
+    this.#engine?.free();
+    this.#engine = null;
+  }
+
+  async #restore(key, apply) {
+    const saved = await this.#store.get(key);
+    if (typeof saved !== 'string') return 0;
+    try {
+      return apply(saved);
+    } catch (err) {
+      this.#diag[`${key}Error`] = `${err?.message ?? err}; starting fresh`;
+      await this.#store.delete(key);
+      return 0;
+    }
+  }
+
+  async #loadPriors() {
+    const collector = this.#opts.collector;
+    let priors = await this.#store.get(PRIORS_KEY);
+    if (collector && (!priors || Date.now() - priors.at > 3_600_000)) {
+      try {
+        const res = await fetch(new URL('/v1/priors', collector), { credentials: 'omit', referrerPolicy: 'no-referrer' });
+        if (res.ok) {
+          priors = { at: Date.now(), json: await res.text() };
+          await this.#store.set(PRIORS_KEY, priors);
+        }
+      } catch {
+        // Offline or no collector: cached or flat priors serve.
+      }
+    }
+    try {
+      if (priors?.json) this.#engine.setPriors(priors.json);
+      this.#diag.priors = priors?.json ? 'collector' : 'flat';
+    } catch (err) {
+      this.#diag.priors = `flat (the collector's priors were invalid: ${err?.message ?? err})`;
+    }
+  }
+
+  /** What the last visit counted goes out on this visit, after a random delay (unlinkable timing). */
+  #scheduleSend() {
+    const [lo, hi] = this.#opts.reportDelayMs ?? [5_000, 60_000];
+    const delay = lo + Math.random() * Math.max(0, hi - lo);
+    this.#sendTimer = setTimeout(() => this.flushReports().catch(() => {}), delay);
+  }
+}

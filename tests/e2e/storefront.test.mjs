@@ -1,0 +1,131 @@
+// End-to-end: the demo storefront as a shopper uses it — browsing steers "for you" and the banner, the
+// history survives a reload, a wipe leaves nothing behind, and the page can be used from the keyboard.
+// Screenshots land in test-results/ as artifacts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { openDemo, newPage } from './browser.mjs';
+
+const SHOTS = new URL('../../test-results/', import.meta.url);
+mkdirSync(SHOTS, { recursive: true });
+let demo;
+
+before(async () => {
+  demo = await openDemo();
+});
+after(async () => {
+  await demo?.close();
+});
+
+async function ready(page, path = '') {
+  await page.goto(demo.url + path);
+  await page.waitForSelector('body[data-engine]', { timeout: 60_000 });
+  assert.equal(await page.getAttribute('body', 'data-engine'), 'ready', await page.textContent('#engine-status'));
+  await page.waitForSelector('body[data-updated]', { timeout: 60_000 });
+}
+
+/** Navigates and waits until the page has re-ranked after the resulting event. */
+async function visit(page, hash) {
+  const before = await page.getAttribute('body', 'data-updated');
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForFunction((b) => document.body.dataset.updated !== b, before, { timeout: 30_000 });
+}
+
+const christmasIds = (page, n) =>
+  page.evaluate(async (n) => (await (await fetch('data/products.json')).json()).filter((p) => p.category === 'Christmas').slice(0, n).map((p) => p.id), n);
+
+test('five Christmas views turn "for you" Christmas, with reasons and a banner', async () => {
+  const page = await newPage(demo.browser);
+  await ready(page);
+  const before = await page.$$eval('#for-you .card', (cs) => cs.map((c) => c.dataset.category));
+  for (const id of await christmasIds(page, 5)) await visit(page, `#/product/${id}`);
+  const cats = await page.$$eval('#for-you .card', (cs) => cs.map((c) => c.dataset.category));
+  assert.equal(cats.length, 8);
+  const xmas = cats.filter((c) => c === 'Christmas').length;
+  assert.ok(xmas >= 6, `for-you after five Christmas views: ${cats} (before: ${before})`);
+  assert.ok(xmas > before.filter((c) => c === 'Christmas').length);
+  assert.match(await page.textContent('#for-you .because'), /Because you viewed/);
+  assert.ok((await page.$$('#similar .card')).length > 0, 'the product page shows similar items');
+  assert.ok((await page.textContent('#banner-text')).length > 10, 'the banner shows a copy variant');
+  assert.equal(await page.textContent('#history-count'), '5');
+  await page.screenshot({ path: new URL('storefront-for-you.png', SHOTS).pathname, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('search results are re-ranked for the session and the query is kept local', async () => {
+  const page = await newPage(demo.browser);
+  await ready(page);
+  await page.fill('#search', 'bag');
+  const before = await page.getAttribute('body', 'data-updated');
+  await page.press('#search', 'Enter'); // keyboard only
+  await page.waitForFunction((b) => document.body.dataset.updated !== b, before, { timeout: 30_000 });
+  const results = await page.$$eval('#results .card .title', (ts) => ts.map((t) => t.textContent.toLowerCase()));
+  assert.ok(results.length > 5);
+  assert.ok(results.slice(0, 5).every((t) => t.includes('bag')), results.slice(0, 5).join(', '));
+  assert.match(await page.textContent('#history'), /searched “bag”/);
+  await page.screenshot({ path: new URL('storefront-search.png', SHOTS).pathname, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('history survives a reload; a wipe leaves nothing behind', async () => {
+  const ctx = await demo.browser.newContext();
+  const page = await newPage(ctx);
+  await ready(page);
+  const [id] = await christmasIds(page, 1);
+  await visit(page, `#/product/${id}`);
+  await visit(page, '#/'); // a reload of the product page would count a second view
+  await page.reload();
+  await page.waitForSelector('body[data-updated]', { timeout: 60_000 });
+  const kept = await page.evaluate(() => window.vitrine.export());
+  assert.equal(kept.events.length, 1, 'one view survives the reload');
+  assert.equal(kept.events[0].productId, id);
+  const diag = await page.evaluate(() => window.vitrine.diagnostics());
+  assert.equal(diag.persistence.mode, 'indexeddb', JSON.stringify(diag.persistence));
+
+  await page.click('#wipe');
+  await page.waitForFunction(() => document.getElementById('history-count').textContent === '0');
+  const left = await page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('vitrine');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const store = req.result.transaction('kv').objectStore('kv');
+      const keys = store.getAllKeys();
+      const values = store.getAll();
+      values.onsuccess = () => { resolve({ keys: keys.result, values: JSON.stringify(values.result) }); req.result.close(); };
+    };
+  }));
+  // Only the report state may remain: today's ε spend (a wipe must not refill the budget) and the
+  // banner impression the page counted after the wipe. No history, no salt, no product id.
+  assert.deepEqual(left.keys, ['report-state']);
+  assert.ok(!left.values.includes(id) && !left.values.includes('productId'), left.values);
+  await page.reload();
+  await page.waitForSelector('body[data-updated]', { timeout: 60_000 });
+  assert.equal((await page.evaluate(() => window.vitrine.export())).events.length, 0);
+  assert.deepEqual(page.errors, []);
+  await ctx.close();
+});
+
+test('every control has an accessible name and the banner is reachable by keyboard', async () => {
+  const page = await newPage(demo.browser);
+  await ready(page);
+  const unnamed = await page.evaluate(() =>
+    [...document.querySelectorAll('button, input, a[href]')]
+      .filter((e) => !e.hidden && e.offsetParent !== null)
+      .filter((e) => {
+        const label = e.id && document.querySelector(`label[for="${e.id}"]`);
+        const wrapped = e.closest('label');
+        return !(e.getAttribute('aria-label') || label || wrapped || e.textContent.trim());
+      })
+      .map((e) => e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, []);
+  assert.ok(await page.$('main#main'), 'one main landmark');
+  await page.focus('#banner-cta');
+  const before = await page.evaluate(() => location.hash);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((b) => location.hash !== b, before, { timeout: 10_000 });
+  assert.match(await page.evaluate(() => location.hash), /^#\/category\//);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
