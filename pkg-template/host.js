@@ -43,7 +43,7 @@ export class EngineHost {
     const skipped = await this.#restore(HISTORY_KEY, (s) => this.#engine.restoreHistory(s));
     await this.#restore(REPORT_KEY, (s) => this.#engine.restoreReportState(s));
     this.#diag = { historySkipped: skipped ?? 0 };
-    this.setConsent(opts.consent === true, opts.gpc === true);
+    this.setConsent(opts.consent === true, opts.gpc === true, false);
     await this.#loadPriors();
     this.#scheduleSend();
     return { ...engineInfo(), ...this.diagnostics() };
@@ -98,11 +98,12 @@ export class EngineHost {
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
   }
 
-  setConsent(consent, gpc) {
+  setConsent(consent, gpc, fetchPriors = true) {
     const allowed = consent && !gpc;
     this.#engine.setConsent(allowed);
     this.#diag.consent = allowed ? 'granted' : gpc ? 'refused: Global Privacy Control is on' : 'not given';
     if (!allowed) clearTimeout(this.#sendTimer);
+    else if (fetchPriors) this.#loadPriors().catch(() => {});
     return this.#diag.consent;
   }
 
@@ -157,7 +158,8 @@ export class EngineHost {
   async #loadPriors() {
     const collector = this.#opts.collector;
     let priors = await this.#store.get(PRIORS_KEY);
-    if (collector && (!priors || Date.now() - priors.at > 3_600_000)) {
+    // Without consent the collector is never contacted at all: even a GET would reveal the visit.
+    if (collector && this.#diag.consent === 'granted' && (!priors || Date.now() - priors.at > 3_600_000)) {
       try {
         const res = await fetch(new URL('/v1/priors', collector), { credentials: 'omit', referrerPolicy: 'no-referrer' });
         if (res.ok) {
