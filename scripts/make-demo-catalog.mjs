@@ -72,3 +72,36 @@ writeFileSync(new URL('../target/demo-catalog.jsonl', import.meta.url), products
 const counts = {};
 for (const p of products) counts[p.category] = (counts[p.category] ?? 0) + 1;
 console.log(`${products.length} products`, counts);
+
+// Personas for the marketer preview, from real sessions: for a few themes, the customer whose purchases
+// lean most towards that theme, with their last 8 distinct catalog products (ids only, oldest first).
+const TX = new URL('../../shared/data/onlineretail/transactions.csv', import.meta.url);
+const byCustomer = new Map();
+for (const line of readFileSync(TX, 'utf8').split('\n').slice(1)) {
+  if (!line) continue;
+  const [invoice, code, , qty, date, , customer] = parseCsvLine(line);
+  if (!customer || invoice.startsWith('C') || Number(qty) <= 0) continue;
+  const p = products.find((x) => x.id === code);
+  if (!p) continue;
+  if (!byCustomer.has(customer)) byCustomer.set(customer, []);
+  byCustomer.get(customer).push({ date, id: code, category: p.category });
+}
+const THEMES = [
+  ['Christmas shopper', 'Christmas'],
+  ['Home baker', 'Kitchen & dining'],
+  ['Gardener', 'Garden'],
+  ['Card and gift-wrap buyer', 'Stationery & gifts wrap'],
+];
+const personas = THEMES.map(([name, category]) => {
+  let best = null;
+  for (const [customer, rows] of byCustomer) {
+    const ids = [...new Set(rows.sort((a, b) => a.date.localeCompare(b.date)).map((r) => r.id))];
+    if (ids.length < 8) continue;
+    const last = ids.slice(-8);
+    const share = last.filter((id) => byTitle.get(products.find((p) => p.id === id).title).category === category).length;
+    if (!best || share > best.share || (share === best.share && customer < best.customer)) best = { customer, share, last };
+  }
+  return { name, source: 'a real Online Retail customer session (ids only)', events: best.last.map((id) => ({ type: 'view', productId: id })) };
+});
+writeFileSync(new URL('personas.json', OUT), JSON.stringify(personas, null, 1) + '\n');
+console.log(personas.map((p) => p.name));
