@@ -1,0 +1,21 @@
+// The package's TypeScript types: storefront code compiles under --strict, misuse does not, and no public
+// type is `any`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+test('storefront code type-checks against index.d.ts and misuse is rejected', () => {
+  try {
+    execFileSync(`${ROOT}node_modules/.bin/tsc`, ['-p', `${ROOT}tests/types/tsconfig.json`], { encoding: 'utf8' });
+  } catch (err) {
+    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
+  }
+});
+
+test('no public type is any', () => {
+  const dts = readFileSync(`${ROOT}pkg-template/index.d.ts`, 'utf8').replace(/\/\/.*$/gm, '');
+  assert.doesNotMatch(dts, /\bany\b/);
+});
