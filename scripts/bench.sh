@@ -39,6 +39,7 @@ done
 # --- the browser benchmark ------------------------------------------------------------------------------
 mkdir -p "$OUT"
 node scripts/bench-browser.mjs "$@"
+node scripts/bench-rank.mjs
 
 # --- the native benchmark -------------------------------------------------------------------------------
 native="$OUT/native.txt"
@@ -53,6 +54,8 @@ fi
 # --- summary --------------------------------------------------------------------------------------------
 printf '\n=== summary: browser (one thread, steady state) ===\n'
 cat "$OUT/browser.md"
+printf '\n=== summary: ranking (browser) ===\n'
+cat "$OUT/rank.md"
 printf '\n=== summary: native (criterion, cargo bench -p vitrine-cli --bench encoder) ===\n'
 # Criterion prints "name  time: [low mid high]", the name on its own line when it is long.
 awk '/^[^ \t]/ && !/time:|thrpt:/ { name = $1 }

@@ -90,8 +90,10 @@ pub struct Diversity {
     pub lambda: f32,
 }
 
-/// MMR looks at this many top items at most: variety among the relevant, at a bounded cost.
-const MMR_POOL: usize = 200;
+/// MMR looks at the top `MMR_POOL_PER_RESULT × limit` items (at most `MMR_POOL_MAX`): variety among the
+/// relevant, at a cost that grows with the results asked for, not with the candidates.
+const MMR_POOL_PER_RESULT: usize = 4;
+const MMR_POOL_MAX: usize = 200;
 
 impl Rules {
     /// Rejects rules that cannot be meant.
@@ -226,7 +228,7 @@ pub fn apply_rules(
 }
 
 fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Vec<Placed> {
-    pool.truncate(MMR_POOL);
+    pool.truncate((limit * MMR_POOL_PER_RESULT).clamp(limit, MMR_POOL_MAX));
     let mut picked: Vec<Placed> = Vec::with_capacity(limit);
     // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
     let mut max_sim = vec![f32::NEG_INFINITY; pool.len()];
