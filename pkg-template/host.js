@@ -39,6 +39,10 @@ export class EngineHost {
       const bytes = await fetchBytes(opts.catalog.vectors, { name: 'catalog', sha256: opts.catalog.sha256, signal, progress, cache: opts.cache !== false });
       this.#engine.loadCatalog(bytes);
     }
+    if (opts.segments) {
+      const bytes = await fetchBytes(opts.segments, { name: 'segments', sha256: opts.segmentsSha256, signal, progress, cache: opts.cache !== false });
+      this.#engine.loadSegments(new TextDecoder().decode(bytes));
+    }
     if (opts.products?.length) this.setProducts(opts.products);
     const skipped = await this.#restore(HISTORY_KEY, (s) => this.#engine.restoreHistory(s));
     await this.#restore(REPORT_KEY, (s) => this.#engine.restoreReportState(s));

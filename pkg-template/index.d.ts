@@ -24,6 +24,10 @@ export interface VitrineOptions {
   modelSha256?: string;
   /** Precomputed product vectors (`vitrine embed-catalog`) and the products `rank` uses by default. */
   catalog?: { vectors?: string | URL; sha256?: string; products?: Candidate[] };
+  /** Segment centroids (`vitrine segments`), made with the same encoder; without them every report is segment 0. */
+  segments?: string | URL;
+  /** Expected SHA-256 (hex) of the segments file. */
+  segmentsSha256?: string;
   /** Base URL of the collector (`vitrine-collector`); no reports without it. */
   collector?: string | URL;
   /** The shopper agreed to anonymous statistics. Default false: nothing is sent. GPC on overrides it. */
@@ -192,6 +196,7 @@ export type WebGpuInfo =
 export interface Diagnostics {
   encoder: boolean;
   intentModel: string;
+  segments: number;
   catalogVectors: number;
   encodedVectors: number;
   historyEvents: number;

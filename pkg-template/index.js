@@ -115,6 +115,8 @@ export class Vitrine {
       modelSha256: options.modelSha256,
       catalog: options.catalog?.vectors ? { vectors: abs(options.catalog.vectors), sha256: options.catalog.sha256 } : null,
       products: options.catalog?.products ?? [],
+      segments: abs(options.segments),
+      segmentsSha256: options.segmentsSha256,
       collector: abs(options.collector),
       consent: options.consent === true,
       gpc: globalThis.navigator?.globalPrivacyControl === true,

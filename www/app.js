@@ -31,6 +31,8 @@ async function start() {
     model: `/models/${MODEL}`,
     modelSha256: await sha256Of(MODEL),
     catalog: { vectors: 'data/products.vcat', products: state.products },
+    segments: '/models/segments-onlineretail.json',
+    segmentsSha256: await sha256Of('segments-onlineretail.json'),
     collector,
     consent: localStorage.getItem('demo-consent') === 'yes',
     device: 'auto',

@@ -100,6 +100,7 @@ async function start() {
   vitrine = await Vitrine.create({
     model: '/models/minilm-l6-q8_0.gguf',
     catalog: { vectors: 'data/products.vcat', products },
+    segments: '/models/segments-onlineretail.json',
     persist: false, // personas must never touch the marketer's own history
     progress_callback: (e) => { $('status').textContent = `Loading the engine… (${e.name ?? ''} ${e.status})`; },
   });

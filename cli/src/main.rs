@@ -2,6 +2,7 @@
 
 mod convert;
 mod embed;
+mod segments;
 mod simulate;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ enum PrecisionArg {
 enum Command {
     /// Print what this engine build is (version, SIMD, architecture) as JSON.
     Info,
+    /// Train the on-device segment centroids from real sessions (spherical k-means on their intents).
+    Segments(segments::SegmentsArgs),
     /// Simulate devices reporting to a collector (true vs estimated rates), or benchmark its ingestion.
     Simulate(simulate::SimulateArgs),
     /// Convert the f32 MiniLM checkpoint into one self-contained Vitrine GGUF.
@@ -86,6 +89,7 @@ fn main() -> Result<()> {
             "{}",
             serde_json::to_string(&vitrine::engine::EngineInfo::current())?
         ),
+        Command::Segments(args) => segments::run(args)?,
         Command::Convert { src, dtype, mix, out } => {
             let mix = convert::Mix::parse(&mix, convert::Mix::named(&dtype)?)?;
             let variant = if mix_is_default(&dtype, &mix) {

@@ -12,6 +12,7 @@
 mod ab;
 mod bandit;
 mod priors;
+mod segments;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use ab::{ab_bucket, choose_ab};
 pub use bandit::choose_bandit;
 pub use priors::{Posteriors, Prior, PriorsDoc};
+pub use segments::{kmeans, Segments};
 
 use crate::report::{validate_id, HOLDOUT_VARIANT};
 use crate::{Error, Result};

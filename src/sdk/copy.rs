@@ -178,14 +178,6 @@ impl Vitrine {
 
     /// The segment (0..8) of an intent: its nearest shipped centroid; 0 without centroids or history.
     pub fn segment_of(&self, intent: &[f32]) -> u8 {
-        if intent.iter().all(|x| *x == 0.0) {
-            return 0;
-        }
-        self.centroids
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, dot(c, intent)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(0, |(i, _)| i as u8)
+        self.segments.as_ref().map_or(0, |s| s.assign(intent))
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::copy::Posteriors;
+use crate::copy::{Posteriors, Segments};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
 use crate::model::session::{zero_shot_intent, SessionStep};
@@ -42,6 +42,8 @@ pub struct Diagnostics {
     pub encoder: bool,
     /// `"zero-shot"` (weighted mean of history vectors) until a session model is loaded.
     pub intent_model: String,
+    /// Segment centroids loaded (0: every report goes under segment 0).
+    pub segments: usize,
     /// Vectors from the catalog file.
     pub catalog_vectors: usize,
     /// Vectors encoded on this device and cached.
@@ -60,7 +62,7 @@ pub struct Vitrine {
     /// Random per-device salt of the A/B split: kept on the device, never reported.
     salt: Vec<u8>,
     /// Segment centroids (unit vectors in the encoder's space), shipped with the model.
-    centroids: Vec<Vec<f32>>,
+    segments: Option<Segments>,
 }
 
 impl Vitrine {
@@ -85,7 +87,7 @@ impl Vitrine {
             reporter: Reporter::new(report)?,
             posteriors: Posteriors::flat(),
             salt: salt.to_vec(),
-            centroids: Vec::new(),
+            segments: None,
         })
     }
 
@@ -110,6 +112,21 @@ impl Vitrine {
             }
         }
         self.vectors.add_catalog(catalog)
+    }
+
+    /// Uses shipped segment centroids; they must come from the loaded encoder.
+    pub fn set_segments(&mut self, segments: Segments) -> Result<()> {
+        if let Some(enc) = &self.encoder {
+            if segments.encoder != enc.checksum() || segments.centroids[0].len() != enc.dims() {
+                return Err(Error::InvalidInput(format!(
+                    "segments were made with encoder {}, but the loaded encoder is {}; regenerate them with `vitrine segments`",
+                    segments.encoder.get(..12).unwrap_or(&segments.encoder),
+                    &enc.checksum()[..12]
+                )));
+            }
+        }
+        self.segments = Some(segments);
+        Ok(())
     }
 
     /// The history, oldest event first.
@@ -141,6 +158,7 @@ impl Vitrine {
         Diagnostics {
             encoder: self.encoder.is_some(),
             intent_model: "zero-shot".into(),
+            segments: self.segments.as_ref().map_or(0, |s| s.centroids.len()),
             catalog_vectors: self.vectors.catalog_len(),
             encoded_vectors: self.vectors.encoded_len(),
             history_events: self.history.len(),

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::WebEncoder;
 use crate::catalog::Catalog;
+use crate::copy::Segments;
 use crate::history::Event;
 use crate::rank::{Candidate, Placement, Rules};
 use crate::report::Event as Outcome;
@@ -60,6 +61,12 @@ impl WebVitrine {
     #[wasm_bindgen(js_name = loadCatalog)]
     pub fn load_catalog(&mut self, bytes: &[u8]) -> Result<usize, JsError> {
         Ok(self.inner.load_catalog(&Catalog::from_bytes(bytes)?)?)
+    }
+
+    /// Loads segment centroids (the JSON `vitrine segments` writes).
+    #[wasm_bindgen(js_name = loadSegments)]
+    pub fn load_segments(&mut self, json: &str) -> Result<(), JsError> {
+        Ok(self.inner.set_segments(Segments::from_json(json)?)?)
     }
 
     /// Records an event (JSON); throws on a malformed one, which is not stored.
