@@ -5,7 +5,8 @@ import { MARK, card, el, money, strip } from './js/render.js';
 import { renderTransparency, showEngine } from './js/transparency.js';
 
 const params = new URLSearchParams(location.search);
-const collector = params.get('collector'); // e.g. ?collector=http://127.0.0.1:8787 (npm run collector)
+// Reports go to `npm run collector` by default; nothing is sent (or even fetched) until the shopper consents.
+const collector = params.get('collector') ?? 'http://127.0.0.1:8787';
 const MODEL = params.get('model') === 'small' ? 'minilm-l6-small.gguf' : 'minilm-l6-q8_0.gguf';
 const BANNER = [
   { id: 'christmas', text: 'Deck the halls: Christmas decorations, baubles and lights for a festive home', go: '#/category/Christmas' },

@@ -129,3 +129,38 @@ test('every control has an accessible name and the banner is reachable by keyboa
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('a blocked IndexedDB degrades to memory with a reason; malformed input is rejected and loses nothing', async () => {
+  const page = await newPage(demo.browser);
+  await page.goto(`${demo.url}bench/`); // any page of the origin without the storefront's own engine
+  const result = await page.evaluate(async () => {
+    indexedDB.open = () => { throw new DOMException('The user denied permission to access the database.', 'SecurityError'); };
+    const { Vitrine } = await import('/pkg/index.js');
+    const v = await Vitrine.create({ catalog: { vectors: '/data/products.vcat' }, worker: false });
+    const diag = await v.diagnostics();
+    await v.track({ type: 'view', productId: '85123A' });
+    const errors = [];
+    for (const bad of [{ type: 'hover', productId: 'x' }, { type: 'view' }, { type: 'search' }, { type: 'purchase', productId: 'x', price: -1 }]) {
+      try {
+        await v.track(bad);
+      } catch (err) {
+        errors.push(err.message);
+      }
+    }
+    const rankError = await v.rank({ placement: 'teleport' }).then(() => null, (e) => e.message);
+    const events = (await v.export()).events.length;
+    v.dispose();
+    return { diag, errors, rankError, events };
+  });
+  assert.equal(result.diag.persistence.mode, 'memory');
+  assert.match(result.diag.persistence.reason, /denied permission/);
+  assert.equal(result.errors.length, 4, JSON.stringify(result.errors));
+  assert.match(result.errors[0], /hover/);
+  assert.match(result.errors[1], /productId/);
+  assert.match(result.errors[2], /query/);
+  assert.match(result.errors[3], /price/);
+  assert.match(result.rankError, /placement/);
+  assert.equal(result.events, 1, 'the valid event is kept, the malformed ones are not');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
