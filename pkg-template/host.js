@@ -8,6 +8,9 @@ const HISTORY_KEY = 'history';
 const REPORT_KEY = 'report-state';
 const SALT_KEY = 'ab-salt';
 const PRIORS_KEY = 'priors';
+const QUEUE_KEY = 'report-queue';
+// Reports kept while the collector is unreachable (each is one device-day's entries at most).
+const MAX_QUEUED = 16;
 
 export class EngineHost {
   #engine = null;
@@ -97,7 +100,7 @@ export class EngineHost {
 
   async clear() {
     this.#engine.clear();
-    for (const key of [HISTORY_KEY, PRIORS_KEY, SALT_KEY]) await this.#store.delete(key);
+    for (const key of [HISTORY_KEY, PRIORS_KEY, SALT_KEY, QUEUE_KEY]) await this.#store.delete(key);
     // Counters go, but today's ε spend stays: a wipe must not buy a fresh privacy budget.
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
   }
@@ -106,30 +109,51 @@ export class EngineHost {
     const allowed = consent && !gpc;
     this.#engine.setConsent(allowed);
     this.#diag.consent = allowed ? 'granted' : gpc ? 'refused: Global Privacy Control is on' : 'not given';
-    if (!allowed) clearTimeout(this.#sendTimer);
+    if (!allowed) {
+      clearTimeout(this.#sendTimer);
+      this.#store?.delete(QUEUE_KEY); // withdrawn consent: queued reports are not sent either
+    }
     else if (fetchPriors) this.#loadPriors().catch(() => {});
     return this.#diag.consent;
   }
 
-  /** Builds one randomised report now and sends it; resolves to what was sent (or null). */
+  /**
+   * Builds one randomised report from the pending counters, queues it, and sends the queue as one batch;
+   * resolves to the report built now (or null). A failed send keeps the queue for the next visit: the ε a
+   * report spent is not wasted by a network error.
+   */
   async flushReports() {
     const collector = this.#opts.collector;
     if (!collector || this.#diag.consent !== 'granted') return null;
     const json = this.#engine.buildReport();
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
-    if (!json) return null;
-    const body = `{"reports":[${json}]}`;
-    // No cookies, no referrer, survives the page going away; text/plain keeps it a simple CORS request.
-    const res = await fetch(new URL('/v1/reports', collector), {
-      method: 'POST',
-      body,
-      keepalive: true,
-      credentials: 'omit',
-      referrerPolicy: 'no-referrer',
-      headers: { 'content-type': 'text/plain' },
-    });
-    this.#diag.lastReport = { status: res.status, entries: JSON.parse(json).entries.length };
-    return JSON.parse(json);
+    const queue = (await this.#store.get(QUEUE_KEY)) ?? [];
+    if (json) queue.push(json);
+    // Bounded: a device offline for weeks drops its oldest reports rather than grow without limit.
+    queue.splice(0, Math.max(0, queue.length - MAX_QUEUED));
+    await this.#store.set(QUEUE_KEY, queue);
+    if (queue.length) await this.#send(collector, queue);
+    return json ? JSON.parse(json) : null;
+  }
+
+  async #send(collector, queue) {
+    const body = `{"reports":[${queue.join(',')}]}`;
+    try {
+      // No cookies, no referrer, survives the page going away; text/plain keeps it a simple CORS request.
+      const res = await fetch(new URL('/v1/reports', collector), {
+        method: 'POST',
+        body,
+        keepalive: true,
+        credentials: 'omit',
+        referrerPolicy: 'no-referrer',
+        headers: { 'content-type': 'text/plain' },
+      });
+      this.#diag.lastReport = { status: res.status, reports: queue.length };
+      // 4xx means the collector will never take these (schema, budget): drop them; 5xx may pass later.
+      if (res.ok || (res.status >= 400 && res.status < 500)) await this.#store.delete(QUEUE_KEY);
+    } catch (err) {
+      this.#diag.lastReport = { error: `${err?.message ?? err}; kept for the next visit`, reports: queue.length };
+    }
   }
 
   diagnostics() {

@@ -125,3 +125,31 @@ test('with consent off, or Global Privacy Control on, the collector hears nothin
     assert.equal(sent, null);
   }
 });
+
+test('a report that cannot be sent is kept and goes out with the next one, as one batch', async () => {
+  const ctx = await demo.browser.newContext();
+  const page = await ctx.newPage();
+  const posts = [];
+  ctx.on('request', (r) => r.method() === 'POST' && posts.push(r.postData()));
+  await page.goto(`${demo.url}bench/`);
+  const result = await page.evaluate(async (good) => {
+    const { Vitrine } = await import('/pkg/index.js');
+    const opts = { consent: true, worker: false, storeName: 'queue-test', reportDelayMs: [1e9, 1e9] };
+    const down = await Vitrine.create({ ...opts, collector: 'http://127.0.0.1:9' }); // nothing listens there
+    await down.pickCopy('queue-slot', [{ id: 'a', text: 'x' }]);
+    await down.flushReports();
+    const offline = (await down.diagnostics()).lastReport;
+    down.dispose();
+    const up = await Vitrine.create({ ...opts, collector: good });
+    await up.pickCopy('queue-slot', [{ id: 'a', text: 'x' }]);
+    await up.flushReports();
+    const online = (await up.diagnostics()).lastReport;
+    up.dispose();
+    return { offline, online };
+  }, collector.url);
+  assert.match(result.offline.error, /kept for the next visit/);
+  assert.deepEqual(result.online, { status: 200, reports: 2 });
+  const sent = JSON.parse(posts.at(-1));
+  assert.equal(sent.reports.length, 2, 'both reports in one batch');
+  await ctx.close();
+});
