@@ -18,7 +18,10 @@ export interface HistoryLimits {
 }
 
 export interface VitrineOptions {
-  /** URL of the text encoder (GGUF from `vitrine convert`). Without it, only catalog vectors are used. */
+  /**
+   * URL of the text encoder (GGUF from `vitrine convert`), or of a folder holding the shipped files, of
+   * which `dtype` picks one. Without it, only catalog vectors are used (no search, no copy fit).
+   */
   model?: string | URL;
   /** Expected SHA-256 (hex) of the model file; a mismatch rejects `create`. */
   modelSha256?: string;
@@ -34,7 +37,7 @@ export interface VitrineOptions {
   consent?: boolean;
   /** Compute backend; defaults to `'auto'`. */
   device?: Device;
-  /** Model precision the page asks for: `q8` (default) or `small`. */
+  /** With a folder `model` URL: `q8` (minilm-l6-q8_0.gguf, default) or `small` (minilm-l6-small.gguf). */
   dtype?: 'q8' | 'small';
   /** History bounds. */
   history?: HistoryLimits;

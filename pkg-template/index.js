@@ -111,7 +111,10 @@ export class Vitrine {
     };
     const abs = (u) => (u == null ? u : new URL(u, globalThis.location?.href).href);
     const hostOptions = {
-      model: abs(options.model),
+      // A folder URL plus dtype names one of the shipped files: `model: '/models/', dtype: 'small'`.
+      model: abs(typeof options.model === 'string' && options.model.endsWith('/')
+        ? `${options.model}minilm-l6-${options.dtype === 'small' ? 'small' : 'q8_0'}.gguf`
+        : options.model),
       modelSha256: options.modelSha256,
       catalog: options.catalog?.vectors ? { vectors: abs(options.catalog.vectors), sha256: options.catalog.sha256 } : null,
       products: options.catalog?.products ?? [],
