@@ -1,5 +1,6 @@
 // Shared set-up for the end-to-end tests: the demo server (the same code `npm run demo` runs) and a
 // headless system Chromium driven by playwright-core (no browser download: CHROME_PATH or Debian's).
+import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 
@@ -43,4 +44,11 @@ export async function newPage(browser) {
   });
   page.on('pageerror', (err) => page.errors.push(String(err)));
   return page;
+}
+
+/** Where a test keeps a screenshot as an artifact: test-results/<name> (created on first use). */
+export function shotPath(name) {
+  const dir = new URL('../../test-results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  return new URL(name, dir).pathname;
 }

@@ -1,11 +1,8 @@
 // End-to-end: the marketer preview shows per-persona rankings and copy winners, and a link restores it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { openDemo, newPage } from './browser.mjs';
+import { openDemo, newPage, shotPath } from './browser.mjs';
 
-const SHOTS = new URL('../../test-results/', import.meta.url);
-mkdirSync(SHOTS, { recursive: true });
 let demo;
 
 before(async () => {
@@ -25,7 +22,7 @@ test('two real-session personas get different copy winners, and the link restore
   const xmas = winners.find(([n]) => n === 'Christmas shopper');
   assert.equal(xmas[1], 'christmas', JSON.stringify(winners));
   assert.ok((await page.$$('.persona .ranking li')).length >= 10);
-  await page.screenshot({ path: new URL('preview.png', SHOTS).pathname, fullPage: true });
+  await page.screenshot({ path: shotPath('preview.png'), fullPage: true });
 
   // Edit: a fourth persona typed by hand, then share the link and open it fresh.
   await page.fill('#variants', 'garden: Planters and watering cans for spring\nkitchen: Cake stands and teapots for afternoon tea');

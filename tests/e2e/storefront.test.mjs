@@ -3,11 +3,8 @@
 // Screenshots land in test-results/ as artifacts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { openDemo, newPage } from './browser.mjs';
+import { openDemo, newPage, shotPath } from './browser.mjs';
 
-const SHOTS = new URL('../../test-results/', import.meta.url);
-mkdirSync(SHOTS, { recursive: true });
 let demo;
 
 before(async () => {
@@ -48,7 +45,7 @@ test('five Christmas views turn "for you" Christmas, with reasons and a banner',
   assert.ok((await page.$$('#similar .card')).length > 0, 'the product page shows similar items');
   assert.ok((await page.textContent('#banner-text')).length > 10, 'the banner shows a copy variant');
   assert.equal(await page.textContent('#history-count'), '5');
-  await page.screenshot({ path: new URL('storefront-for-you.png', SHOTS).pathname, fullPage: true });
+  await page.screenshot({ path: shotPath('storefront-for-you.png'), fullPage: true });
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -64,7 +61,7 @@ test('search results are re-ranked for the session and the query is kept local',
   assert.ok(results.length > 5);
   assert.ok(results.slice(0, 5).every((t) => t.includes('bag')), results.slice(0, 5).join(', '));
   assert.match(await page.textContent('#history'), /searched “bag”/);
-  await page.screenshot({ path: new URL('storefront-search.png', SHOTS).pathname, fullPage: true });
+  await page.screenshot({ path: shotPath('storefront-search.png'), fullPage: true });
   assert.deepEqual(page.errors, []);
   await page.close();
 });
