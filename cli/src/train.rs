@@ -59,6 +59,9 @@ pub struct TrainArgs {
     /// Cosine scores with a softmax temperature (else raw dot products, temperature 1).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub normalize: bool,
+    /// Feed steps through the item adapter (shared with the output side) instead of raw text vectors.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tie_input: bool,
     #[arg(long, default_value_t = 0.07)]
     pub temperature: f64,
     #[arg(long, default_value_t = 1e-3)]
@@ -124,10 +127,12 @@ impl Trainer<'_> {
 
     /// The same computation as `SessionModel::forward`, batched `[b, t]` with right padding (causal
     /// attention keeps real positions from seeing it) and dropout.
-    fn intents(&mut self, ids: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
+    /// `adapted` is `[n_items + 1, out_dims]`: the item side plus the zero padding row.
+    fn intents(&mut self, ids: &Tensor, adapted: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
         let (w, heads) = (self.cfg.width, self.cfg.heads);
         let hd = w / heads;
-        let x = self.items.index_select(&ids.flatten_all()?, 0)?;
+        let source = if self.cfg.tie_input { adapted } else { &self.items };
+        let x = source.index_select(&ids.flatten_all()?, 0)?;
         let x = self.linear("input", &x)?.reshape((b, t, w))?;
         let offset =
             (self.v("kind.weight").get(EventKind::Purchase as usize)? + self.v("gap.weight").get(0)?)?;
@@ -191,9 +196,11 @@ impl Trainer<'_> {
         }
         let dev = Device::Cpu;
         let ids = Tensor::from_vec(ids, (b, t), &dev)?;
-        let q = self.intents(&ids, b, t)?;
+        let g = self.item_side()?;
+        let padded = Tensor::cat(&[&g, &g.zeros_like()?.narrow(0, 0, 1)?], 0)?;
+        let q = self.intents(&ids, &padded, b, t)?;
         let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
-        let logits = (q.matmul(&self.item_side()?.t()?)? / self.temperature)?;
+        let logits = (q.matmul(&g.t()?)? / self.temperature)?;
         candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), targets.len(), &dev)?)
     }
 
@@ -221,6 +228,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         out_dims: args.out_dims,
         adapter_hidden: args.adapter_hidden,
         normalize: args.normalize,
+        tie_input: args.tie_input,
         layer_norm_eps: 1e-5,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);

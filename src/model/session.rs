@@ -50,10 +50,23 @@ pub struct SessionConfig {
     pub adapter_hidden: usize,
     /// Whether intent and item vectors are L2-normalised (scores are then cosines).
     pub normalize: bool,
+    /// Whether each step enters through its item vector ([`SessionModel::item_vectors`]) rather than
+    /// its raw text vector: input and output share the adapter, as SASRec shares item embeddings.
+    #[serde(default)]
+    pub tie_input: bool,
     pub layer_norm_eps: f64,
 }
 
 impl SessionConfig {
+    /// Length of what the input projection reads: item vectors when tied, else text vectors.
+    pub fn input_dims(&self) -> usize {
+        if self.tie_input {
+            self.out_dims
+        } else {
+            self.dims
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         let ok = self.dims > 0
             && self.width > 0
@@ -218,7 +231,7 @@ impl SessionModel {
             None
         };
         Ok(Self {
-            input: file.linear("input", w, cfg.dims)?,
+            input: file.linear("input", w, cfg.input_dims())?,
             kind: file.f32("kind.weight", &[EventKind::COUNT, w])?,
             gap: file.f32("gap.weight", &[GAP_BUCKETS, w])?,
             pos: file.f32("pos.weight", &[cfg.max_len, w])?,
@@ -294,7 +307,10 @@ impl SessionModel {
     fn forward(&self, flat: &[f32], kinds: &[u32], gaps: &[u32]) -> candle_core::Result<Tensor> {
         let dev = Device::Cpu;
         let t = kinds.len();
-        let x = Tensor::from_slice(flat, (t, self.cfg.dims), &dev)?;
+        let mut x = Tensor::from_slice(flat, (t, self.cfg.dims), &dev)?;
+        if self.cfg.tie_input {
+            x = self.adapt(&x)?;
+        }
         let kinds = Tensor::from_slice(kinds, t, &dev)?;
         let gaps = Tensor::from_slice(gaps, t, &dev)?;
         let mut h = (self.input.forward(&x)?
@@ -332,6 +348,17 @@ impl SessionModel {
         }
     }
 
+    fn adapt(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut y = self.item_lin.forward(x)?;
+        if let Some((up, down)) = &self.item_mlp {
+            y = (y + down.forward(&up.forward(x)?.gelu_erf()?)?)?;
+        }
+        if self.cfg.normalize {
+            y = l2_rows(&y)?;
+        }
+        Ok(y)
+    }
+
     /// Item vectors in the space intents are scored in: `n × dims` text vectors (row-major) in,
     /// `n × out_dims` out. A function of the text vector only, so any catalog works.
     pub fn item_vectors(&self, text_vectors: &[f32]) -> Result<Vec<f32>> {
@@ -346,13 +373,7 @@ impl SessionModel {
         // Chunks bound the adapter's hidden activations for large catalogs.
         for chunk in text_vectors.chunks(2048 * d) {
             let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
-            let mut y = self.item_lin.forward(&x)?;
-            if let Some((up, down)) = &self.item_mlp {
-                y = (y + down.forward(&up.forward(&x)?.gelu_erf()?)?)?;
-            }
-            if self.cfg.normalize {
-                y = l2_rows(&y)?;
-            }
+            let y = self.adapt(&x)?;
             out.extend(y.flatten_all()?.to_vec1::<f32>()?);
         }
         Ok(out)

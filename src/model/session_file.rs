@@ -37,7 +37,7 @@ pub fn tensor_specs(cfg: &SessionConfig) -> Vec<(String, Vec<usize>, Role)> {
         v.push((format!("{p}.bias"), vec![cfg.width], Role::Zeros));
     };
     let w = cfg.width;
-    linear(&mut v, "input", w, cfg.dims);
+    linear(&mut v, "input", w, cfg.input_dims());
     v.push(("kind.weight".into(), vec![EventKind::COUNT, w], Role::Table));
     v.push(("gap.weight".into(), vec![GAP_BUCKETS, w], Role::Table));
     v.push(("pos.weight".into(), vec![cfg.max_len, w], Role::Table));

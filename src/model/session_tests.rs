@@ -19,6 +19,7 @@ fn cfg() -> SessionConfig {
         out_dims: 32,
         adapter_hidden: 32,
         normalize: false,
+        tie_input: false,
         layer_norm_eps: 1e-5,
     }
 }
@@ -103,6 +104,22 @@ fn causal_appending_a_step_changes_only_the_last_output() {
     assert!(max_diff(&short[3], &long[4]) > 1e-3, "the new step had no effect");
     // The last position is what `intent` returns.
     assert!(max_diff(&m.intent(&steps(&vs)).unwrap(), &long[4]) < 1e-6);
+}
+
+#[test]
+fn tied_input_is_causal_too() {
+    let c = SessionConfig {
+        tie_input: true,
+        normalize: true,
+        ..cfg()
+    };
+    let m = SessionModel::from_gguf_bytes(&model_bytes(&c, GgmlDType::F32)).unwrap();
+    let vs = vectors(4, 64);
+    let short = m.intent_per_step(&steps(&vs[..3])).unwrap();
+    let long = m.intent_per_step(&steps(&vs)).unwrap();
+    for t in 0..3 {
+        assert!(max_diff(&short[t], &long[t]) < 1e-5, "position {t} changed");
+    }
 }
 
 #[test]
