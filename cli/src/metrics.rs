@@ -76,16 +76,18 @@ impl Metrics {
     }
 }
 
-/// Ranks every case: `scores` gets a chunk of cases and returns `chunk.len() × n_items` scores
-/// (row-major); chunks run in parallel.
+/// Ranks every case: `scores` gets a chunk of cases (and the index of its first case) and returns
+/// `chunk.len() × n_items` scores (row-major); chunks run in parallel.
 pub fn evaluate<F>(cases: &[Case], n_items: usize, scores: F) -> Result<Metrics>
 where
-    F: Fn(&[Case]) -> Result<Vec<f32>> + Sync,
+    F: Fn(usize, &[Case]) -> Result<Vec<f32>> + Sync,
 {
+    const CHUNK: usize = 256;
     let ranks = cases
-        .par_chunks(256)
-        .map(|chunk| {
-            let s = scores(chunk)?;
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let s = scores(i * CHUNK, chunk)?;
             anyhow::ensure!(
                 s.len() == chunk.len() * n_items,
                 "scorer returned {} values",
