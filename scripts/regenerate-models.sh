@@ -4,6 +4,8 @@
 #
 #   bash scripts/regenerate-models.sh           # regenerate and verify
 #   bash scripts/regenerate-models.sh --update  # regenerate and rewrite SHA256SUMS (after a converter change)
+#   bash scripts/regenerate-models.sh --session # also retrain models/session-beauty*.gguf (CPU, tens of
+#                                               # minutes on 2 cores; needs ../shared/data/beauty)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +16,14 @@ for variant in q8_0 small; do
   cargo run --quiet --release -p vitrine-cli -- convert --src "$SRC" --dtype "$variant" --out "models/minilm-l6-$variant.gguf"
 done
 
+if [ "${1:-}" = "--session" ]; then
+  cargo run --quiet --release -p vitrine-cli -- train --data ../shared/data/beauty \
+    --out models/session-beauty.gguf --epochs 8 --lr 2e-3 --seed 1
+fi
+
 cd models
 if [ "${1:-}" = "--update" ]; then
-  sha256sum minilm-l6-q8_0.gguf minilm-l6-small.gguf > SHA256SUMS
+  sha256sum minilm-l6-q8_0.gguf minilm-l6-small.gguf session-beauty.gguf session-beauty-f32.gguf > SHA256SUMS
   echo "SHA256SUMS updated"
 else
   sha256sum --check SHA256SUMS

@@ -88,7 +88,7 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
         ids(&out)
     );
 
-    // Reference: the documented zero-shot intent, weight 0.8^age for views, computed independently here.
+    // Reference: the documented zero-shot intent, weight 0.7^age for views, computed independently here.
     let enc = Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap();
     let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
     let vecs = enc.embed(&titles).unwrap();
@@ -96,7 +96,7 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
     for (age, c) in viewed.iter().rev().enumerate() {
         let i = cands.iter().position(|x| x.id == c.id).unwrap();
         for (o, x) in intent.iter_mut().zip(&vecs[i]) {
-            *o += 0.8f32.powi(age as i32) * x;
+            *o += 0.7f32.powi(age as i32) * x;
         }
     }
     let mut reference: Vec<(usize, f32)> = vecs.iter().map(|x| dot(&intent, x)).enumerate().collect();

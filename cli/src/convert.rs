@@ -2,15 +2,14 @@
 //! into one self-contained, deterministic Vitrine GGUF with per-tensor quantization.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::k_quants::{QK4_0, QK5_0, QK8_0, QK_K};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use vitrine::model::gguf::{self as vg, TensorDigest};
+use vitrine::model::gguf as vg;
 
 /// MiniLM's hidden size; every matmul's inner dimension is this or the FFN width below.
 const HIDDEN: usize = 384;
@@ -155,10 +154,6 @@ pub fn convert(src: &Path, mix: Mix, variant: &str) -> Result<Vec<u8>> {
             .with_context(|| format!("quantizing {name} {:?} to {dtype:?}", t.dims()))?;
         tensors.insert(name, q);
     }
-    let mut digest = TensorDigest::default();
-    for (name, q) in &tensors {
-        digest.add(name, q.dtype(), q.shape().dims(), &q.data()?);
-    }
     let meta: Vec<(&str, Value)> = vec![
         ("general.architecture", Value::String("bert".into())),
         ("general.name", Value::String("all-MiniLM-L6-v2".into())),
@@ -169,11 +164,6 @@ pub fn convert(src: &Path, mix: Mix, variant: &str) -> Result<Vec<u8>> {
         (vg::KEY_TOKENIZER, Value::String(tokenizer)),
         (vg::KEY_POOLING, Value::String("mean".into())),
         (vg::KEY_MAX_SEQ_LEN, Value::U32(MAX_SEQ_LEN as u32)),
-        (vg::KEY_TENSOR_SHA256, Value::String(digest.finish())),
     ];
-    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
-    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let mut out = Cursor::new(Vec::new());
-    gguf_file::write(&mut out, &meta_refs, &tensor_refs)?;
-    Ok(out.into_inner())
+    Ok(vg::write_model(meta, &tensors)?)
 }

@@ -1,9 +1,13 @@
 //! `vitrine`: the native command-line tool over the same core the browser runs.
 
 mod convert;
+mod data;
 mod embed;
+mod eval;
+mod metrics;
 mod segments;
 mod simulate;
+mod train;
 
 use std::path::PathBuf;
 
@@ -66,6 +70,10 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceArg,
     },
+    /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON object.
+    Eval(eval::EvalArgs),
+    /// Train the session model on a sequential data set; writes q8_0 and f32 model files.
+    Train(train::TrainArgs),
     /// Precompute a catalog's vectors into the compact file the SDK loads (format: `vitrine::catalog`).
     EmbedCatalog {
         #[arg(long)]
@@ -85,6 +93,8 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Simulate(args) => simulate::run(args)?,
+        Command::Eval(args) => eval::run(&args)?,
+        Command::Train(args) => train::run(&args)?,
         Command::Info => println!(
             "{}",
             serde_json::to_string(&vitrine::engine::EngineInfo::current())?

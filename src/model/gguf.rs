@@ -4,6 +4,7 @@
 //! One file is self-contained: weights (word embeddings quantized too), the BERT config JSON, the
 //! tokenizer JSON, the pooling mode, the maximum sequence length and a SHA-256 over the tensors.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use candle_core::quantized::gguf_file::{Content, TensorInfo, Value};
@@ -91,6 +92,23 @@ fn dtype_code(dtype: GgmlDType) -> u32 {
         GgmlDType::Q8K => 15,
         GgmlDType::BF16 => 30,
     }
+}
+
+/// Writes a Vitrine GGUF: `meta` (which must hold [`KEY_FORMAT_VERSION`]) in the given order, then the
+/// tensor checksum that [`ModelFile::read`] verifies. Tensors go out in name order, so equal inputs give
+/// equal bytes.
+pub fn write_model(meta: Vec<(&str, Value)>, tensors: &BTreeMap<String, QTensor>) -> Result<Vec<u8>> {
+    let mut digest = TensorDigest::default();
+    for (name, q) in tensors {
+        digest.add(name, q.dtype(), q.shape().dims(), &q.data()?);
+    }
+    let mut meta = meta;
+    meta.push((KEY_TENSOR_SHA256, Value::String(digest.finish())));
+    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut out = Cursor::new(Vec::new());
+    candle_core::quantized::gguf_file::write(&mut out, &meta_refs, &tensor_refs)?;
+    Ok(out.into_inner())
 }
 
 /// A parsed, validated model file borrowing the caller's bytes.

@@ -1,4 +1,5 @@
-//! Models the SDK runs on the device: the quantized BERT text encoder (GGUF) and its building blocks.
+//! Models the SDK runs on the device: the quantized BERT text encoder (GGUF), the session model over
+//! the shopper's events, and their building blocks.
 //!
 //! Plain Rust on candle's CPU tensors, loaded from bytes: it compiles natively and for
 //! `wasm32-unknown-unknown`, so the CLI and tests run exactly what the browser runs.
@@ -8,5 +9,7 @@ pub mod encoder;
 pub mod gguf;
 pub mod linear;
 pub mod session;
+pub mod session_file;
 
 pub use encoder::Encoder;
+pub use session::{zero_shot_intent, SessionModel, SessionStep};

@@ -1,56 +1,393 @@
-//! The session intent: what the shopper wants next, as a vector in the encoder's space. This file holds
-//! the zero-shot fallback (a recency- and event-weighted mean); the trained model joins it.
+//! The session model: a small causal transformer over the shopper's recent events (item text vectors,
+//! event types, time gaps) that outputs a next-item intent vector, plus the zero-shot fallback.
+//!
+//! Inputs are encoder text vectors, never item ids, so one trained model serves any store's catalog.
+//! A candidate's score is `dot(intent, item_vector)` where `item_vector` comes from
+//! [`SessionModel::item_vectors`] (a learned adapter of the text vector). When the model was trained with
+//! `normalize` (see [`SessionConfig`]) both sides are unit length and the score is a cosine.
+//! The forward pass is deterministic: no sampling, no dropout, fixed summation order per build.
 
-use crate::history::EventKind;
+use candle_core::{Device, Module, Tensor, D};
+use serde::{Deserialize, Serialize};
 
-/// One step of the session as the intent models read it: the item's (or query's) text vector.
+use super::gguf::ModelFile;
+use super::linear::Linear;
+use crate::error::{Error, Result};
+use crate::history::event::EventKind;
+
+/// `string`: the [`SessionConfig`] JSON.
+pub const KEY_SESSION_CONFIG: &str = "vitrine.session_config";
+/// Rows of the time-gap table: bucket 0 is "unknown", then one bucket per factor of 4 in seconds.
+pub const GAP_BUCKETS: usize = 12;
+
+/// One event of the session, oldest first in the slices this module takes.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionStep<'a> {
-    /// Unit-length text vector of the product (or of the query, for a search).
+    /// The encoder text vector of the product (or of the query, for `search`).
     pub vector: &'a [f32],
     /// What the shopper did.
     pub kind: EventKind,
-    /// Seconds since the previous step; `None` when unknown (the first step, or data without times).
+    /// Seconds since the previous step; `None` when unknown (first step, or data without timestamps).
     pub gap_secs: Option<f32>,
 }
 
-/// How much each kind of event says about intent: a cart add says more than a glance.
-pub fn event_weight(kind: EventKind) -> f32 {
-    match kind {
-        EventKind::View => 1.0,
-        EventKind::Click => 1.5,
-        EventKind::AddToCart => 3.0,
-        EventKind::Purchase => 2.0,
-        EventKind::Search => 2.0,
+/// The architecture, stored as JSON in the model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    /// Encoder vector length the model reads (384 for MiniLM).
+    pub dims: usize,
+    /// Transformer width.
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+    /// Feed-forward inner width.
+    pub ffn: usize,
+    /// Steps read; older ones are dropped.
+    pub max_len: usize,
+    /// Length of intent and item vectors.
+    pub out_dims: usize,
+    /// Hidden width of the item adapter's MLP branch (0: linear adapter only).
+    pub adapter_hidden: usize,
+    /// Whether intent and item vectors are L2-normalised (scores are then cosines).
+    pub normalize: bool,
+    /// Whether each step enters through its item vector ([`SessionModel::item_vectors`]) rather than
+    /// its raw text vector: input and output share the adapter, as SASRec shares item embeddings.
+    #[serde(default)]
+    pub tie_input: bool,
+    pub layer_norm_eps: f64,
+}
+
+impl SessionConfig {
+    /// Length of what the input projection reads: item vectors when tied, else text vectors.
+    pub fn input_dims(&self) -> usize {
+        if self.tie_input {
+            self.out_dims
+        } else {
+            self.dims
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let ok = self.dims > 0
+            && self.width > 0
+            && self.heads > 0
+            && self.width % self.heads == 0
+            && self.ffn > 0
+            && self.max_len > 0
+            && self.max_len <= 4096
+            && self.out_dims > 0
+            && self.layers <= 16;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::ModelMetadata {
+                key: KEY_SESSION_CONFIG.into(),
+                reason: format!("inconsistent architecture {self:?}"),
+            })
+        }
     }
 }
 
-/// Each step back in time keeps this share of its weight: the last few events dominate.
-pub const RECENCY_DECAY: f32 = 0.8;
+/// The bucket of a time gap: 0 for unknown (or negative / not finite), else `1 + ⌊log₄(1 + secs)⌋`,
+/// capped at the last row (4¹⁰ s ≈ 12 days and longer share it).
+pub fn gap_bucket(gap_secs: Option<f32>) -> usize {
+    match gap_secs {
+        Some(g) if g.is_finite() && g >= 0.0 => {
+            let b = ((1.0 + g as f64).ln() / 4f64.ln()).floor() as usize;
+            (1 + b).min(GAP_BUCKETS - 1)
+        }
+        _ => 0,
+    }
+}
 
-/// The weight of each step (oldest first) in the zero-shot intent: `event_weight · decay^age`.
+/// Weight of each event kind in [`zero_shot_intent`]: stronger signals of intent count more; a purchase
+/// counts less than an add-to-cart because the shopper is done with that product.
+pub fn zero_shot_kind_weight(kind: EventKind) -> f32 {
+    match kind {
+        EventKind::View => 1.0,
+        EventKind::Click => 1.5,
+        EventKind::AddToCart => 2.5,
+        EventKind::Purchase => 2.0,
+        EventKind::Search => 1.5,
+    }
+}
+
+/// Per-step decay of [`zero_shot_intent`]: the newest step weighs 1, the one before 0.7, …
+pub const ZERO_SHOT_DECAY: f32 = 0.7;
+
+/// The intent without a trained model: the recency- and event-weighted mean of the step vectors,
+/// L2-normalised (score it by cosine against unit-length text vectors). Steps whose vector length
+/// differs from the newest step's are skipped. No steps (or all-zero vectors) give an empty vector:
+/// there is no intent, and the caller falls back to a non-personal ranking.
+pub fn zero_shot_intent(steps: &[SessionStep]) -> Vec<f32> {
+    let Some(newest) = steps.last() else {
+        return Vec::new();
+    };
+    let dims = newest.vector.len();
+    let mut sum = vec![0f32; dims];
+    for (s, k) in steps.iter().zip(zero_shot_weights(steps)) {
+        if s.vector.len() == dims {
+            sum.iter_mut().zip(s.vector).for_each(|(a, v)| *a += k * v);
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return Vec::new();
+    }
+    sum.iter_mut().for_each(|x| *x /= norm);
+    sum
+}
+
+/// Each step's weight in [`zero_shot_intent`] (oldest first): `kind weight × ZERO_SHOT_DECAY^age`. The
+/// ranking's explanations attribute scores to history events with the same weights.
 pub fn zero_shot_weights(steps: &[SessionStep]) -> Vec<f32> {
     let n = steps.len();
     steps
         .iter()
         .enumerate()
-        .map(|(i, s)| event_weight(s.kind) * RECENCY_DECAY.powi((n - 1 - i) as i32))
+        .map(|(i, s)| zero_shot_kind_weight(s.kind) * ZERO_SHOT_DECAY.powi((n - 1 - i) as i32))
         .collect()
 }
 
-/// The fallback intent when no session model is loaded: the weighted mean of the step vectors,
-/// L2-normalised. Empty history (or all-zero vectors) gives the zero vector: no preference.
-pub fn zero_shot_intent(steps: &[SessionStep]) -> Vec<f32> {
-    let dims = steps.first().map_or(0, |s| s.vector.len());
-    let mut out = vec![0f32; dims];
-    for (s, w) in steps.iter().zip(zero_shot_weights(steps)) {
-        for (o, v) in out.iter_mut().zip(s.vector) {
-            *o += w * v;
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(file: &ModelFile, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
+        Ok(Self {
+            weight: file.f32(&format!("{prefix}.weight"), &[dim])?,
+            bias: file.f32(&format!("{prefix}.bias"), &[dim])?,
+            eps,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let mean = xs.mean_keepdim(D::Minus1)?;
+        let xs = xs.broadcast_sub(&mean)?;
+        let var = xs.sqr()?.mean_keepdim(D::Minus1)?;
+        let xs = xs.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        xs.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+    }
+}
+
+struct Block {
+    ln1: LayerNorm,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    ln2: LayerNorm,
+    ff1: Linear,
+    ff2: Linear,
+}
+
+/// L2-normalises the rows of a `[n, d]` tensor (a zero row stays zero).
+fn l2_rows(xs: &Tensor) -> candle_core::Result<Tensor> {
+    let norm = (xs.sqr()?.sum_keepdim(D::Minus1)?.sqrt()? + 1e-12)?;
+    xs.broadcast_div(&norm)
+}
+
+/// A loaded session model (see the module docs).
+pub struct SessionModel {
+    cfg: SessionConfig,
+    input: Linear,
+    kind: Tensor,
+    gap: Tensor,
+    pos: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    out: Linear,
+    item_lin: Linear,
+    item_mlp: Option<(Linear, Linear)>,
+}
+
+impl SessionModel {
+    /// Loads and verifies a model made by `vitrine train` (format, version, checksum, shapes).
+    pub fn from_gguf_bytes(bytes: &[u8]) -> Result<Self> {
+        let file = ModelFile::read(bytes)?;
+        let cfg: SessionConfig =
+            serde_json::from_str(file.string(KEY_SESSION_CONFIG)?).map_err(|e| Error::ModelMetadata {
+                key: KEY_SESSION_CONFIG.into(),
+                reason: e.to_string(),
+            })?;
+        cfg.validate()?;
+        let (w, eps) = (cfg.width, cfg.layer_norm_eps);
+        let blocks = (0..cfg.layers)
+            .map(|i| {
+                let p = |n: &str| format!("layers.{i}.{n}");
+                Ok(Block {
+                    ln1: LayerNorm::new(&file, &p("ln1"), w, eps)?,
+                    q: file.linear(&p("q"), w, w)?,
+                    k: file.linear(&p("k"), w, w)?,
+                    v: file.linear(&p("v"), w, w)?,
+                    o: file.linear(&p("o"), w, w)?,
+                    ln2: LayerNorm::new(&file, &p("ln2"), w, eps)?,
+                    ff1: file.linear(&p("ff1"), cfg.ffn, w)?,
+                    ff2: file.linear(&p("ff2"), w, cfg.ffn)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let item_mlp = if cfg.adapter_hidden > 0 {
+            Some((
+                file.linear("item.up", cfg.adapter_hidden, cfg.dims)?,
+                file.linear("item.down", cfg.out_dims, cfg.adapter_hidden)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            input: file.linear("input", w, cfg.input_dims())?,
+            kind: file.f32("kind.weight", &[EventKind::COUNT, w])?,
+            gap: file.f32("gap.weight", &[GAP_BUCKETS, w])?,
+            pos: file.f32("pos.weight", &[cfg.max_len, w])?,
+            blocks,
+            ln_f: LayerNorm::new(&file, "ln_f", w, eps)?,
+            out: file.linear("out", cfg.out_dims, w)?,
+            item_lin: file.linear("item.lin", cfg.out_dims, cfg.dims)?,
+            item_mlp,
+            cfg,
+        })
+    }
+
+    /// The architecture read from the file.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// Length of the encoder vectors the model reads (384 for MiniLM).
+    pub fn dims(&self) -> usize {
+        self.cfg.dims
+    }
+
+    /// Steps [`SessionModel::intent`] reads: the newest ones are kept.
+    pub fn max_len(&self) -> usize {
+        self.cfg.max_len
+    }
+
+    /// Length of intent and item vectors.
+    pub fn out_dims(&self) -> usize {
+        self.cfg.out_dims
+    }
+
+    /// The intent after the newest step (steps oldest first; only the newest [`Self::max_len`] are read).
+    /// Score candidates with `dot(intent, item_vector)` over [`Self::item_vectors`].
+    /// No steps is an error: without history there is no intent (use a non-personal ranking).
+    pub fn intent(&self, steps: &[SessionStep]) -> Result<Vec<f32>> {
+        let mut all = self.intent_per_step(steps)?;
+        all.pop()
+            .ok_or_else(|| Error::InvalidInput("the session has no steps".into()))
+    }
+
+    /// The intent after each step (causal: position `t` sees steps `0..=t` only), oldest first, over
+    /// the newest [`Self::max_len`] steps.
+    pub fn intent_per_step(&self, steps: &[SessionStep]) -> Result<Vec<Vec<f32>>> {
+        if steps.is_empty() {
+            return Err(Error::InvalidInput(
+                "the session has no steps; rank without an intent (e.g. by popularity)".into(),
+            ));
+        }
+        let steps = &steps[steps.len().saturating_sub(self.cfg.max_len)..];
+        let t = steps.len();
+        let mut flat = Vec::with_capacity(t * self.cfg.dims);
+        for (i, s) in steps.iter().enumerate() {
+            if s.vector.len() != self.cfg.dims {
+                return Err(Error::InvalidInput(format!(
+                    "step {i} has a vector of length {}, the session model reads {}: embed with the encoder it was trained on",
+                    s.vector.len(),
+                    self.cfg.dims
+                )));
+            }
+            if s.vector.iter().any(|x| !x.is_finite()) {
+                return Err(Error::InvalidInput(format!("step {i} has a non-finite value")));
+            }
+            flat.extend_from_slice(s.vector);
+        }
+        let kinds: Vec<u32> = steps.iter().map(|s| s.kind as u32).collect();
+        let gaps: Vec<u32> = steps.iter().map(|s| gap_bucket(s.gap_secs) as u32).collect();
+        let out = self.forward(&flat, &kinds, &gaps)?;
+        let out = out.to_vec2::<f32>()?;
+        Ok(out)
+    }
+
+    fn forward(&self, flat: &[f32], kinds: &[u32], gaps: &[u32]) -> candle_core::Result<Tensor> {
+        let dev = Device::Cpu;
+        let t = kinds.len();
+        let mut x = Tensor::from_slice(flat, (t, self.cfg.dims), &dev)?;
+        if self.cfg.tie_input {
+            x = self.adapt(&x)?;
+        }
+        let kinds = Tensor::from_slice(kinds, t, &dev)?;
+        let gaps = Tensor::from_slice(gaps, t, &dev)?;
+        let mut h = (self.input.forward(&x)?
+            + self.kind.index_select(&kinds, 0)?
+            + self.gap.index_select(&gaps, 0)?
+            + self.pos.narrow(0, 0, t)?)?;
+        let heads = self.cfg.heads;
+        let hd = self.cfg.width / heads;
+        let mask: Vec<f32> = (0..t * t)
+            .map(|i| if i % t > i / t { f32::NEG_INFINITY } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, t), &dev)?;
+        let split = |xs: Tensor| xs.reshape((t, heads, hd))?.transpose(0, 1)?.contiguous();
+        for b in &self.blocks {
+            let a = b.ln1.forward(&h)?;
+            let (q, k, v) = (
+                split(b.q.forward(&a)?)?,
+                split(b.k.forward(&a)?)?,
+                split(b.v.forward(&a)?)?,
+            );
+            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
+            let max = scores.max_keepdim(D::Minus1)?;
+            let e = scores.broadcast_sub(&max)?.exp()?;
+            let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+            let ctx = att.matmul(&v)?.transpose(0, 1)?.reshape((t, self.cfg.width))?;
+            h = (h + b.o.forward(&ctx)?)?;
+            let f = b.ff2.forward(&b.ff1.forward(&b.ln2.forward(&h)?)?.gelu_erf()?)?;
+            h = (h + f)?;
+        }
+        let out = self.out.forward(&self.ln_f.forward(&h)?)?;
+        if self.cfg.normalize {
+            l2_rows(&out)
+        } else {
+            Ok(out)
         }
     }
-    let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        out.iter_mut().for_each(|v| *v /= norm);
+
+    fn adapt(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut y = self.item_lin.forward(x)?;
+        if let Some((up, down)) = &self.item_mlp {
+            y = (y + down.forward(&up.forward(x)?.gelu_erf()?)?)?;
+        }
+        if self.cfg.normalize {
+            y = l2_rows(&y)?;
+        }
+        Ok(y)
     }
-    out
+
+    /// Item vectors in the space intents are scored in: `n × dims` text vectors (row-major) in,
+    /// `n × out_dims` out. A function of the text vector only, so any catalog works.
+    pub fn item_vectors(&self, text_vectors: &[f32]) -> Result<Vec<f32>> {
+        let d = self.cfg.dims;
+        if text_vectors.len() % d != 0 {
+            return Err(Error::InvalidInput(format!(
+                "{} values is not a whole number of {d}-long vectors",
+                text_vectors.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(text_vectors.len() / d * self.cfg.out_dims);
+        // Chunks bound the adapter's hidden activations for large catalogs.
+        for chunk in text_vectors.chunks(2048 * d) {
+            let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
+            let y = self.adapt(&x)?;
+            out.extend(y.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -1,0 +1,246 @@
+//! `vitrine eval`: leave-one-out full-ranking evaluation of popularity, item-kNN, the zero-shot content
+//! intent and the trained session model on a sequential data set (see `../shared/data/README.md`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use clap::{Args, ValueEnum};
+use vitrine::history::event::EventKind;
+use vitrine::model::{zero_shot_intent, SessionModel, SessionStep};
+
+use crate::data::{item_vectors, Dataset};
+use crate::metrics::{evaluate, Case, Metrics};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Method {
+    Popularity,
+    Itemknn,
+    Content,
+    Session,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Split {
+    /// Target = each user's last item (the reported figures).
+    Test,
+    /// Target = the second-to-last item (model selection only).
+    Valid,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Directory with sequential_data.txt and one *_items.tsv.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, value_enum)]
+    pub method: Method,
+    /// Session model (for `--method session`).
+    #[arg(long, default_value = "models/session-beauty.gguf")]
+    pub model: PathBuf,
+    /// Text encoder that makes the item vectors.
+    #[arg(long, default_value = "models/minilm-l6-q8_0.gguf")]
+    pub encoder: PathBuf,
+    /// Item vector file to reuse (built there on first use); default: a cache under --cache-dir.
+    #[arg(long)]
+    pub vectors: Option<PathBuf>,
+    #[arg(long, default_value = ".cache/vectors")]
+    pub cache_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: Split,
+}
+
+/// Training prefix of a sequence: everything but the validation and test targets.
+pub fn train_prefix(seq: &[u32]) -> &[u32] {
+    &seq[..seq.len().saturating_sub(2)]
+}
+
+/// One case per user whose history before the target is not empty.
+pub fn cases(ds: &Dataset, split: Split) -> Vec<Case<'_>> {
+    let back = match split {
+        Split::Test => 1,
+        Split::Valid => 2,
+    };
+    ds.seqs
+        .iter()
+        .filter(|s| s.len() > back)
+        .map(|s| Case {
+            history: &s[..s.len() - back],
+            target: s[s.len() - back],
+        })
+        .collect()
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let ds = Dataset::load(&args.data)?;
+    let cases = cases(&ds, args.split);
+    let n = ds.n_items();
+    let vectors = || item_vectors(&ds, &args.encoder, args.vectors.as_deref(), &args.cache_dir);
+    let m = match args.method {
+        Method::Popularity => {
+            let pop = popularity(&ds);
+            evaluate(&cases, n, |_, c| {
+                Ok(pop.iter().cycle().take(c.len() * n).copied().collect())
+            })?
+        }
+        Method::Itemknn => {
+            let knn = ItemKnn::new(&ds);
+            evaluate(&cases, n, |_, c| {
+                Ok(c.iter().flat_map(|c| knn.scores(c.history)).collect())
+            })?
+        }
+        Method::Content => {
+            let v = vectors()?;
+            let dims = v.len() / n.max(1);
+            let items = Tensor::from_vec(v.clone(), (n, dims), &Device::Cpu)?;
+            evaluate(&cases, n, |_, c| {
+                let q = c
+                    .iter()
+                    .flat_map(|c| {
+                        let steps = purchase_steps(&v, dims, c.history);
+                        let q = zero_shot_intent(&steps);
+                        if q.is_empty() {
+                            vec![0.0; dims]
+                        } else {
+                            q
+                        }
+                    })
+                    .collect::<Vec<f32>>();
+                score(q, c.len(), &items)
+            })?
+        }
+        Method::Session => {
+            let v = vectors()?;
+            let bytes =
+                std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+            let model = SessionModel::from_gguf_bytes(&bytes)
+                .with_context(|| format!("loading {}", args.model.display()))?;
+            session_metrics(&model, &v, &cases)?
+        }
+    };
+    print_json(
+        &format!("{:?}", args.method).to_lowercase(),
+        &ds,
+        &m,
+        t0,
+        args.split,
+    )
+}
+
+/// Scores of the session model for every case (used by `vitrine train` for the same numbers).
+pub fn session_metrics(model: &SessionModel, vectors: &[f32], cases: &[Case]) -> Result<Metrics> {
+    let dims = model.dims();
+    let n = vectors.len() / dims;
+    let items = model.item_vectors(vectors)?;
+    let items = Tensor::from_vec(items, (n, model.out_dims()), &Device::Cpu)?;
+    // Intents one after another, outside rayon: candle's quantized matmul fans out on rayon itself, and
+    // nesting it inside our parallel chunks measured 20x slower (q8_0: >10 min instead of 28 s).
+    let mut intents = Vec::with_capacity(cases.len() * model.out_dims());
+    for c in cases {
+        intents.extend(model.intent(&purchase_steps(vectors, dims, c.history))?);
+    }
+    let od = model.out_dims();
+    evaluate(cases, n, |first, c| {
+        score(
+            intents[first * od..(first + c.len()) * od].to_vec(),
+            c.len(),
+            &items,
+        )
+    })
+}
+
+/// Beauty's reviews stand for purchases and carry no usable time gaps: every step is a purchase with an
+/// unknown gap.
+pub fn purchase_steps<'a>(vectors: &'a [f32], dims: usize, history: &[u32]) -> Vec<SessionStep<'a>> {
+    history
+        .iter()
+        .map(|&i| SessionStep {
+            vector: &vectors[i as usize * dims..(i as usize + 1) * dims],
+            kind: EventKind::Purchase,
+            gap_secs: None,
+        })
+        .collect()
+}
+
+/// `rows × d` queries against `[n, d]` items: `rows × n` dot products.
+pub fn score(queries: Vec<f32>, rows: usize, items: &Tensor) -> Result<Vec<f32>> {
+    let d = items.dim(1)?;
+    let q = Tensor::from_vec(queries, (rows, d), &Device::Cpu)?;
+    Ok(q.matmul(&items.t()?)?.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// Item counts over training prefixes only (no validation or test target leaks in).
+pub fn popularity(ds: &Dataset) -> Vec<f32> {
+    let mut pop = vec![0f32; ds.n_items()];
+    for s in &ds.seqs {
+        for &i in train_prefix(s) {
+            pop[i as usize] += 1.0;
+        }
+    }
+    pop
+}
+
+/// How many following items count as co-occurring with an item.
+const KNN_WINDOW: usize = 3;
+
+/// Item-to-item kNN from the last history item: how often `b` followed `a` within [`KNN_WINDOW`] steps
+/// in users' training prefixes, cosine-normalised by both items' counts; ties (mostly items never seen
+/// together) broken by popularity. Directed window 3 measured best of the variants tried (whole-prefix
+/// co-occurrence, adjacent pairs, symmetric windows); see BENCHMARKS.md.
+pub struct ItemKnn {
+    neighbours: Vec<HashMap<u32, f32>>,
+    pop: Vec<f32>,
+}
+
+impl ItemKnn {
+    pub fn new(ds: &Dataset) -> Self {
+        let pop = popularity(ds);
+        let mut co: Vec<HashMap<u32, f32>> = vec![HashMap::new(); ds.n_items()];
+        for s in &ds.seqs {
+            let p = train_prefix(s);
+            for (i, &a) in p.iter().enumerate() {
+                for &b in &p[i + 1..(i + 1 + KNN_WINDOW).min(p.len())] {
+                    if a != b {
+                        *co[a as usize].entry(b).or_default() += 1.0;
+                    }
+                }
+            }
+        }
+        for (a, row) in co.iter_mut().enumerate() {
+            for (b, c) in row.iter_mut() {
+                *c /= (pop[a] * pop[*b as usize]).sqrt().max(1.0);
+            }
+        }
+        let max = pop.iter().copied().fold(1.0, f32::max);
+        // Popularity as a tie-breaker well below any co-occurrence score's resolution.
+        let pop = pop.iter().map(|p| p / max * 1e-6).collect();
+        Self { neighbours: co, pop }
+    }
+
+    pub fn scores(&self, history: &[u32]) -> Vec<f32> {
+        let mut s = self.pop.clone();
+        if let Some(&last) = history.last() {
+            for (&b, &c) in &self.neighbours[last as usize] {
+                s[b as usize] += c;
+            }
+        }
+        s
+    }
+}
+
+fn print_json(method: &str, ds: &Dataset, m: &Metrics, t0: std::time::Instant, split: Split) -> Result<()> {
+    let mut v = serde_json::to_value(m)?;
+    let o = v.as_object_mut().context("metrics serialise to an object")?;
+    o.insert("method".into(), method.into());
+    o.insert("data".into(), ds.name.clone().into());
+    o.insert("split".into(), format!("{split:?}").to_lowercase().into());
+    o.insert("items".into(), ds.n_items().into());
+    o.insert(
+        "seconds".into(),
+        ((t0.elapsed().as_secs_f64() * 100.0).round() / 100.0).into(),
+    );
+    println!("{}", serde_json::to_string(&v)?);
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! `vitrine train`: fits the session model (`vitrine::model::session`) on users' training prefixes with
+//! a full softmax over every item's adapted text vector, selects the epoch by validation NDCG@10, and
+//! writes the f32 and q8_0 model files.
+//!
+//! Leak-free by construction: per user the last two items (validation and test targets) never enter a
+//! training batch; the validation target only picks the epoch. Deterministic given `--seed` (our own
+//! seeded RNG for initialisation, batch order and dropout; candle's CPU kernels are deterministic).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use candle_core::quantized::GgmlDType;
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use clap::Args;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal};
+use vitrine::history::event::EventKind;
+use vitrine::model::session::SessionConfig;
+use vitrine::model::session_file::{tensor_specs, write_session_model, Role};
+use vitrine::model::SessionModel;
+
+use crate::data::{item_vectors, Dataset};
+use crate::eval::{cases, session_metrics, train_prefix, Split};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The q8_0 model; the f32 one goes beside it as `*-f32.gguf`.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "models/minilm-l6-q8_0.gguf")]
+    pub encoder: PathBuf,
+    #[arg(long)]
+    pub vectors: Option<PathBuf>,
+    #[arg(long, default_value = ".cache/vectors")]
+    pub cache_dir: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 2)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 128)]
+    pub ffn: usize,
+    #[arg(long, default_value_t = 20)]
+    pub max_len: usize,
+    #[arg(long, default_value_t = 64)]
+    pub out_dims: usize,
+    #[arg(long, default_value_t = 256)]
+    pub adapter_hidden: usize,
+    /// Cosine scores with a softmax temperature (else raw dot products, temperature 1).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub normalize: bool,
+    /// Feed steps through the item adapter (shared with the output side) instead of raw text vectors.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tie_input: bool,
+    #[arg(long, default_value_t = 0.07)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 0.2)]
+    pub dropout: f32,
+    /// Negatives per batch: this many uniformly drawn items, shared by every position, plus the batch's
+    /// own inputs and targets; 0 = full softmax over every item (several times slower per update).
+    #[arg(long, default_value_t = 2048)]
+    pub negatives: usize,
+    /// Users per batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Stop after this many epochs without a better validation NDCG@10.
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+}
+
+struct Trainer<'a> {
+    cfg: SessionConfig,
+    vars: BTreeMap<String, Var>,
+    /// `[n_items + 1, dims]`: the text vectors plus a zero row that padding indexes.
+    items: Tensor,
+    n_items: usize,
+    temperature: f64,
+    dropout: f32,
+    negatives: usize,
+    rng: &'a mut rand::rngs::StdRng,
+}
+
+impl Trainer<'_> {
+    fn v(&self, name: &str) -> &Tensor {
+        self.vars[name].as_tensor()
+    }
+
+    fn linear(&self, p: &str, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.broadcast_matmul(&self.v(&format!("{p}.weight")).t()?)?
+            .broadcast_add(self.v(&format!("{p}.bias")))
+    }
+
+    fn norm(&self, p: &str, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let x = x.broadcast_sub(&mean)?;
+        let var = x.sqr()?.mean_keepdim(D::Minus1)?;
+        let x = x.broadcast_div(&(var + self.cfg.layer_norm_eps)?.sqrt()?)?;
+        x.broadcast_mul(self.v(&format!("{p}.weight")))?
+            .broadcast_add(self.v(&format!("{p}.bias")))
+    }
+
+    fn drop(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.dropout <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.dropout;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.rng.random::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        x * Tensor::from_vec(mask, x.shape(), x.device())?
+    }
+
+    /// The same computation as `SessionModel::forward`, batched `[b, t]` with right padding (causal
+    /// attention keeps real positions from seeing it) and dropout.
+    /// `source` holds one input row per candidate plus a zero padding row, which `ids` index.
+    fn intents(&mut self, ids: &Tensor, source: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
+        let (w, heads) = (self.cfg.width, self.cfg.heads);
+        let hd = w / heads;
+        let x = source.index_select(&ids.flatten_all()?, 0)?;
+        let x = self.linear("input", &x)?.reshape((b, t, w))?;
+        let offset =
+            (self.v("kind.weight").get(EventKind::Purchase as usize)? + self.v("gap.weight").get(0)?)?;
+        let pos = self.v("pos.weight").narrow(0, 0, t)?.broadcast_add(&offset)?;
+        let mut h = x.broadcast_add(&pos)?;
+        h = self.drop(&h)?;
+        let mask: Vec<f32> = (0..t * t)
+            .map(|i| if i % t > i / t { f32::NEG_INFINITY } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, t), &Device::Cpu)?;
+        for l in 0..self.cfg.layers {
+            let p = |n: &str| format!("layers.{l}.{n}");
+            let a = self.norm(&p("ln1"), &h)?;
+            let split = |x: Tensor| x.reshape((b, t, heads, hd))?.transpose(1, 2)?.contiguous();
+            let q = split(self.linear(&p("q"), &a)?)?;
+            let k = split(self.linear(&p("k"), &a)?)?;
+            let v = split(self.linear(&p("v"), &a)?)?;
+            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
+            let max = scores.max_keepdim(D::Minus1)?.detach();
+            let e = scores.broadcast_sub(&max)?.exp()?;
+            let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+            let ctx = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, w))?;
+            let o = self.linear(&p("o"), &ctx)?;
+            h = (h + self.drop(&o)?)?;
+            let f = self.linear(&p("ff1"), &self.norm(&p("ln2"), &h)?)?.gelu_erf()?;
+            let f = self.linear(&p("ff2"), &f)?;
+            h = (h + self.drop(&f)?)?;
+        }
+        let out = self.linear("out", &self.norm("ln_f", &h)?)?;
+        self.l2(out.reshape((b * t, self.cfg.out_dims))?)
+    }
+
+    fn l2(&self, x: Tensor) -> candle_core::Result<Tensor> {
+        if !self.cfg.normalize {
+            return Ok(x);
+        }
+        let n = (x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()? + 1e-12)?;
+        x.broadcast_div(&n)
+    }
+
+    /// The item side of `rows` (indices into the text vectors).
+    fn item_side(&self, rows: &Tensor) -> candle_core::Result<Tensor> {
+        let x = self.items.index_select(rows, 0)?;
+        let mut y = self.linear("item.lin", &x)?;
+        if self.cfg.adapter_hidden > 0 {
+            y = (y + self.linear("item.down", &self.linear("item.up", &x)?.gelu_erf()?)?)?;
+        }
+        self.l2(y)
+    }
+
+    fn loss(&mut self, batch: &[&[u32]]) -> candle_core::Result<Tensor> {
+        let t = batch.iter().map(|s| s.len() - 1).max().unwrap_or(1);
+        let b = batch.len();
+        let n = self.n_items;
+        // The softmax runs over `cands`: every item (full) or the batch's items plus shared negatives.
+        let cands: Vec<u32> = if self.negatives == 0 || self.negatives >= n {
+            (0..n as u32).collect()
+        } else {
+            let mut c: Vec<u32> = batch.iter().flat_map(|s| s.iter().copied()).collect();
+            c.extend((0..self.negatives).map(|_| self.rng.random_range(0..n as u32)));
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        let mut local = vec![u32::MAX; n];
+        for (j, &i) in cands.iter().enumerate() {
+            local[i as usize] = j as u32;
+        }
+        let pad = cands.len() as u32;
+        let (mut ids, mut pos, mut targets) = (vec![pad; b * t], Vec::new(), Vec::new());
+        for (r, s) in batch.iter().enumerate() {
+            for i in 0..s.len() - 1 {
+                ids[r * t + i] = local[s[i] as usize];
+                pos.push((r * t + i) as u32);
+                targets.push(local[s[i + 1] as usize]);
+            }
+        }
+        let dev = Device::Cpu;
+        let mut rows = cands;
+        rows.push(n as u32); // the zero row of `items`
+        let rows = Tensor::from_vec(rows, pad as usize + 1, &dev)?;
+        let g = self.item_side(&rows.narrow(0, 0, pad as usize)?)?;
+        let source = if self.cfg.tie_input {
+            Tensor::cat(&[&g, &g.zeros_like()?.narrow(0, 0, 1)?], 0)?
+        } else {
+            self.items.index_select(&rows, 0)?
+        };
+        let ids = Tensor::from_vec(ids, (b, t), &dev)?;
+        let q = self.intents(&ids, &source, b, t)?;
+        let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
+        let logits = (q.matmul(&g.t()?)? / self.temperature)?;
+        candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), targets.len(), &dev)?)
+    }
+
+    fn tensors(&self) -> Result<BTreeMap<String, Tensor>> {
+        self.vars
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_tensor().detach().copy()?)))
+            .collect()
+    }
+}
+
+fn zero_init(name: &str) -> bool {
+    name.ends_with(".o.weight") || name.ends_with(".ff2.weight") || name == "item.down.weight"
+}
+
+fn write_models(
+    cfg: &SessionConfig,
+    tensors: &BTreeMap<String, Tensor>,
+    out: &std::path::Path,
+    name: &str,
+) -> Result<()> {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let f32_path = out.with_file_name(format!("{stem}-f32.gguf"));
+    for (path, dtype) in [(out, GgmlDType::Q8_0), (f32_path.as_path(), GgmlDType::F32)] {
+        let bytes = write_session_model(cfg, tensors, dtype, name)?;
+        std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
+    }
+    Ok(())
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let ds = Dataset::load(&args.data)?;
+    let vectors = item_vectors(&ds, &args.encoder, args.vectors.as_deref(), &args.cache_dir)?;
+    let n = ds.n_items();
+    let dims = vectors.len() / n.max(1);
+    let cfg = SessionConfig {
+        dims,
+        width: args.width,
+        layers: args.layers,
+        heads: args.heads,
+        ffn: args.ffn,
+        max_len: args.max_len,
+        out_dims: args.out_dims,
+        adapter_hidden: args.adapter_hidden,
+        normalize: args.normalize,
+        tie_input: args.tie_input,
+        layer_norm_eps: 1e-5,
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut vars = BTreeMap::new();
+    let mut trainable = Vec::new();
+    for (name, shape, role) in tensor_specs(&cfg) {
+        let count: usize = shape.iter().product();
+        let vals: Vec<f32> = match role {
+            // Residual branches and the adapter's MLP start at zero, the input and output projections at
+            // the identity: the untrained model scores by the (randomly projected) last item's text
+            // similarity, a sensible start that saves epochs on this small machine.
+            Role::Weight if zero_init(&name) => vec![0.0; count],
+            Role::Weight if (name == "input.weight" || name == "out.weight") && shape[0] == shape[1] => (0
+                ..count)
+                .map(|i| if i / shape[1] == i % shape[1] { 1.0 } else { 0.0 })
+                .collect(),
+            Role::Weight => {
+                let std = (1.0 / shape[1] as f32).sqrt();
+                let d = Normal::new(0.0, std).context("init")?;
+                (0..count).map(|_| d.sample(&mut rng)).collect()
+            }
+            Role::Table if name == "pos.weight" => {
+                let d = Normal::new(0.0, 0.02).context("init")?;
+                (0..count).map(|_| d.sample(&mut rng)).collect()
+            }
+            Role::Ones => vec![1.0; count],
+            // Kind and gap tables stay zero (neutral): Beauty has one event kind and no timestamps, so
+            // their rows could not be learned apart from the input bias.
+            Role::Zeros | Role::Table => vec![0.0; count],
+        };
+        let var = Var::from_tensor(&Tensor::from_vec(vals, shape, &Device::Cpu)?)?;
+        if name != "kind.weight" && name != "gap.weight" {
+            trainable.push(var.clone());
+        }
+        vars.insert(name, var);
+    }
+    let mut padded = vectors.clone();
+    padded.extend(std::iter::repeat_n(0.0, dims));
+    let items = Tensor::from_vec(padded, (n + 1, dims), &Device::Cpu)?;
+    let mut opt = AdamW::new(
+        trainable,
+        ParamsAdamW {
+            lr: args.lr,
+            weight_decay: args.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    // Newest max_len + 1 items of each training prefix: max_len inputs, each predicting its successor.
+    let seqs: Vec<&[u32]> = ds
+        .seqs
+        .iter()
+        .map(|s| train_prefix(s))
+        .filter(|p| p.len() >= 2)
+        .map(|p| &p[p.len().saturating_sub(args.max_len + 1)..])
+        .collect();
+    let valid = cases(&ds, Split::Valid);
+    let mut tr = Trainer {
+        cfg: cfg.clone(),
+        vars,
+        items,
+        n_items: n,
+        temperature: args.temperature,
+        dropout: args.dropout,
+        negatives: args.negatives,
+        rng: &mut rng,
+    };
+    let (mut best, mut best_epoch) = (-1.0f64, 0);
+    for epoch in 1..=args.epochs {
+        let te = std::time::Instant::now();
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.shuffle(tr.rng);
+        // Similar lengths per batch waste little on padding; the shuffle varies who shares a batch.
+        order.sort_by_key(|&i| seqs[i].len());
+        let mut batches: Vec<Vec<&[u32]>> = order
+            .chunks(args.batch.max(1))
+            .map(|c| c.iter().map(|&i| seqs[i]).collect())
+            .collect();
+        batches.shuffle(tr.rng);
+        let mut total = 0.0;
+        let mut step = 0;
+        for batch in &batches {
+            let loss = tr.loss(batch)?;
+            step += 1;
+            if step % 20 == 0 {
+                eprintln!(
+                    "  step {step}: loss {:.4} ({:.0}s)",
+                    loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
+                    te.elapsed().as_secs_f64()
+                );
+            }
+            total += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            opt.backward_step(&loss)?;
+        }
+        let tensors = tr.tensors()?;
+        let model =
+            SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?)?;
+        let m = session_metrics(&model, &vectors, &valid)?;
+        eprintln!(
+            "epoch {epoch}: loss {:.4}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
+            total / batches.len() as f64,
+            m.ndcg10,
+            m.hr10,
+            te.elapsed().as_secs_f64(),
+            t0.elapsed().as_secs_f64()
+        );
+        if m.ndcg10 > best {
+            // Written at every improvement, so an interrupted run still leaves its best model.
+            write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
+            (best, best_epoch) = (m.ndcg10, epoch);
+        } else if epoch - best_epoch >= args.patience {
+            break;
+        }
+    }
+    eprintln!(
+        "best epoch {best_epoch}: valid ndcg@10 {best:.4}; {:.0}s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
