@@ -53,3 +53,16 @@ fn bad_activations_and_sizes_do_not_panic() {
     quantize_rows(&[], 0, 32, &mut rows);
     assert!(packed.matmul(&rows, None, &mut []).is_some());
 }
+
+#[test]
+fn fast_erf_matches_libm() {
+    // The GELU's erf against libm's erff (what candle's gelu_erf uses) over the range that matters.
+    let mut worst = 0f32;
+    for i in -60_000..=60_000 {
+        let x = i as f32 * 1e-4;
+        worst = worst.max((vitrine::backend::cpu::ops::erf(x) - candle_core::cpu::erf::erf_f32(x)).abs());
+    }
+    assert!(worst <= 1e-6, "max |erf - erff| = {worst}");
+    assert!((vitrine::backend::cpu::ops::erf(100.0) - 1.0).abs() <= 1e-6);
+    assert!(vitrine::backend::cpu::ops::erf(f32::NAN).is_nan());
+}

@@ -86,19 +86,76 @@ pub fn quantize_rows(x: &[f32], m: usize, k: usize, out: &mut QuantRows) {
     out.q.resize(m * k, 0);
     out.scale.clear();
     for (row, q) in x.chunks_exact(k).take(m).zip(out.q.chunks_exact_mut(k)) {
-        let amax = row.iter().fold(0f32, |a, v| a.max(v.abs()));
-        // `max` skips NaN, so a NaN quantizes to 0 (`as` maps it there); a row with an infinity has no
-        // finite scale and quantizes to zeros rather than poisoning the tile.
+        let amax = abs_max(row);
+        // A NaN counts as 0 (`abs_max` skips it, the conversion maps it to 0); a row with an
+        // infinity has no finite scale and quantizes to zeros rather than poisoning the tile.
         if !(amax.is_finite() && amax > 0.0) {
             out.scale.push(0.0);
             continue;
         }
-        let inv = 32767.0 / amax;
-        for (d, v) in q.iter_mut().zip(row) {
-            // `as` saturates, so rounding up to 32767.5 is harmless.
-            *d = (v * inv).round() as i16;
-        }
+        round_scaled(row, 32767.0 / amax, q);
         out.scale.push(amax / 32767.0);
+    }
+}
+
+/// Largest |v| of a row, NaN skipped. Written with compares rather than `f32::max`, which wasm
+/// lowers to a libm call per element.
+fn abs_max(row: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        let mut acc = f32x4_splat(0.0);
+        let chunks = row.chunks_exact(4);
+        let tail = chunks
+            .remainder()
+            .iter()
+            .fold(0f32, |a, v| if v.abs() > a { v.abs() } else { a });
+        for c in chunks {
+            // SAFETY: `c` has exactly 4 floats; v128_load is an unaligned load.
+            let v = f32x4_abs(unsafe { v128_load(c.as_ptr() as *const v128) });
+            // pmax(a, b) = a < b ? b : a: a NaN `b` compares false and keeps `a`.
+            acc = f32x4_pmax(acc, v);
+        }
+        let lanes = [0, 1, 2, 3].map(|i| match i {
+            0 => f32x4_extract_lane::<0>(acc),
+            1 => f32x4_extract_lane::<1>(acc),
+            2 => f32x4_extract_lane::<2>(acc),
+            _ => f32x4_extract_lane::<3>(acc),
+        });
+        lanes.iter().fold(tail, |a, &v| if v > a { v } else { a })
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    row.iter()
+        .fold(0f32, |a, v| if v.abs() > a { v.abs() } else { a })
+}
+
+/// `q[i] = round(row[i] · inv)` (ties to even) for |row[i] · inv| ≤ 32767, NaN → 0.
+fn round_scaled(row: &[f32], inv: f32, q: &mut [i16]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        let s = f32x4_splat(inv);
+        let (xc, qc) = (row.chunks_exact(8), q.chunks_exact_mut(8));
+        for (d, v) in qc.into_remainder().iter_mut().zip(xc.remainder()) {
+            *d = (v * inv).round_ties_even() as i16;
+        }
+        for (c, d) in row.chunks_exact(8).zip(q.chunks_exact_mut(8)) {
+            // SAFETY: both chunks hold exactly 8 elements (32 / 16 bytes); the accesses are unaligned.
+            unsafe {
+                let a = f32x4_nearest(f32x4_mul(v128_load(c.as_ptr() as *const v128), s));
+                let b = f32x4_nearest(f32x4_mul(v128_load(c.as_ptr().add(4) as *const v128), s));
+                // trunc_sat maps NaN to 0; narrow saturates to i16.
+                let v = i16x8_narrow_i32x4(i32x4_trunc_sat_f32x4(a), i32x4_trunc_sat_f32x4(b));
+                v128_store(d.as_mut_ptr() as *mut v128, v);
+            }
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    for (d, v) in q.iter_mut().zip(row) {
+        // Adding and removing 1.5 · 2²³ rounds to the nearest integer (ties to even) for |x| < 2²²
+        // without a libm call; `as` then saturates and maps NaN to 0.
+        const MAGIC: f32 = 12_582_912.0;
+        *d = ((v * inv + MAGIC) - MAGIC) as i16;
     }
 }
 
