@@ -1,7 +1,7 @@
 //! The CPU matmul kernels (src/backend/cpu) against candle's dequantize-then-f32 matmul, natively;
 //! tests/web.rs runs the same cases in Chromium on the simd128 kernel.
 
-#[path = "kernel_cases.rs"]
+#[path = "support/kernel_cases.rs"]
 mod kernel_cases;
 
 use candle_core::quantized::{GgmlDType, QTensor};

@@ -5,7 +5,7 @@
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
-#[path = "kernel_cases.rs"]
+#[path = "support/kernel_cases.rs"]
 mod kernel_cases;
 
 wasm_bindgen_test_configure!(run_in_browser);
