@@ -69,7 +69,8 @@ pub fn attention(
     out: &mut [f32],
 ) {
     let h = heads * d;
-    if qkv.len() != batch * seq * 3 * h || out.len() != batch * seq * h {
+    let bad_mask = mask.is_some_and(|m| m.len() != batch * seq);
+    if qkv.len() != batch * seq * 3 * h || out.len() != batch * seq * h || bad_mask {
         return;
     }
     let scale = 1.0 / (d as f32).sqrt();
