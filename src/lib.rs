@@ -13,6 +13,7 @@
 //! Everything here is plain Rust that compiles natively and for `wasm32-unknown-unknown`, so the CLI and
 //! the tests exercise exactly the code the browser runs.
 
+pub mod backend;
 pub mod catalog;
 pub mod copy;
 pub mod engine;

@@ -5,6 +5,9 @@
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
+#[path = "support/kernel_cases.rs"]
+mod kernel_cases;
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
@@ -95,5 +98,22 @@ fn bad_model_bytes_give_an_error_not_a_panic() {
             .as_string()
             .unwrap();
         assert!(!text.is_empty());
+    }
+}
+
+/// The matmul kernels in the browser: the simd128 one (and the scalar one) against candle's
+/// dequantize-then-f32 matmul, on the same odd shapes and tolerance as natively (tests/kernels.rs).
+#[wasm_bindgen_test]
+async fn simd128_kernel_matches_dequantized_f32_matmul() {
+    assert_eq!(
+        vitrine::backend::cpu::Kernel::best(),
+        vitrine::backend::cpu::Kernel::Simd128
+    );
+    for &dtype in kernel_cases::DTYPES {
+        for &shape in kernel_cases::SHAPES {
+            yield_to_browser().await;
+            let ran = kernel_cases::check(dtype, shape).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(ran, 2, "scalar and simd128 must both run in the browser");
+        }
     }
 }

@@ -2,11 +2,12 @@
 //! matmuls and word table, f32 position/type tables and LayerNorms.
 
 use candle_core::quantized::QTensor;
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
 use super::gguf::ModelFile;
 use super::linear::Linear;
+use crate::backend::cpu::ops;
 use crate::error::{Error, Result};
 
 /// The fields of a Hugging Face BERT `config.json` this implementation reads (others are ignored).
@@ -49,34 +50,27 @@ impl Config {
 /// Hidden-state LayerNorm; kept in f32 because its statistics are where low precision hurts most.
 #[derive(Debug, Clone)]
 struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    eps: f32,
 }
 
 impl LayerNorm {
     fn new(file: &ModelFile, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
+        let load = |name: &str| -> Result<Vec<f32>> {
+            Ok(file.f32(&format!("{prefix}.{name}"), &[dim])?.to_vec1::<f32>()?)
+        };
         Ok(Self {
-            weight: file.f32(&format!("{prefix}.weight"), &[dim])?,
-            bias: file.f32(&format!("{prefix}.bias"), &[dim])?,
-            eps,
+            weight: load("weight")?,
+            bias: load("bias")?,
+            eps: eps as f32,
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let mean = xs.mean_keepdim(D::Minus1)?;
-        let xs = xs.broadcast_sub(&mean)?;
-        let var = xs.sqr()?.mean_keepdim(D::Minus1)?;
-        let xs = xs.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        xs.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+    /// `x ← LayerNorm(x + residual)` over rows of `dim` values.
+    fn forward(&self, x: &mut [f32], residual: Option<&[f32]>) {
+        ops::add_layer_norm(x, residual, &self.weight, &self.bias, self.eps);
     }
-}
-
-/// Softmax over the last dimension, shifted by the row maximum so `exp` cannot overflow.
-fn softmax_last_dim(xs: &Tensor) -> candle_core::Result<Tensor> {
-    let max = xs.max_keepdim(D::Minus1)?;
-    let e = xs.broadcast_sub(&max)?.exp()?;
-    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
 }
 
 struct Embeddings {
@@ -102,21 +96,24 @@ impl Embeddings {
         })
     }
 
-    /// `ids` is `[batch, seq]` u32; every token has type 0 (single-segment inputs only).
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+    /// `ids` is `[batch, seq]` u32; every token has type 0 (single-segment inputs only). Returns
+    /// `batch × seq` rows of hidden values.
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Vec<f32>> {
         let (_, seq) = ids.dims2()?;
         let words = self.word.embedding(ids)?;
         let pos = self.position.narrow(0, 0, seq)?;
         let typ = self.token_type.narrow(0, 0, 1)?;
         let xs = words.broadcast_add(&(pos.broadcast_add(&typ)?))?;
-        self.norm.forward(&xs)
+        let mut xs = xs.flatten_all()?.to_vec1::<f32>()?;
+        self.norm.forward(&mut xs, None);
+        Ok(xs)
     }
 }
 
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value as one matmul when the kernels allow (see [`Linear::fuse`]), else the
+    /// three layers in that order.
+    qkv: Vec<Linear>,
     attn_out: Linear,
     attn_norm: LayerNorm,
     up: Linear,
@@ -130,10 +127,15 @@ impl Layer {
         let (h, m) = (cfg.hidden_size, cfg.intermediate_size);
         let p = format!("encoder.layer.{i}");
         let eps = cfg.layer_norm_eps;
+        let query = file.linear(&format!("{p}.attention.self.query"), h, h)?;
+        let key = file.linear(&format!("{p}.attention.self.key"), h, h)?;
+        let value = file.linear(&format!("{p}.attention.self.value"), h, h)?;
+        let qkv = match Linear::fuse(&[&query, &key, &value]) {
+            Some(fused) => vec![fused],
+            None => vec![query, key, value],
+        };
         Ok(Self {
-            query: file.linear(&format!("{p}.attention.self.query"), h, h)?,
-            key: file.linear(&format!("{p}.attention.self.key"), h, h)?,
-            value: file.linear(&format!("{p}.attention.self.value"), h, h)?,
+            qkv,
             attn_out: file.linear(&format!("{p}.attention.output.dense"), h, h)?,
             attn_norm: LayerNorm::new(file, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
             up: file.linear(&format!("{p}.intermediate.dense"), m, h)?,
@@ -143,23 +145,44 @@ impl Layer {
         })
     }
 
-    /// `mask` is the additive `[batch, 1, 1, seq]` padding mask, `None` when nothing is padded.
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let (b, t, h) = xs.dims3()?;
-        let d = h / self.heads;
-        let split = |ys: Tensor| ys.reshape((b, t, self.heads, d))?.transpose(1, 2)?.contiguous();
-        let q = split((self.query.forward(xs)? / (d as f64).sqrt())?)?;
-        let k = split(self.key.forward(xs)?)?;
-        let v = split(self.value.forward(xs)?)?;
-        let mut scores = q.matmul(&k.t()?.contiguous()?)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let ctx = softmax_last_dim(&scores)?.matmul(&v)?;
-        let ctx = ctx.transpose(1, 2)?.contiguous()?.reshape((b, t, h))?;
-        let xs = self.attn_norm.forward(&(self.attn_out.forward(&ctx)? + xs)?)?;
-        let ff = self.down.forward(&self.up.forward(&xs)?.gelu_erf()?)?;
-        self.out_norm.forward(&(ff + xs)?)
+    /// `xs`: `batch × seq` rows of `h` hidden values, updated in place. `mask` is the additive
+    /// `batch × seq` key mask, `None` when nothing is padded.
+    fn forward(
+        &self,
+        xs: &mut Vec<f32>,
+        mask: Option<&[f32]>,
+        batch: usize,
+        seq: usize,
+    ) -> candle_core::Result<()> {
+        let rows = batch * seq;
+        let h = xs.len() / rows.max(1);
+        let qkv = match self.qkv.as_slice() {
+            [fused] => fused.forward_rows(xs, rows)?,
+            parts => {
+                // Interleave the three outputs row by row into the fused layout attention reads.
+                let outs = parts
+                    .iter()
+                    .map(|l| l.forward_rows(xs, rows))
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                let mut qkv = Vec::with_capacity(rows * 3 * h);
+                for r in 0..rows {
+                    for o in &outs {
+                        qkv.extend_from_slice(&o[r * h..][..h]);
+                    }
+                }
+                qkv
+            }
+        };
+        let mut ctx = vec![0f32; rows * h];
+        ops::attention(&qkv, batch, seq, self.heads, h / self.heads, mask, &mut ctx);
+        let mut attn = self.attn_out.forward_rows(&ctx, rows)?;
+        self.attn_norm.forward(&mut attn, Some(xs));
+        let mut up = self.up.forward_rows(&attn, rows)?;
+        ops::gelu_erf(&mut up);
+        let mut down = self.down.forward_rows(&up, rows)?;
+        self.out_norm.forward(&mut down, Some(&attn));
+        *xs = down;
+        Ok(())
     }
 }
 
@@ -197,17 +220,14 @@ impl BertModel {
         let dev = Device::Cpu;
         let ids = Tensor::from_slice(ids, (batch, seq), &dev)?;
         // Padding only exists in mixed-length batches; skipping the add keeps single texts cheaper.
-        let additive = if mask.iter().all(|&m| m == 1) {
-            None
-        } else {
-            // Large but finite, as in Hugging Face: exp() of it is exactly 0 after the max shift.
-            let m: Vec<f32> = mask.iter().map(|&m| if m == 1 { 0.0 } else { -1e9 }).collect();
-            Some(Tensor::from_vec(m, (batch, 1, 1, seq), &dev)?.to_dtype(DType::F32)?)
-        };
+        // Large but finite, as in Hugging Face: exp() of it is exactly 0 after the max shift.
+        let additive: Option<Vec<f32>> = (!mask.iter().all(|&m| m == 1))
+            .then(|| mask.iter().map(|&m| if m == 1 { 0.0 } else { -1e9 }).collect());
         let mut xs = self.embeddings.forward(&ids)?;
         for layer in &self.layers {
-            xs = layer.forward(&xs, additive.as_ref())?;
+            layer.forward(&mut xs, additive.as_deref(), batch, seq)?;
         }
-        Ok(xs)
+        let h = xs.len() / (batch * seq).max(1);
+        Ok(Tensor::from_vec(xs, (batch, seq, h), &dev)?)
     }
 }

@@ -1,36 +1,137 @@
-//! One `Linear` layer over candle's `QMatMul`: the same code serves float (f32/f16) and quantized
-//! (q4_0, q5_0, q8_0, k-quants) weights, so a model file may mix precisions per tensor.
+//! One `Linear` layer: q8_0/q5_0/q4_0 weights run on Vitrine's own kernels
+//! ([`crate::backend::cpu`]); every other type (float, k-quants) on candle's `QMatMul`, so a model
+//! file may still mix precisions per tensor.
+
+use std::cell::RefCell;
 
 use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
+
+use crate::backend::cpu::{quantize_rows, PackedQ8, QuantRows};
+
+#[derive(Debug, Clone)]
+enum Weight {
+    Packed(PackedQ8),
+    Candle(QMatMul),
+}
 
 /// `y = x · Wᵀ + b` with `W` stored `[out, in]` as in PyTorch checkpoints.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: QMatMul,
-    bias: Option<Tensor>,
+    weight: Weight,
+    bias: Option<Vec<f32>>,
+    out_dim: usize,
+    in_dim: usize,
+}
+
+thread_local! {
+    /// Quantized activations, reused between calls so a forward pass allocates them once.
+    static ROWS: RefCell<QuantRows> = RefCell::new(QuantRows::default());
 }
 
 impl Linear {
     /// Wraps a weight of shape `[out, in]` (any GGUF dtype) and an optional f32 bias of shape `[out]`.
     ///
-    /// Float weights are dequantized once here by `QMatMul`; quantized ones stay packed and run
-    /// through candle's block kernels (simd128 on wasm for q4_0 and q8_0).
+    /// Block-quantized weights with a Vitrine kernel are repacked here (exactly); float weights are
+    /// dequantized once by `QMatMul`; other quantized ones stay packed for candle's block kernels.
     pub fn new(weight: QTensor, bias: Option<Tensor>) -> Result<Self> {
+        let (out_dim, in_dim) = weight.shape().dims2()?;
+        let bias = bias.map(|b| b.flatten_all()?.to_vec1::<f32>()).transpose()?;
+        if bias.as_ref().is_some_and(|b| b.len() != out_dim) {
+            candle_core::bail!("linear: bias does not have {out_dim} values");
+        }
+        let weight = match PackedQ8::from_qtensor(&weight) {
+            Some(p) => Weight::Packed(p),
+            None => Weight::Candle(QMatMul::from_qtensor(weight)?),
+        };
         Ok(Self {
-            weight: QMatMul::from_qtensor(weight)?,
+            weight,
+            bias,
+            out_dim,
+            in_dim,
+        })
+    }
+
+    /// One layer computing every part's outputs side by side (`[.., Σ out]`), when all parts run on
+    /// Vitrine's kernels with the same input width; `None` otherwise (callers keep the parts).
+    pub fn fuse(parts: &[&Linear]) -> Option<Linear> {
+        let packed = parts
+            .iter()
+            .map(|l| match &l.weight {
+                Weight::Packed(p) => Some(p),
+                Weight::Candle(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let weight = PackedQ8::concat(&packed)?;
+        let biased = parts.iter().filter(|p| p.bias.is_some()).count();
+        let bias = match biased {
+            0 => None,
+            b if b == parts.len() => Some(
+                parts
+                    .iter()
+                    .flat_map(|p| p.bias.iter().flatten())
+                    .copied()
+                    .collect(),
+            ),
+            _ => return None,
+        };
+        Some(Linear {
+            out_dim: weight.n(),
+            in_dim: weight.k(),
+            weight: Weight::Packed(weight),
             bias,
         })
+    }
+
+    /// Output features.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// `m` rows of `in_dim` values in, `m` rows of `out_dim` out (row-major).
+    pub fn forward_rows(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        let (k, n) = (self.in_dim, self.out_dim);
+        if x.len() != m * k {
+            candle_core::bail!("linear: {} values are not {m} rows of {k}", x.len());
+        }
+        match &self.weight {
+            Weight::Packed(p) => {
+                let mut y = vec![0f32; m * n];
+                ROWS.with_borrow_mut(|rows| {
+                    quantize_rows(x, m, k, rows);
+                    p.matmul(rows, self.bias.as_deref(), &mut y)
+                })
+                .ok_or_else(|| candle_core::Error::Msg("linear: kernel size mismatch".into()))?;
+                Ok(y)
+            }
+            Weight::Candle(w) => {
+                let xs = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
+                let mut y = w.forward(&xs)?.flatten_all()?.to_vec1::<f32>()?;
+                if let Some(b) = &self.bias {
+                    y.chunks_exact_mut(n)
+                        .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));
+                }
+                Ok(y)
+            }
+        }
     }
 }
 
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        // The quantized kernels read the activations as one contiguous row-major block.
-        let ys = self.weight.forward(&xs.contiguous()?)?;
-        match &self.bias {
-            Some(bias) => ys.broadcast_add(bias),
-            None => Ok(ys),
+        let mut dims = xs.dims().to_vec();
+        if dims.last() != Some(&self.in_dim) {
+            candle_core::bail!(
+                "linear: input {:?} does not end in {} features",
+                dims,
+                self.in_dim
+            );
         }
+        let m = xs.elem_count() / self.in_dim;
+        let y = self.forward_rows(&xs.flatten_all()?.to_vec1::<f32>()?, m)?;
+        if let Some(last) = dims.last_mut() {
+            *last = self.out_dim;
+        }
+        Tensor::from_vec(y, dims, xs.device())
     }
 }

@@ -1,0 +1,22 @@
+//! CPU matmul kernels for block-quantized weights (q8_0, q5_0, q4_0).
+//!
+//! All three types are "one f16 scale per 32 weights times a small signed integer", so at load time
+//! [`PackedQ8`] re-expresses each of them exactly as an i8 per weight plus an f32 scale per block, and
+//! one kernel serves them all: the small model runs as fast as q8_0 while its file stays small.
+//!
+//! Activations are quantized once per row to i16 with one scale per row (more precise than candle's
+//! q8_0 per-block activations), so the block sum `Σ x·w` is an exact i32 and only the weight's block
+//! scale is applied in f32. Kernels, picked at run time:
+//! - `simd128`: wasm32 with simd128 (`i32x4.dot_i16x8_s`, 8 multiply-adds per instruction);
+//! - `avx2`: x86_64 when the CPU has AVX2 and FMA (`vpmaddwd`, 16 per instruction);
+//! - `scalar`: everything else, and the model the others are tested against.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub mod ops;
+mod q8;
+mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
+
+pub use q8::{quantize_rows, Kernel, PackedQ8, QuantRows};

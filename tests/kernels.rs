@@ -1,0 +1,68 @@
+//! The CPU matmul kernels (src/backend/cpu) against candle's dequantize-then-f32 matmul, natively;
+//! tests/web.rs runs the same cases in Chromium on the simd128 kernel.
+
+#[path = "support/kernel_cases.rs"]
+mod kernel_cases;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use kernel_cases::{check, DTYPES, SHAPES};
+use vitrine::backend::cpu::{quantize_rows, PackedQ8, QuantRows};
+
+#[test]
+fn every_kernel_matches_dequantized_f32_matmul() {
+    for &dtype in DTYPES {
+        for &shape in SHAPES {
+            let ran = check(dtype, shape).unwrap_or_else(|e| panic!("{e}"));
+            assert!(ran >= 1, "no kernel ran");
+        }
+    }
+}
+
+#[test]
+fn other_weight_types_stay_on_candle() {
+    let w = Tensor::from_vec(kernel_cases::values(8 * 256, 1), (8, 256), &Device::Cpu).unwrap();
+    for dtype in [GgmlDType::F32, GgmlDType::Q4K, GgmlDType::Q4_1] {
+        let q = QTensor::quantize(&w, dtype).unwrap();
+        assert!(
+            PackedQ8::from_qtensor(&q).is_none(),
+            "{dtype:?} has no Vitrine kernel"
+        );
+    }
+}
+
+#[test]
+fn bad_activations_and_sizes_do_not_panic() {
+    let w = Tensor::from_vec(kernel_cases::values(4 * 32, 2), (4, 32), &Device::Cpu).unwrap();
+    let packed = PackedQ8::from_qtensor(&QTensor::quantize(&w, GgmlDType::Q8_0).unwrap()).unwrap();
+    let mut rows = QuantRows::default();
+    let mut x = vec![1.0f32; 64];
+    x[3] = f32::INFINITY;
+    x[40] = f32::NAN;
+    quantize_rows(&x, 2, 32, &mut rows);
+    let mut y = vec![0f32; 8];
+    assert!(packed.matmul(&rows, None, &mut y).is_some());
+    // A row with an infinity has no finite scale and comes out zero; a NaN counts as 0 in its row.
+    assert!(y[..4].iter().all(|&v| v == 0.0), "{y:?}");
+    assert!(
+        y[4..].iter().all(|v| v.is_finite()) && y[4..].iter().any(|&v| v != 0.0),
+        "{y:?}"
+    );
+    assert!(packed.matmul(&rows, None, &mut y[..7]).is_none());
+    assert!(packed.matmul(&rows, Some(&[0.0; 3]), &mut y).is_none());
+    quantize_rows(&[], 0, 32, &mut rows);
+    assert!(packed.matmul(&rows, None, &mut []).is_some());
+}
+
+#[test]
+fn fast_erf_matches_libm() {
+    // The GELU's erf against libm's erff (what candle's gelu_erf uses) over the range that matters.
+    let mut worst = 0f32;
+    for i in -60_000..=60_000 {
+        let x = i as f32 * 1e-4;
+        worst = worst.max((vitrine::backend::cpu::ops::erf(x) - candle_core::cpu::erf::erf_f32(x)).abs());
+    }
+    assert!(worst <= 1e-6, "max |erf - erff| = {worst}");
+    assert!((vitrine::backend::cpu::ops::erf(100.0) - 1.0).abs() <= 1e-6);
+    assert!(vitrine::backend::cpu::ops::erf(f32::NAN).is_nan());
+}
