@@ -42,6 +42,10 @@ export class EngineHost {
       const bytes = await fetchBytes(opts.catalog.vectors, { name: 'catalog', sha256: opts.catalog.sha256, signal, progress, cache: opts.cache !== false });
       this.#engine.loadCatalog(bytes);
     }
+    if (opts.sessionModel) {
+      const bytes = await fetchBytes(opts.sessionModel, { name: 'session model', sha256: opts.sessionModelSha256, signal, progress, cache: opts.cache !== false });
+      this.#engine.loadSessionModel(bytes);
+    }
     if (opts.segments) {
       const bytes = await fetchBytes(opts.segments, { name: 'segments', sha256: opts.segmentsSha256, signal, progress, cache: opts.cache !== false });
       this.#engine.loadSegments(new TextDecoder().decode(bytes));

@@ -27,6 +27,10 @@ export interface VitrineOptions {
   modelSha256?: string;
   /** Precomputed product vectors (`vitrine embed-catalog`) and the products `rank` uses by default. */
   catalog?: { vectors?: string | URL; sha256?: string; products?: Candidate[] };
+  /** A trained session model (`vitrine train`) for forYou; the zero-shot intent serves without it. */
+  sessionModel?: string | URL;
+  /** Expected SHA-256 (hex) of the session model file. */
+  sessionModelSha256?: string;
   /** Segment centroids (`vitrine segments`), made with the same encoder; without them every report is segment 0. */
   segments?: string | URL;
   /** Expected SHA-256 (hex) of the segments file. */

@@ -118,6 +118,8 @@ export class Vitrine {
       modelSha256: options.modelSha256,
       catalog: options.catalog?.vectors ? { vectors: abs(options.catalog.vectors), sha256: options.catalog.sha256 } : null,
       products: options.catalog?.products ?? [],
+      sessionModel: abs(options.sessionModel),
+      sessionModelSha256: options.sessionModelSha256,
       segments: abs(options.segments),
       segmentsSha256: options.segmentsSha256,
       collector: abs(options.collector),

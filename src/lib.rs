@@ -26,7 +26,7 @@ pub mod sdk;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};
-pub use model::Encoder;
+pub use model::{Encoder, SessionModel, SessionStep};
 pub use sdk::Vitrine;
 
 #[cfg(target_arch = "wasm32")]

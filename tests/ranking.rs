@@ -250,3 +250,66 @@ fn bad_requests_get_clear_errors() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn for_you_uses_the_session_model_when_one_is_loaded() {
+    let cands = candidates();
+    let mut v = engine();
+    let bytes = std::fs::read("models/session-beauty.gguf").unwrap();
+    v.set_session_model(vitrine::SessionModel::from_gguf_bytes(&bytes).unwrap())
+        .unwrap();
+    assert!(v.diagnostics().intent_model.starts_with("session model"));
+    let viewed: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| c.category.as_deref() == Some("xmas"))
+        .take(5)
+        .collect();
+    for (i, c) in viewed.iter().enumerate() {
+        v.track(event(EventKind::View, c, NOW - 60_000.0 * (5 - i) as f64), NOW)
+            .unwrap();
+    }
+    let out = v
+        .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
+        .unwrap();
+
+    // Reference: the model's own intent and item vectors, scored and sorted here.
+    let model = vitrine::SessionModel::from_gguf_bytes(&bytes).unwrap();
+    let enc = Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap();
+    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
+    let vecs = enc.embed(&titles).unwrap();
+    let pos = |c: &Candidate| cands.iter().position(|x| x.id == c.id).unwrap();
+    let steps: Vec<vitrine::SessionStep> = viewed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| vitrine::SessionStep {
+            vector: &vecs[pos(c)],
+            kind: EventKind::View,
+            gap_secs: (i > 0).then_some(60.0),
+        })
+        .collect();
+    let intent = model.intent(&steps).unwrap();
+    let items = model.item_vectors(&vecs.concat()).unwrap();
+    let mut reference: Vec<(usize, f32)> = items
+        .chunks(model.out_dims())
+        .map(|x| dot(&intent, x))
+        .enumerate()
+        .collect();
+    reference.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let expected: Vec<&str> = reference
+        .iter()
+        .map(|(i, _)| cands[*i].id.as_str())
+        .filter(|id| !viewed.iter().any(|c| c.id == *id))
+        .take(10)
+        .collect();
+    assert_eq!(ids(&out), expected);
+    let xmas = out.iter().filter(|r| {
+        cands
+            .iter()
+            .any(|c| c.id == r.id && c.category.as_deref() == Some("xmas"))
+    });
+    assert!(
+        xmas.count() >= 6,
+        "the Beauty-trained model on a gift catalog: {:?}",
+        ids(&out)
+    );
+}

@@ -6,7 +6,7 @@ mod copy;
 mod placements;
 mod vectors;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::copy::{Posteriors, Segments};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
-use crate::model::session::{zero_shot_intent, SessionStep};
+use crate::model::session::{zero_shot_intent, SessionModel, SessionStep};
 use crate::model::Encoder;
 use crate::rank::{Candidate, Placement, Ranked, Rules};
 use crate::report::{ReportConfig, Reporter};
@@ -63,6 +63,10 @@ pub struct Vitrine {
     salt: Vec<u8>,
     /// Segment centroids (unit vectors in the encoder's space), shipped with the model.
     segments: Option<Segments>,
+    /// The trained session model; the zero-shot intent serves without it.
+    session: Option<SessionModel>,
+    /// Product vectors mapped into the session model's scoring space, by product id.
+    projected: HashMap<String, Vec<f32>>,
 }
 
 impl Vitrine {
@@ -88,6 +92,8 @@ impl Vitrine {
             posteriors: Posteriors::flat(),
             salt: salt.to_vec(),
             segments: None,
+            session: None,
+            projected: HashMap::new(),
         })
     }
 
@@ -112,6 +118,22 @@ impl Vitrine {
             }
         }
         self.vectors.add_catalog(catalog)
+    }
+
+    /// Uses a trained session model for forYou; it must read the loaded encoder's vectors.
+    pub fn set_session_model(&mut self, model: SessionModel) -> Result<()> {
+        if let Some(enc) = &self.encoder {
+            if model.dims() != enc.dims() {
+                return Err(Error::InvalidInput(format!(
+                    "the session model reads {}-dim vectors, the encoder makes {}; use a model trained on this encoder",
+                    model.dims(),
+                    enc.dims()
+                )));
+            }
+        }
+        self.projected.clear();
+        self.session = Some(model);
+        Ok(())
     }
 
     /// Uses shipped segment centroids; they must come from the loaded encoder.
@@ -148,6 +170,7 @@ impl Vitrine {
     pub fn clear(&mut self) {
         self.history.clear();
         self.vectors.clear_encoded();
+        self.projected.clear();
         let consent = self.reporter.consent();
         self.reporter.set_consent(false);
         self.reporter.set_consent(consent);
@@ -157,7 +180,10 @@ impl Vitrine {
     pub fn diagnostics(&self) -> Diagnostics {
         Diagnostics {
             encoder: self.encoder.is_some(),
-            intent_model: "zero-shot".into(),
+            intent_model: match &self.session {
+                Some(m) => format!("session model ({} steps, {} dims)", m.max_len(), m.out_dims()),
+                None => "zero-shot".into(),
+            },
             segments: self.segments.as_ref().map_or(0, |s| s.centroids.len()),
             catalog_vectors: self.vectors.catalog_len(),
             encoded_vectors: self.vectors.encoded_len(),
@@ -190,6 +216,9 @@ impl Vitrine {
         }
         self.ensure_history_vectors()?;
         self.vectors.ensure(self.encoder.as_ref(), candidates)?;
+        if matches!(placement, Placement::ForYou) {
+            self.ensure_projected(candidates)?;
+        }
         placements::rank(self, placement, candidates, rules)
     }
 
@@ -201,6 +230,36 @@ impl Vitrine {
         Ok(zero_shot_intent(
             &steps.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
         ))
+    }
+
+    /// Maps candidate vectors into the session model's space once (cached by id; a batch per call).
+    fn ensure_projected(&mut self, candidates: &[Candidate]) -> Result<()> {
+        let Some(model) = &self.session else { return Ok(()) };
+        let mut ids = Vec::new();
+        let mut flat = Vec::new();
+        for c in candidates {
+            if let (false, Some(v)) = (self.projected.contains_key(&c.id), self.vectors.get(&c.id)) {
+                ids.push(c.id.clone());
+                flat.extend_from_slice(v);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let out = model.item_vectors(&flat)?;
+        for (id, v) in ids.into_iter().zip(out.chunks(model.out_dims())) {
+            self.projected.insert(id, v.to_vec());
+        }
+        Ok(())
+    }
+
+    /// The session model's intent and the projected vectors, when a model is loaded and the history has
+    /// steps: forYou scores `dot(intent, projected)`; otherwise the zero-shot intent on text vectors.
+    fn model_intent(&self, steps: &[SessionStep]) -> Result<Option<Vec<f32>>> {
+        match &self.session {
+            Some(m) if !steps.is_empty() => Ok(Some(m.intent(steps)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Encodes whatever the history needs and the engine lacks: searched queries, titled products.

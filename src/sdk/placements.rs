@@ -62,7 +62,14 @@ pub(super) fn rank(
     let n = candidates.len().max(1) as f32;
 
     let relevance: Vec<Option<f32>> = match placement {
-        Placement::ForYou => vectors.iter().map(|v| v.map(|v| dot(&intent, v))).collect(),
+        Placement::ForYou => match vt.model_intent(&step_only)? {
+            // The trained model scores in its own space; products it has no projection for stay unscored.
+            Some(m) => candidates
+                .iter()
+                .map(|c| vt.projected.get(&c.id).map(|p| dot(&m, p)))
+                .collect(),
+            None => vectors.iter().map(|v| v.map(|v| dot(&intent, v))).collect(),
+        },
         Placement::SimilarTo { product_id } => {
             let anchor = vt.vectors.get(product_id).ok_or_else(|| {
                 Error::InvalidInput(format!(

@@ -9,6 +9,7 @@ use super::WebEncoder;
 use crate::catalog::Catalog;
 use crate::copy::Segments;
 use crate::history::Event;
+use crate::model::SessionModel;
 use crate::rank::{Candidate, Placement, Rules};
 use crate::report::Event as Outcome;
 use crate::sdk::{Config, CopyOptions, CopyVariant};
@@ -61,6 +62,14 @@ impl WebVitrine {
     #[wasm_bindgen(js_name = loadCatalog)]
     pub fn load_catalog(&mut self, bytes: &[u8]) -> Result<usize, JsError> {
         Ok(self.inner.load_catalog(&Catalog::from_bytes(bytes)?)?)
+    }
+
+    /// Loads a trained session model (GGUF from `vitrine train`, verified) for forYou.
+    #[wasm_bindgen(js_name = loadSessionModel)]
+    pub fn load_session_model(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        Ok(self
+            .inner
+            .set_session_model(SessionModel::from_gguf_bytes(bytes)?)?)
     }
 
     /// Loads segment centroids (the JSON `vitrine segments` writes).
