@@ -18,7 +18,7 @@ suite() { # name command...
   fi
 }
 
-suite native cargo test --workspace
+suite native cargo test --workspace --no-fail-fast
 suite build bash scripts/build.sh
 # Debug info off: the test module shrinks from 160 MB to 20 MB and loads in Chromium 3x faster.
 # The encoder tests run the whole model synchronously on the page; the runner's default 20 s per test
