@@ -81,6 +81,7 @@ pub fn check(dtype: GgmlDType, (m, k, n): (usize, usize, usize)) -> Result<usize
                 let abs_xw: f32 = xr.iter().zip(wj).map(|(a, b)| (a * b).abs()).sum();
                 let tol = 0.5 * rows.scale[r] * abs_w + 1e-4 * abs_xw + 1e-6;
                 let (got, exp) = (y[r * n + j], want[r * n + j] + bias[j]);
+                #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN must fail the check, not pass it
                 if !((got - exp).abs() <= tol) {
                     return Err(format!(
                         "{kernel:?} {dtype:?} m={m} k={k} n={n}: y[{r},{j}] = {got}, want {exp} ± {tol}"

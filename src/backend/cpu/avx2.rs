@@ -2,6 +2,9 @@
 //! i16 activations and sign-extended i8 weights, FMA into f32 per block. Chosen at run time, so the
 //! binary still runs on CPUs without AVX2 (they get the scalar kernel).
 
+// Register tiles: `r` and `j` index several arrays in lockstep; iterator forms would hide the tile shape.
+#![allow(clippy::needless_range_loop)]
+
 use core::arch::x86_64::*;
 
 use super::q8::{Tile, BLOCK};

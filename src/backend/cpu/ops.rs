@@ -33,6 +33,7 @@ pub fn gelu_erf(x: &mut [f32]) {
 /// erf as a rational function of degree 13/8 on [-4, 4] (beyond it erf is ±1 in f32), the
 /// approximation Eigen and XLA use; within a few 1e-7 of libm's `erff` (tested). Branch-free, so
 /// the loop above vectorises, where a libm call per element cost ~9 % of a query.
+#[allow(clippy::manual_clamp)] // deliberate: see the comment below
 pub fn erf(x: f32) -> f32 {
     // Selects, not f32::clamp (a libm call on wasm); a NaN compares false both times and stays NaN.
     let x = if x > 4.0 {
