@@ -43,7 +43,6 @@ export class KvStore {
     try {
       const req = idb.open(name, DB_VERSION);
       req.onupgradeneeded = (e) => upgrade(req.result, e.oldVersion);
-      req.onblocked = () => {};
       store.#db = await withTimeout(promisify(req), 5000, 'opening IndexedDB timed out (blocked?)');
       store.mode = 'indexeddb';
     } catch (err) {

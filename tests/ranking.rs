@@ -57,14 +57,8 @@ fn ids(r: &[Ranked]) -> Vec<&str> {
     r.iter().map(|x| x.id.as_str()).collect()
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-#[test]
-fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
-    let cands = candidates();
-    let mut v = engine();
+/// Tracks a view of each of the first five Christmas candidates, a minute apart; returns them.
+fn view_five_christmas_items<'a>(v: &mut Vitrine, cands: &'a [Candidate]) -> Vec<&'a Candidate> {
     let viewed: Vec<&Candidate> = cands
         .iter()
         .filter(|c| c.category.as_deref() == Some("xmas"))
@@ -74,6 +68,25 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
         v.track(event(EventKind::View, c, NOW - 60_000.0 * (5 - i) as f64), NOW)
             .unwrap();
     }
+    viewed
+}
+
+/// The candidates' title vectors from a separately loaded encoder: the references' inputs.
+fn title_vectors(cands: &[Candidate]) -> Vec<Vec<f32>> {
+    let enc = Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap();
+    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
+    enc.embed(&titles).unwrap()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
+    let cands = candidates();
+    let mut v = engine();
+    let viewed = view_five_christmas_items(&mut v, &cands);
     let out = v
         .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
         .unwrap();
@@ -89,9 +102,7 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
     );
 
     // Reference: the documented zero-shot intent, weight 0.7^age for views, computed independently here.
-    let enc = Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap();
-    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
-    let vecs = enc.embed(&titles).unwrap();
+    let vecs = title_vectors(&cands);
     let mut intent = vec![0f32; 384];
     for (age, c) in viewed.iter().rev().enumerate() {
         let i = cands.iter().position(|x| x.id == c.id).unwrap();
@@ -259,24 +270,14 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
     v.set_session_model(vitrine::SessionModel::from_gguf_bytes(&bytes).unwrap())
         .unwrap();
     assert!(v.diagnostics().intent_model.starts_with("session model"));
-    let viewed: Vec<&Candidate> = cands
-        .iter()
-        .filter(|c| c.category.as_deref() == Some("xmas"))
-        .take(5)
-        .collect();
-    for (i, c) in viewed.iter().enumerate() {
-        v.track(event(EventKind::View, c, NOW - 60_000.0 * (5 - i) as f64), NOW)
-            .unwrap();
-    }
+    let viewed = view_five_christmas_items(&mut v, &cands);
     let out = v
         .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
         .unwrap();
 
     // Reference: the model's own intent and item vectors, scored and sorted here.
     let model = vitrine::SessionModel::from_gguf_bytes(&bytes).unwrap();
-    let enc = Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap();
-    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
-    let vecs = enc.embed(&titles).unwrap();
+    let vecs = title_vectors(&cands);
     let pos = |c: &Candidate| cands.iter().position(|x| x.id == c.id).unwrap();
     let steps: Vec<vitrine::SessionStep> = viewed
         .iter()

@@ -53,12 +53,14 @@ async function start() {
 }
 
 /** Tracks an event, then refreshes everything that depends on the session. */
-async function track(event) {
+async function track(event, opts) {
   await vitrine.track(event);
-  await refresh();
+  await refresh(opts);
 }
 
-async function refresh() {
+/** Re-ranks and redraws what depends on the session; `banner` re-picks the copy (once per page view:
+ *  every pick counts an impression, so events within a page must not re-pick it). */
+async function refresh({ banner = false } = {}) {
   const current = location.hash.match(/^#\/product\/(.+)$/)?.[1];
   const exclude = current ? [decodeURIComponent(current)] : [];
   const ranked = await vitrine.forYou({ rules: { limit: 8, diversity: { lambda: 0.85 }, filters: { excludeIds: exclude } } });
@@ -69,7 +71,7 @@ async function refresh() {
     ? 'Picked in this tab from what you did here.'
     : 'Popular right now. Browse a little and this row adapts to you.';
   strip($('for-you'), history.events.length ? items : state.products.slice(0, 8).map((product) => ({ product })), { titleOf, onOpen: openProduct });
-  await pickBanner();
+  if (banner || !state.pick) await pickBanner();
   await renderTransparency(vitrine, { ranked, history, titleOf });
   document.body.dataset.updated = String(Date.now());
 }
@@ -105,7 +107,7 @@ async function route() {
       el('h3', {}, 'Similar items'),
       el('ol', { class: 'strip', id: 'similar' }, similar.map((r) => card(state.byId.get(r.id), { titleOf, onOpen: openProduct }))),
     );
-    await track({ type: 'view', productId: p.id, title: p.title, category: p.category });
+    await track({ type: 'view', productId: p.id, title: p.title, category: p.category }, { banner: true });
     return;
   }
   if (kind === 'search' && value) {
@@ -118,7 +120,7 @@ async function route() {
     view.replaceChildren(el('h2', {}, `Results for “${value}”`),
       ranked.length ? el('ol', { class: 'grid', id: 'results' }, ranked.map((r) => card(state.byId.get(r.id), { reasons: r.reasons, titleOf, onOpen: openProduct })))
         : el('p', {}, 'No products match. Try “lantern”, “mug” or “christmas”.'));
-    await refresh();
+    await refresh({ banner: true });
     return;
   }
   if (kind === 'cart') {
@@ -136,7 +138,7 @@ async function route() {
     el('nav', { 'aria-label': 'Categories', class: 'cats' }, el('a', { href: '#/' }, 'All'), cats.map((c) => el('a', { href: `#/category/${encodeURIComponent(c)}`, 'aria-current': c === category ? 'page' : null }, c))),
     el('h2', {}, category ?? 'Popular products'),
     el('ol', { class: 'grid', id: 'grid' }, list.map((p) => card(p, { titleOf, onOpen: openProduct }))));
-  await refresh();
+  await refresh({ banner: true });
 }
 
 async function addToCart(p) {

@@ -29,7 +29,7 @@ impl VectorStore {
     /// A new encoder invalidates everything made by another one.
     pub fn set_model(&mut self, checksum: &str) {
         if self.model.as_deref() != Some(checksum) {
-            self.catalog.retain(|_, _| false);
+            self.catalog.clear();
             self.encoded.clear();
             self.model = Some(checksum.to_owned());
         }

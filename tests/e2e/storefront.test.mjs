@@ -94,7 +94,7 @@ test('history survives a reload; a wipe leaves nothing behind', async () => {
     };
   }));
   // Only the report state may remain: today's ε spend (a wipe must not refill the budget) and the
-  // banner impression the page counted after the wipe. No history, no salt, no product id.
+  // counters the page may count after the wipe. No history, no salt, no product id.
   assert.deepEqual(left.keys, ['report-state']);
   assert.ok(!left.values.includes(id) && !left.values.includes('productId'), left.values);
   await page.reload();
