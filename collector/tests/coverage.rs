@@ -1,17 +1,27 @@
-//! Statistical test of the whole private pipeline, in-process: 100 seeded runs of 100,000 simulated devices
-//! each go through the core's report builder (OUE at ε = 1) and the collector's estimator.
+//! Statistical test of the whole private pipeline, in-process: 1,000 seeded runs of 100,000 simulated
+//! devices each go through the core's report builder (OUE at ε = 1) and the collector's estimator.
 //!
-//! The bar: each arm's CTR interval contains the true CTR in at least 93 of the 100 runs; over all four
-//! metrics × two arms, at least 93 % of the 800 intervals cover; none below 88/100 (at a true 95 %
-//! coverage that has probability ≈ 0.4 %); and the stated standard errors match the observed spread of
-//! the estimates, so intervals cannot pass by being too wide.
+//! The bar is "the true rate lies inside its 95 % interval in at least 93 of 100 seeded runs".
+//! For one rate with exactly calibrated intervals, the count of 100 is Binomial(100, 0.95): it reaches 93
+//! with probability 0.87 only, and all eight rates (four metrics × two arms) at once with about 0.35. So
+//! one block of 100 runs cannot tell a calibrated interval from a slightly narrow one. This test asks
+//! more of the estimator and less of luck:
+//! - over 1,000 runs, every rate's coverage lies in [93 %, 97 %] (a true 95 % gives 95 ± 0.69 %, so the
+//!   band is ±2.9 σ; an interval 10 % too narrow covers 93.0 %, one 10 % too wide 97.5 %);
+//! - every rate's stated standard error matches the observed spread of its 1,000 estimates within 7 %
+//!   (the sd of an sd estimate at n = 1,000 is 2.2 %), so intervals cannot pass by being too wide;
+//! - the count, in ten blocks of 100 runs: at least 93 of 100 in at least 7 of every rate's 10
+//!   blocks, and at least 93 on average over each rate's blocks (printed, for BENCHMARKS.md).
+//! Runs are seeded, so the outcome is exact and repeatable; the bounds above are what make it meaningful.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{CellKey, Event, ReportConfig, Reporter, CATEGORIES, REVENUE_BUCKET_VALUE};
 use vitrine_collector::estimate::{estimate, Counts, Metric};
 
-const RUNS: u64 = 100;
+const RUNS: u64 = 1000;
+/// Runs per block of the "93 of 100" count.
+const BLOCK: usize = 100;
 const DEVICES: usize = 100_000;
 const NOW: u64 = 1_800_000_000;
 
@@ -78,7 +88,7 @@ fn run(seed: u64) -> [Counts; 2] {
 }
 
 #[test]
-fn intervals_cover_the_truth_in_at_least_93_of_100_runs() {
+fn intervals_cover_the_truth_at_their_stated_95_percent() {
     // Two threads: the machine has two cores; runs are independent and seeded, so the result is exact.
     let results: Vec<[Counts; 2]> = std::thread::scope(|s| {
         let halves: Vec<_> = (0..2u64)
@@ -86,7 +96,7 @@ fn intervals_cover_the_truth_in_at_least_93_of_100_runs() {
             .collect();
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    let (mut report, mut pooled) = (Vec::new(), 0);
+    let mut report = Vec::new();
     for m in Metric::ALL {
         for arm in 0..2 {
             let truth = m.truth(&TRUTH[arm]);
@@ -94,29 +104,28 @@ fn intervals_cover_the_truth_in_at_least_93_of_100_runs() {
                 .iter()
                 .map(|c| estimate(&[(1_000_000, c[arm])], m).unwrap())
                 .collect();
-            let covered = est.iter().filter(|i| i.lo <= truth && truth <= i.hi).count();
-            // Too-wide intervals would pass the coverage check too: the stated standard error must match
-            // the spread of the 100 independent estimates (sd of an sd estimate at n = 100 is ≈ 7 %).
+            let hit: Vec<bool> = est.iter().map(|i| i.lo <= truth && truth <= i.hi).collect();
+            let covered = hit.iter().filter(|&&h| h).count();
+            let blocks: Vec<usize> = hit
+                .chunks(BLOCK)
+                .map(|b| b.iter().filter(|&&h| h).count())
+                .collect();
+            let passing = blocks.iter().filter(|&&b| b >= 93).count();
+            let block_mean = blocks.iter().sum::<usize>() as f64 / blocks.len() as f64;
             let mean = est.iter().map(|i| i.estimate).sum::<f64>() / RUNS as f64;
             let sd =
                 (est.iter().map(|i| (i.estimate - mean).powi(2)).sum::<f64>() / (RUNS - 1) as f64).sqrt();
             let se = est.iter().map(|i| i.se).sum::<f64>() / RUNS as f64;
-            report.push(format!("{m:?}[{arm}] {covered}/{RUNS} (se {se:.4}, sd {sd:.4})"));
-            pooled += covered;
-            let bar = if m == Metric::Ctr { 93 } else { 88 };
-            assert!(
-                covered >= bar,
-                "{m:?} arm {arm}: covered {covered}/{RUNS}; all: {report:?}"
-            );
-            assert!(
-                (0.8..1.25).contains(&(se / sd)),
-                "{m:?} arm {arm}: se {se} vs observed sd {sd}"
-            );
+            report.push(format!(
+                "{m:?}[{arm}] {covered}/{RUNS}, blocks {blocks:?} ({passing}/10 reach 93), se/sd {:.3}",
+                se / sd
+            ));
+            let all = || report.join("; ");
+            assert!((930..=970).contains(&covered), "{m:?}[{arm}] coverage: {}", all());
+            assert!((0.93..1.07).contains(&(se / sd)), "{m:?}[{arm}] se/sd: {}", all());
+            assert!(passing >= 7, "{m:?}[{arm}] too few blocks reach 93: {}", all());
+            assert!(block_mean >= 93.0, "{m:?}[{arm}] mean block count: {}", all());
         }
     }
-    println!("coverage: {}; pooled {pooled}/800", report.join(", "));
-    assert!(
-        pooled >= 744,
-        "pooled coverage {pooled}/800 is below 93 %: {report:?}"
-    );
+    println!("coverage:\n{}", report.join("\n"));
 }
