@@ -290,9 +290,12 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
         .collect();
     let intent = model.intent(&steps).unwrap();
     let items = model.item_vectors(&vecs.concat()).unwrap();
+    let newest = &vecs[pos(viewed.last().unwrap())];
+    let mix = model.config().content_mix;
     let mut reference: Vec<(usize, f32)> = items
         .chunks(model.out_dims())
-        .map(|x| dot(&intent, x))
+        .zip(&vecs)
+        .map(|(x, text)| dot(&intent, x) + mix * dot(newest, text))
         .enumerate()
         .collect();
     reference.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -313,4 +316,58 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
         "the Beauty-trained model on a gift catalog: {:?}",
         ids(&out)
     );
+}
+
+#[test]
+fn vectors_from_another_backend_replace_cpu_encoding() {
+    // The GPU path: the page asks which texts the engine lacks, encodes them elsewhere, hands them in.
+    let cands = candidates();
+    let mut v = engine();
+    let viewed = view_five_christmas_items(&mut v, &cands);
+    let queries = vec!["red candle".to_string()];
+    let pending = v.pending_texts(&cands, &queries, &[]);
+    // Every candidate (the viewed ones among them, once) and the query, nothing else.
+    assert_eq!(pending.len(), cands.len() + 1, "{:?}", &pending[..3]);
+    assert!(viewed.iter().all(|c| pending.iter().any(|(k, _)| *k == c.id)));
+    assert_eq!(pending.last().unwrap().1, "red candle");
+
+    // Hand in the vectors of the *reversed* candidate list: ranking must use them, not re-encode.
+    let vecs = title_vectors(&cands);
+    let keys: Vec<String> = pending.iter().map(|(k, _)| k.clone()).collect();
+    let n = cands.len();
+    let mut flat: Vec<f32> = Vec::new();
+    for (key, _) in &pending[..n] {
+        let i = cands.iter().position(|c| c.id == *key).unwrap();
+        flat.extend(&vecs[n - 1 - i]);
+    }
+    flat.extend(&vecs[0]); // the query's
+    v.put_vectors(keys, &flat).unwrap();
+    assert!(v.pending_texts(&cands, &queries, &[]).is_empty());
+    let out = v
+        .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
+        .unwrap();
+    let swapped: Vec<Candidate> = cands
+        .iter()
+        .zip(cands.iter().rev())
+        .map(|(c, twin)| Candidate {
+            title: twin.title.clone(),
+            ..c.clone()
+        })
+        .collect();
+    let mut reference = engine();
+    for (i, c) in viewed.iter().enumerate() {
+        let twin = swapped.iter().find(|s| s.id == c.id).unwrap();
+        reference
+            .track(event(EventKind::View, twin, NOW - 60_000.0 * (5 - i) as f64), NOW)
+            .unwrap();
+    }
+    let expected = reference
+        .rank(&Placement::ForYou, &swapped, &Rules::default(), NOW)
+        .unwrap();
+    assert_eq!(ids(&out), ids(&expected));
+
+    // Wrong lengths and non-finite values are refused and change nothing.
+    assert!(v.put_vectors(vec!["x".into()], &[0.0; 383]).is_err());
+    assert!(v.put_vectors(vec!["x".into()], &[f32::NAN; 384]).is_err());
+    assert_eq!(v.pending_texts(&cands, &["x".into()], &[]).len(), 1);
 }

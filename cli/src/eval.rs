@@ -133,18 +133,32 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 pub fn session_metrics(model: &SessionModel, vectors: &[f32], cases: &[Case]) -> Result<Metrics> {
     let dims = model.dims();
     let n = vectors.len() / dims;
+    let od = model.out_dims();
+    let mix = model.content_mix();
+    // `SessionModel::score` as one matmul: [intent, newest text] · [item vector, mix · text].
+    let width = od + if mix == 0.0 { 0 } else { dims };
     let items = model.item_vectors(vectors)?;
-    let items = Tensor::from_vec(items, (n, model.out_dims()), &Device::Cpu)?;
+    let mut rows = Vec::with_capacity(n * width);
+    for i in 0..n {
+        rows.extend_from_slice(&items[i * od..(i + 1) * od]);
+        if mix != 0.0 {
+            rows.extend(vectors[i * dims..(i + 1) * dims].iter().map(|x| x * mix));
+        }
+    }
+    let items = Tensor::from_vec(rows, (n, width), &Device::Cpu)?;
     // Intents one after another, outside rayon: candle's quantized matmul fans out on rayon itself, and
     // nesting it inside our parallel chunks measured 20x slower (q8_0: >10 min instead of 28 s).
-    let mut intents = Vec::with_capacity(cases.len() * model.out_dims());
+    let mut queries = Vec::with_capacity(cases.len() * width);
     for c in cases {
-        intents.extend(model.intent(&purchase_steps(vectors, dims, c.history))?);
+        queries.extend(model.intent(&purchase_steps(vectors, dims, c.history))?);
+        if mix != 0.0 {
+            let newest = *c.history.last().context("a case has a history")? as usize;
+            queries.extend_from_slice(&vectors[newest * dims..(newest + 1) * dims]);
+        }
     }
-    let od = model.out_dims();
     evaluate(cases, n, |first, c| {
         score(
-            intents[first * od..(first + c.len()) * od].to_vec(),
+            queries[first * width..(first + c.len()) * width].to_vec(),
             c.len(),
             &items,
         )

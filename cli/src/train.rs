@@ -77,6 +77,12 @@ pub struct TrainArgs {
     /// Users per batch.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+    /// Initial weight of the newest step's raw text similarity in the score (learned from there);
+    /// 0 with `--learn-mix false` leaves it out.
+    #[arg(long, default_value_t = 0.2)]
+    pub content_mix: f32,
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub learn_mix: bool,
     /// Stop after this many epochs without a better validation NDCG@10.
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
@@ -91,6 +97,8 @@ struct Trainer<'a> {
     temperature: f64,
     dropout: f32,
     negatives: usize,
+    /// `content_mix`, a `[1]` tensor so the optimiser can learn it.
+    mix: Var,
     rng: &'a mut rand::rngs::StdRng,
 }
 
@@ -227,8 +235,25 @@ impl Trainer<'_> {
         let ids = Tensor::from_vec(ids, (b, t), &dev)?;
         let q = self.intents(&ids, &source, b, t)?;
         let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
-        let logits = (q.matmul(&g.t()?)? / self.temperature)?;
+        let mut logits = q.matmul(&g.t()?)?;
+        // The content term of `SessionModel::score`: the newest input's raw text similarity to each
+        // candidate, a constant the mix scales (only the mix learns from it).
+        let newest: Vec<u32> = batch
+            .iter()
+            .flat_map(|s| s[..s.len() - 1].iter().copied())
+            .collect();
+        let newest = self
+            .items
+            .index_select(&Tensor::from_vec(newest, targets.len(), &dev)?, 0)?;
+        let texts = self.items.index_select(&rows.narrow(0, 0, pad as usize)?, 0)?;
+        let sim = newest.matmul(&texts.t()?)?.detach();
+        logits = (logits + sim.broadcast_mul(self.mix.as_tensor())?)?;
+        let logits = (logits / self.temperature)?;
         candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), targets.len(), &dev)?)
+    }
+
+    fn mix(&self) -> Result<f32> {
+        Ok(self.mix.as_tensor().to_vec1::<f32>()?[0])
     }
 
     fn tensors(&self) -> Result<BTreeMap<String, Tensor>> {
@@ -280,6 +305,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         normalize: args.normalize,
         tie_input: args.tie_input,
         layer_norm_eps: 1e-5,
+        content_mix: args.content_mix,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut vars = BTreeMap::new();
@@ -315,6 +341,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         vars.insert(name, var);
     }
+    let mix = Var::from_tensor(&Tensor::new(&[args.content_mix], &Device::Cpu)?)?;
+    if args.learn_mix && args.content_mix != 0.0 {
+        trainable.push(mix.clone());
+    }
     let mut padded = vectors.clone();
     padded.extend(std::iter::repeat_n(0.0, dims));
     let items = Tensor::from_vec(padded, (n + 1, dims), &Device::Cpu)?;
@@ -343,6 +373,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         temperature: args.temperature,
         dropout: args.dropout,
         negatives: args.negatives,
+        mix,
         rng: &mut rng,
     };
     let (mut best, mut best_epoch) = (-1.0f64, 0);
@@ -373,12 +404,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             opt.backward_step(&loss)?;
         }
         let tensors = tr.tensors()?;
+        let cfg = SessionConfig {
+            content_mix: tr.mix()?,
+            ..cfg.clone()
+        };
         let model =
             SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?)?;
         let m = session_metrics(&model, &vectors, &valid)?;
         eprintln!(
-            "epoch {epoch}: loss {:.4}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
+            "epoch {epoch}: loss {:.4}, mix {:.3}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
             total / batches.len() as f64,
+            cfg.content_mix,
             m.ndcg10,
             m.hr10,
             te.elapsed().as_secs_f64(),

@@ -2,9 +2,12 @@
 //! event types, time gaps) that outputs a next-item intent vector, plus the zero-shot fallback.
 //!
 //! Inputs are encoder text vectors, never item ids, so one trained model serves any store's catalog.
-//! A candidate's score is `dot(intent, item_vector)` where `item_vector` comes from
-//! [`SessionModel::item_vectors`] (a learned adapter of the text vector). When the model was trained with
-//! `normalize` (see [`SessionConfig`]) both sides are unit length and the score is a cosine.
+//! A candidate's score is `dot(intent, item_vector) + content_mix · dot(newest step's text vector,
+//! candidate's text vector)` ([`SessionModel::score`]): `item_vector` comes from
+//! [`SessionModel::item_vectors`] (a learned adapter of the text vector), and the learned `content_mix`
+//! keeps the raw text similarity to the newest step, which the narrow adapter space blurs (near-identical
+//! variants of one product line). When the model was trained with `normalize` (see [`SessionConfig`])
+//! both sides of the first term are unit length and it is a cosine.
 //! The forward pass is deterministic: no sampling, no dropout, fixed summation order per build.
 
 use candle_core::{Device, Module, Tensor, D};
@@ -55,6 +58,9 @@ pub struct SessionConfig {
     #[serde(default)]
     pub tie_input: bool,
     pub layer_norm_eps: f64,
+    /// Weight of the newest step's raw text similarity in the score (learned; 0 in older files).
+    #[serde(default)]
+    pub content_mix: f32,
 }
 
 impl SessionConfig {
@@ -76,7 +82,8 @@ impl SessionConfig {
             && self.max_len > 0
             && self.max_len <= 4096
             && self.out_dims > 0
-            && self.layers <= 16;
+            && self.layers <= 16
+            && self.content_mix.is_finite();
         if ok {
             Ok(())
         } else {
@@ -272,8 +279,25 @@ impl SessionModel {
         self.cfg.out_dims
     }
 
+    /// Weight of the newest step's text similarity in [`Self::score`].
+    pub fn content_mix(&self) -> f32 {
+        self.cfg.content_mix
+    }
+
+    /// A candidate's score: `intent` from [`Self::intent`], `item` its row of [`Self::item_vectors`],
+    /// `newest` the newest step's text vector and `text` the candidate's.
+    pub fn score(&self, intent: &[f32], item: &[f32], newest: &[f32], text: &[f32]) -> f32 {
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        let content = if self.cfg.content_mix == 0.0 {
+            0.0
+        } else {
+            self.cfg.content_mix * dot(newest, text)
+        };
+        dot(intent, item) + content
+    }
+
     /// The intent after the newest step (steps oldest first; only the newest [`Self::max_len`] are read).
-    /// Score candidates with `dot(intent, item_vector)` over [`Self::item_vectors`].
+    /// Score candidates with [`Self::score`].
     /// No steps is an error: without history there is no intent (use a non-personal ranking).
     pub fn intent(&self, steps: &[SessionStep]) -> Result<Vec<f32>> {
         let mut all = self.intent_per_step(steps)?;

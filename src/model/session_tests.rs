@@ -21,6 +21,7 @@ fn cfg() -> SessionConfig {
         normalize: false,
         tie_input: false,
         layer_norm_eps: 1e-5,
+        content_mix: 0.0,
     }
 }
 
@@ -232,4 +233,23 @@ fn zero_shot_matches_a_hand_computed_mean() {
     assert!(zero_shot_intent(&[]).is_empty());
     let zero: &'static [f32] = Box::leak(Box::new([0.0f32; 3]));
     assert!(zero_shot_intent(&[s(zero, EventKind::View)]).is_empty());
+}
+
+#[test]
+fn content_mix_adds_the_newest_steps_text_similarity() {
+    let c = SessionConfig {
+        content_mix: 0.25,
+        ..cfg()
+    };
+    let m = SessionModel::from_gguf_bytes(&model_bytes(&c, GgmlDType::F32)).unwrap();
+    assert_eq!(m.content_mix(), 0.25);
+    let (intent, item) = ([0.5, -1.0], [2.0, 1.0]);
+    let (newest, text) = ([1.0, 2.0, 3.0], [0.5, 0.5, -1.0]);
+    // 0.5·2 − 1·1 = 0, plus 0.25 · (0.5 + 1 − 3) = −0.375.
+    assert!((m.score(&intent, &item, &newest, &text) + 0.375).abs() < 1e-6);
+    // Files written before the mix existed read as 0: their scores are unchanged.
+    let mut json = serde_json::to_value(cfg()).unwrap();
+    json.as_object_mut().unwrap().remove("content_mix");
+    let old: SessionConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(old.content_mix, 0.0);
 }

@@ -70,6 +70,11 @@ pub struct CopyPick {
     pub why: Why,
 }
 
+/// Where a copy variant's text vector is cached (beside queries, apart from product ids).
+pub(super) fn variant_key(text: &str) -> String {
+    VectorStore::query_key(&format!("copy:{text}"))
+}
+
 impl Vitrine {
     /// Picks a copy variant for `slot` and counts an impression for it.
     pub fn pick_copy<R: Rng + ?Sized>(
@@ -92,7 +97,7 @@ impl Vitrine {
         for v in variants {
             let fit = match (&self.encoder, intent.iter().any(|x| *x != 0.0)) {
                 (Some(enc), true) => {
-                    let key = VectorStore::query_key(&format!("copy:{}", v.text));
+                    let key = variant_key(&v.text);
                     dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)
                 }
                 _ => 0.0,

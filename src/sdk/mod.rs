@@ -267,18 +267,51 @@ impl Vitrine {
         let Some(enc) = self.encoder.as_ref() else {
             return Ok(());
         };
-        let mut texts: Vec<(String, String)> = Vec::new();
-        for e in self.history.events() {
-            let key = match (e.kind, &e.query, &e.product_id, &e.title) {
-                (EventKind::Search, Some(q), _, _) => (VectorStore::query_key(q), q.clone()),
-                (_, _, Some(id), Some(title)) => (id.clone(), title.clone()),
-                _ => continue,
-            };
-            if !self.vectors.contains(&key.0) && !texts.iter().any(|(k, _)| *k == key.0) {
-                texts.push(key);
-            }
-        }
+        let texts = self.vectors.missing(self.history_texts());
         self.vectors.encode_into(enc, texts)
+    }
+
+    /// `(key, text)` of every history event that can have a vector: searched queries, titled products.
+    fn history_texts(&self) -> Vec<(String, String)> {
+        self.history
+            .events()
+            .filter_map(|e| match (e.kind, &e.query, &e.product_id, &e.title) {
+                (EventKind::Search, Some(q), _, _) => Some((VectorStore::query_key(q), q.clone())),
+                (_, _, Some(id), Some(title)) => Some((id.clone(), title.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The `(key, text)` pairs that ranking `candidates` (with `queries`, for search) or picking among
+    /// `copy` texts would encode on the CPU: a faster encoder of the same model (the GPU backend) may
+    /// encode them first and hand the vectors to [`Self::put_vectors`].
+    pub fn pending_texts(
+        &self,
+        candidates: &[Candidate],
+        queries: &[String],
+        copy: &[String],
+    ) -> Vec<(String, String)> {
+        let queries = queries.iter().map(|q| (VectorStore::query_key(q), q.clone()));
+        let copy = copy.iter().map(|t| (copy::variant_key(t), t.clone()));
+        let all = self
+            .history_texts()
+            .into_iter()
+            .chain(VectorStore::titled(candidates))
+            .chain(queries)
+            .chain(copy);
+        self.vectors.missing(all)
+    }
+
+    /// Caches vectors for `keys` (from [`Self::pending_texts`]) made by another backend of the loaded
+    /// encoder; `flat` holds one vector per key.
+    pub fn put_vectors(&mut self, keys: Vec<String>, flat: &[f32]) -> Result<()> {
+        let dims = self
+            .encoder
+            .as_ref()
+            .map(Encoder::dims)
+            .ok_or_else(|| Error::InvalidInput("putVectors needs the encoder loaded first".into()))?;
+        self.vectors.put(keys, flat, dims)
     }
 
     /// History events that have a vector, oldest first, as intent-model steps.

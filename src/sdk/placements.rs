@@ -62,13 +62,20 @@ pub(super) fn rank(
     let n = candidates.len().max(1) as f32;
 
     let relevance: Vec<Option<f32>> = match placement {
-        Placement::ForYou => match vt.model_intent(&step_only)? {
+        Placement::ForYou => match (vt.model_intent(&step_only)?, vt.session.as_ref()) {
             // The trained model scores in its own space; products it has no projection for stay unscored.
-            Some(m) => candidates
-                .iter()
-                .map(|c| vt.projected.get(&c.id).map(|p| dot(&m, p)))
-                .collect(),
-            None => vectors.iter().map(|v| v.map(|v| dot(&intent, v))).collect(),
+            (Some(m), Some(model)) => {
+                let newest = step_only.last().map_or(&[][..], |s| s.vector);
+                candidates
+                    .iter()
+                    .zip(&vectors)
+                    .map(|(c, v)| {
+                        let p = vt.projected.get(&c.id)?;
+                        Some(model.score(&m, p, newest, v.unwrap_or(&[])))
+                    })
+                    .collect()
+            }
+            _ => vectors.iter().map(|v| v.map(|v| dot(&intent, v))).collect(),
         },
         Placement::SimilarTo { product_id } => {
             let anchor = vt.vectors.get(product_id).ok_or_else(|| {

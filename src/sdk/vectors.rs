@@ -78,14 +78,17 @@ impl VectorStore {
         self.encoded.clear();
     }
 
+    /// `(id, title)` of the candidates that carry a title.
+    pub fn titled(candidates: &[Candidate]) -> impl Iterator<Item = (String, String)> + '_ {
+        candidates
+            .iter()
+            .filter_map(|c| c.title.as_ref().map(|t| (c.id.clone(), t.clone())))
+    }
+
     /// Encodes the titles of candidates that have no vector yet (without an encoder they stay unscored).
     pub fn ensure(&mut self, encoder: Option<&Encoder>, candidates: &[Candidate]) -> Result<()> {
         let Some(enc) = encoder else { return Ok(()) };
-        let missing: Vec<(String, String)> = candidates
-            .iter()
-            .filter(|c| !self.contains(&c.id))
-            .filter_map(|c| c.title.as_ref().map(|t| (c.id.clone(), t.clone())))
-            .collect();
+        let missing = self.missing(Self::titled(candidates));
         self.encode_into(enc, missing)
     }
 
@@ -100,6 +103,41 @@ impl VectorStore {
             for ((key, _), v) in chunk.iter().zip(vecs) {
                 self.encoded.insert(key.clone(), v);
             }
+        }
+        Ok(())
+    }
+
+    /// Of `pairs`, those without a vector yet, each key once, in order.
+    pub fn missing(&self, pairs: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (key, text) in pairs {
+            if !self.contains(&key) && !out.iter().any(|(k, _)| *k == key) {
+                out.push((key, text));
+            }
+        }
+        out
+    }
+
+    /// Caches vectors made by another encoder of the same model (the GPU backend): `flat` holds one
+    /// `dims`-long vector per key, in order.
+    pub fn put(&mut self, keys: Vec<String>, flat: &[f32], dims: usize) -> Result<()> {
+        if dims == 0 || flat.len() != keys.len() * dims {
+            return Err(Error::InvalidInput(format!(
+                "putVectors: {} values for {} keys of {dims} dims",
+                flat.len(),
+                keys.len()
+            )));
+        }
+        if let Some(bad) = flat.iter().position(|x| !x.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "putVectors: value {bad} is not finite"
+            )));
+        }
+        if self.encoded.len() + keys.len() > MAX_ENCODED {
+            self.encoded.clear();
+        }
+        for (key, v) in keys.into_iter().zip(flat.chunks(dims)) {
+            self.encoded.insert(key, v.to_vec());
         }
         Ok(())
     }

@@ -111,6 +111,37 @@ impl WebVitrine {
         json(&ranked)
     }
 
+    /// The texts `rank` (with these candidates and search `queries`) or `pickCopy` (with these `copy`
+    /// texts) would encode on the CPU, history included, as JSON `[[key, text], …]`: a GPU encoder of the
+    /// same model encodes them first and hands the vectors to `putVectors`. `candidates`: JSON array, or
+    /// `undefined` for the products set by `setProducts`; `queries`, `copy`: JSON arrays of strings.
+    #[wasm_bindgen(js_name = pendingTexts)]
+    pub fn pending_texts(
+        &self,
+        candidates: Option<String>,
+        queries: &str,
+        copy: &str,
+    ) -> Result<String, JsError> {
+        let queries: Vec<String> = parse("queries", queries)?;
+        let copy: Vec<String> = parse("copy", copy)?;
+        let pending = match candidates {
+            Some(c) => {
+                let candidates: Vec<Candidate> = parse("candidates", &c)?;
+                self.inner.pending_texts(&candidates, &queries, &copy)
+            }
+            None => self.inner.pending_texts(&self.products, &queries, &copy),
+        };
+        json(&pending)
+    }
+
+    /// Caches vectors from another backend: `keys` JSON array (from `pendingTexts`), `vectors` one
+    /// encoder-length vector per key, concatenated.
+    #[wasm_bindgen(js_name = putVectors)]
+    pub fn put_vectors(&mut self, keys: &str, vectors: &[f32]) -> Result<(), JsError> {
+        let keys: Vec<String> = parse("keys", keys)?;
+        Ok(self.inner.put_vectors(keys, vectors)?)
+    }
+
     /// Picks copy for a slot; `variants` JSON `[{id, text}]`, `options` JSON; returns the pick as JSON.
     #[wasm_bindgen(js_name = pickCopy)]
     pub fn pick_copy(&mut self, slot: &str, variants: &str, options: &str) -> Result<String, JsError> {
