@@ -77,12 +77,14 @@ pub struct TrainArgs {
     /// Users per batch.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
-    /// Initial weight of the newest step's raw text similarity in the score (learned from there);
-    /// 0 with `--learn-mix false` leaves it out.
-    #[arg(long, default_value_t = 0.2)]
-    pub content_mix: f32,
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub learn_mix: bool,
+    /// `content_mix` values tried on the validation split after training (the best is kept); "0"
+    /// leaves the newest step's raw text similarity out of the score.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5"
+    )]
+    pub content_mix: Vec<f32>,
     /// Stop after this many epochs without a better validation NDCG@10.
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
@@ -97,8 +99,6 @@ struct Trainer<'a> {
     temperature: f64,
     dropout: f32,
     negatives: usize,
-    /// `content_mix`, a `[1]` tensor so the optimiser can learn it.
-    mix: Var,
     rng: &'a mut rand::rngs::StdRng,
 }
 
@@ -235,25 +235,8 @@ impl Trainer<'_> {
         let ids = Tensor::from_vec(ids, (b, t), &dev)?;
         let q = self.intents(&ids, &source, b, t)?;
         let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
-        let mut logits = q.matmul(&g.t()?)?;
-        // The content term of `SessionModel::score`: the newest input's raw text similarity to each
-        // candidate, a constant the mix scales (only the mix learns from it).
-        let newest: Vec<u32> = batch
-            .iter()
-            .flat_map(|s| s[..s.len() - 1].iter().copied())
-            .collect();
-        let newest = self
-            .items
-            .index_select(&Tensor::from_vec(newest, targets.len(), &dev)?, 0)?;
-        let texts = self.items.index_select(&rows.narrow(0, 0, pad as usize)?, 0)?;
-        let sim = newest.matmul(&texts.t()?)?.detach();
-        logits = (logits + sim.broadcast_mul(self.mix.as_tensor())?)?;
-        let logits = (logits / self.temperature)?;
+        let logits = (q.matmul(&g.t()?)? / self.temperature)?;
         candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), targets.len(), &dev)?)
-    }
-
-    fn mix(&self) -> Result<f32> {
-        Ok(self.mix.as_tensor().to_vec1::<f32>()?[0])
     }
 
     fn tensors(&self) -> Result<BTreeMap<String, Tensor>> {
@@ -305,7 +288,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         normalize: args.normalize,
         tie_input: args.tie_input,
         layer_norm_eps: 1e-5,
-        content_mix: args.content_mix,
+        content_mix: 0.0,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut vars = BTreeMap::new();
@@ -341,10 +324,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         vars.insert(name, var);
     }
-    let mix = Var::from_tensor(&Tensor::new(&[args.content_mix], &Device::Cpu)?)?;
-    if args.learn_mix && args.content_mix != 0.0 {
-        trainable.push(mix.clone());
-    }
     let mut padded = vectors.clone();
     padded.extend(std::iter::repeat_n(0.0, dims));
     let items = Tensor::from_vec(padded, (n + 1, dims), &Device::Cpu)?;
@@ -373,10 +352,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         temperature: args.temperature,
         dropout: args.dropout,
         negatives: args.negatives,
-        mix,
         rng: &mut rng,
     };
-    let (mut best, mut best_epoch) = (-1.0f64, 0);
+    let (mut best, mut best_epoch, mut best_tensors) = (-1.0f64, 0, None);
     for epoch in 1..=args.epochs {
         let te = std::time::Instant::now();
         let mut order: Vec<usize> = (0..seqs.len()).collect();
@@ -404,17 +382,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             opt.backward_step(&loss)?;
         }
         let tensors = tr.tensors()?;
-        let cfg = SessionConfig {
-            content_mix: tr.mix()?,
-            ..cfg.clone()
-        };
         let model =
             SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?)?;
         let m = session_metrics(&model, &vectors, &valid)?;
         eprintln!(
-            "epoch {epoch}: loss {:.4}, mix {:.3}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
+            "epoch {epoch}: loss {:.4}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
             total / batches.len() as f64,
-            cfg.content_mix,
             m.ndcg10,
             m.hr10,
             te.elapsed().as_secs_f64(),
@@ -423,13 +396,41 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if m.ndcg10 > best {
             // Written at every improvement, so an interrupted run still leaves its best model.
             write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
-            (best, best_epoch) = (m.ndcg10, epoch);
+            (best, best_epoch, best_tensors) = (m.ndcg10, epoch, Some(tensors));
         } else if epoch - best_epoch >= args.patience {
             break;
         }
     }
     eprintln!(
         "best epoch {best_epoch}: valid ndcg@10 {best:.4}; {:.0}s",
+        t0.elapsed().as_secs_f64()
+    );
+    let Some(tensors) = best_tensors else {
+        return Ok(());
+    };
+    // The mix is chosen like the epoch, on validation: one scalar, so the risk of fitting it is nil.
+    let (mut best_mix, mut best) = (0.0, best);
+    for &mix in args.content_mix.iter().filter(|m| **m != 0.0) {
+        let cfg = SessionConfig {
+            content_mix: mix,
+            ..cfg.clone()
+        };
+        let bytes = write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?;
+        let m = session_metrics(&SessionModel::from_gguf_bytes(&bytes)?, &vectors, &valid)?;
+        eprintln!("content mix {mix}: valid ndcg@10 {:.4}", m.ndcg10);
+        if m.ndcg10 > best {
+            (best_mix, best) = (mix, m.ndcg10);
+        }
+    }
+    if best_mix != 0.0 {
+        let cfg = SessionConfig {
+            content_mix: best_mix,
+            ..cfg
+        };
+        write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
+    }
+    eprintln!(
+        "content mix {best_mix}: valid ndcg@10 {best:.4}; {:.0}s",
         t0.elapsed().as_secs_f64()
     );
     Ok(())
