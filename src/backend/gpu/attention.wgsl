@@ -3,10 +3,8 @@
 // Padded keys get weight exactly 0 (the CPU's additive −1e9 also underflows to 0 after the max
 // shift). One workgroup per (token, head); the scores of up to MAX_SEQ keys stay in workgroup memory.
 
-struct Shape { batch: u32, seq: u32, rows: u32, pad: u32 }
 struct Att { heads: u32, d: u32, scale: f32, pad: u32 }
 
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<uniform> att: Att;
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;
 @group(0) @binding(3) var<storage, read> mask: array<u32>;
@@ -15,26 +13,11 @@ struct Att { heads: u32, d: u32, scale: f32, pad: u32 }
 const WG: u32 = 64u;
 const MAX_SEQ: u32 = 512u;
 var<workgroup> p: array<f32, MAX_SEQ>;
-var<workgroup> red: array<f32, WG>;
 
-fn reduce(t: u32, v: f32, is_max: bool) -> f32 {
-    red[t] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (t < s) {
-            if (is_max) { red[t] = max(red[t], red[t + s]); } else { red[t] += red[t + s]; }
-        }
-        workgroupBarrier();
-    }
-    let out = red[0];
-    workgroupBarrier();
-    return out;
-}
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    let id = wg.x + wg.y * nwg.x;
+    let id = group_id(wg, nwg);
     let head = id % att.heads;
     let row = id / att.heads;
     if (row >= shape.rows) { return; }

@@ -1,10 +1,10 @@
 // GELU, erf form, in place: x · (1 + erf(x / √2)) / 2, with the same rational erf as ops::erf
 // (Eigen/XLA's degree 13/8 fit on [-4, 4]) so both backends round alike.
 
-struct Shape { batch: u32, seq: u32, rows: u32, pad: u32 }
 struct Ew { n: u32, pad0: u32, pad1: u32, pad2: u32 }
 
-@group(0) @binding(0) var<uniform> shape: Shape;
+const WG: u32 = 256u;
+
 @group(0) @binding(1) var<uniform> ew: Ew;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
 
@@ -24,10 +24,10 @@ fn erf(v: f32) -> f32 {
     return x * p / q;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    let i = (wg.x + wg.y * nwg.x) * 256u + t;
+    let i = group_id(wg, nwg) * WG + t;
     if (i >= shape.rows * ew.n) { return; }
     let v = x[i];
     x[i] = (erf(v * 0.70710678) + 1.0) * 0.5 * v;

@@ -10,8 +10,10 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    /// Compiles `source` (entry point `main`), with the bind group layout derived from the shader.
+    /// Compiles `source` (entry point `main`) after kernel.wgsl, with the bind group layout
+    /// derived from the shader.
     pub fn new(device: &wgpu::Device, label: &str, source: &str) -> Self {
+        let source = format!("{}\n{source}", include_str!("kernel.wgsl"));
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),

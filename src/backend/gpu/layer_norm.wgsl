@@ -2,34 +2,19 @@
 // of the centred values (two passes: one pass E[x²] − E[x]² loses digits on BERT's large features).
 // One workgroup per row.
 
-struct Shape { batch: u32, seq: u32, rows: u32, pad: u32 }
 struct Ln { h: u32, eps: f32, residual: u32, pad: u32 }
 
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<uniform> ln: Ln;
 @group(0) @binding(2) var<storage, read> gb: array<f32>; // weight (h) then bias (h)
 @group(0) @binding(3) var<storage, read> res: array<f32>;
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 
 const WG: u32 = 128u;
-var<workgroup> red: array<f32, WG>;
 
-fn total(t: u32, v: f32) -> f32 {
-    red[t] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (t < s) { red[t] += red[t + s]; }
-        workgroupBarrier();
-    }
-    let out = red[0];
-    workgroupBarrier();
-    return out;
-}
-
-@compute @workgroup_size(128)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    let row = wg.x + wg.y * nwg.x;
+    let row = group_id(wg, nwg);
     // Uniform per workgroup, so returning early keeps the barriers uniform.
     if (row >= shape.rows) { return; }
     let h = ln.h;
@@ -40,13 +25,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         if (ln.residual != 0u) { v += res[base + i]; x[base + i] = v; }
         s += v;
     }
-    let mean = total(t, s) / f32(h);
+    let mean = reduce(t, s, false) / f32(h);
     var ss = 0.0;
     for (var i = t; i < h; i += WG) {
         let c = x[base + i] - mean;
         ss += c * c;
     }
-    let inv = 1.0 / sqrt(total(t, ss) / f32(h) + ln.eps);
+    let inv = 1.0 / sqrt(reduce(t, ss, false) / f32(h) + ln.eps);
     for (var i = t; i < h; i += WG) {
         x[base + i] = (x[base + i] - mean) * inv * gb[i] + gb[h + i];
     }

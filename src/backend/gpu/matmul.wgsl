@@ -7,10 +7,8 @@
 // of weights for its 4 columns and multiplies it with each row's quad, so one activation load
 // feeds 16 multiply-adds (loads, not arithmetic, bound this kernel on lavapipe and on GPUs).
 
-struct Shape { batch: u32, seq: u32, rows: u32, pad: u32 }
 struct Mm { n: u32, k: u32, ldy: u32, col_off: u32 }
 
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<uniform> mm: Mm;
 @group(0) @binding(2) var<storage, read> wq: array<u32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -40,7 +38,7 @@ fn f16_at(byte: u32) -> f32 {
     return unpack2x16float(word_at(byte) & 0xffffu).x;
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     // Columns j0 + c·WG: neighbouring invocations read neighbouring columns.
     let j0 = wg.x * WG * TN + t;

@@ -10,6 +10,7 @@
 //! ([`GpuContext::failure`]) so that callers can fall back to the CPU path.
 
 pub mod attention;
+pub mod encoder;
 pub mod gelu;
 mod kernel;
 pub mod layer_norm;
@@ -18,6 +19,7 @@ pub mod pool;
 
 use std::sync::{Arc, Mutex};
 
+pub use encoder::GpuEncoder;
 pub use wgpu;
 use wgpu::util::DeviceExt;
 

@@ -2,10 +2,8 @@
 // the token count cancels in the normalisation, so only the masked sum is taken (as the CPU does).
 // One workgroup per sequence.
 
-struct Shape { batch: u32, seq: u32, rows: u32, pad: u32 }
 struct Pool { h: u32, pad0: u32, pad1: u32, pad2: u32 }
 
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<uniform> pl: Pool;
 @group(0) @binding(2) var<storage, read> hidden: array<f32>;
 @group(0) @binding(3) var<storage, read> mask: array<u32>;
@@ -13,12 +11,11 @@ struct Pool { h: u32, pad0: u32, pad1: u32, pad2: u32 }
 
 const WG: u32 = 128u;
 const PER: u32 = 4u; // features per invocation: h ≤ WG · PER
-var<workgroup> red: array<f32, WG>;
 
-@compute @workgroup_size(128)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    let b = wg.x + wg.y * nwg.x;
+    let b = group_id(wg, nwg);
     if (b >= shape.batch) { return; }
     let h = pl.h;
     var v: array<f32, PER>;
@@ -35,13 +32,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         v[f] = s;
         ss += s * s;
     }
-    red[t] = ss;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (t < s) { red[t] += red[t + s]; }
-        workgroupBarrier();
-    }
-    let inv = 1.0 / max(sqrt(red[0]), 1e-12);
+    let inv = 1.0 / max(sqrt(reduce(t, ss, false)), 1e-12);
     for (var f = 0u; f < PER; f++) {
         let i = t + f * WG;
         if (i < h) { out[b * h + i] = v[f] * inv; }
