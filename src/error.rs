@@ -79,6 +79,22 @@ pub enum Error {
     #[error("tensor computation failed: {0}; please report this with the input that caused it")]
     Tensor(#[from] candle_core::Error),
 
+    /// No GPU to run on: no WebGPU/Vulkan adapter, or it refused a device.
+    #[error(
+        "no GPU available ({0}); use device `cpu` or `auto` (which falls back to the CPU), or install a driver: Debian `apt-get install mesa-vulkan-drivers libvulkan1` (scripts/setup.sh), a browser with WebGPU enabled"
+    )]
+    GpuUnavailable(String),
+
+    /// The GPU failed while running (validation error, out of memory, device lost).
+    #[error(
+        "GPU computation failed: {0}; the CPU backend computes the same vectors: use device `cpu` or `auto`"
+    )]
+    Gpu(String),
+
+    /// The model needs something the GPU kernels do not implement (a weight type, a head size).
+    #[error("the GPU kernels do not support this model: {0}; use device `cpu` or `auto`")]
+    GpuUnsupported(String),
+
     /// A catalog vector file that is not one, is damaged, or is of another version.
     #[error("catalog file is invalid: {0}; regenerate it with `vitrine embed-catalog`")]
     Catalog(String),

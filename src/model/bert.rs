@@ -1,6 +1,8 @@
 //! BERT encoder (as in Hugging Face `BertModel`, without the pooler) over GGUF weights: quantized
 //! matmuls and word table, f32 position/type tables and LayerNorms.
 
+use std::sync::Arc;
+
 use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
@@ -73,7 +75,10 @@ impl LayerNorm {
     }
 }
 
-struct Embeddings {
+/// Word, position and type embeddings with their LayerNorm, on the CPU for every backend: only the
+/// batch's rows of the word table are ever gathered, so the GPU receives `batch × seq` hidden rows
+/// instead of the whole (largest) table.
+pub(crate) struct Embeddings {
     /// Stays quantized: only the rows of the tokens in a batch are ever dequantized.
     word: QTensor,
     position: Tensor,
@@ -98,7 +103,7 @@ impl Embeddings {
 
     /// `ids` is `[batch, seq]` u32; every token has type 0 (single-segment inputs only). Returns
     /// `batch × seq` rows of hidden values.
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Vec<f32>> {
+    pub(crate) fn forward(&self, ids: &Tensor) -> candle_core::Result<Vec<f32>> {
         let (_, seq) = ids.dims2()?;
         let words = self.word.embedding(ids)?;
         let pos = self.position.narrow(0, 0, seq)?;
@@ -188,7 +193,7 @@ impl Layer {
 
 /// The BERT encoder: token ids and attention mask in, one hidden state per token out.
 pub struct BertModel {
-    embeddings: Embeddings,
+    embeddings: Arc<Embeddings>,
     layers: Vec<Layer>,
     max_positions: usize,
 }
@@ -202,10 +207,21 @@ impl BertModel {
             .map(|i| Layer::new(cfg, file, i))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            embeddings: Embeddings::new(cfg, file, positions)?,
+            embeddings: Arc::new(Embeddings::new(cfg, file, positions)?),
             layers,
             max_positions: positions,
         })
+    }
+
+    /// The embedding layer, shared with the GPU encoder (which runs only the transformer layers).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn embeddings(&self) -> &Arc<Embeddings> {
+        &self.embeddings
+    }
+
+    /// Positions the model has: the longest sequence it takes.
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
     }
 
     /// `ids` and `mask` are `[batch, seq]` row-major (mask 1 for tokens, 0 for padding); returns

@@ -1,11 +1,26 @@
 //! The text encoder the SDK uses: tokenizer + BERT + mean pooling + L2 normalisation, loaded from
 //! one self-contained GGUF (see [`super::gguf`]) and producing sentence-transformers-compatible vectors.
 
+use std::sync::Mutex;
+
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::bert::{BertModel, Config};
 use super::gguf::{self, ModelFile};
+#[cfg(feature = "gpu")]
+use crate::backend::gpu::{GpuContext, GpuEncoder};
+use crate::backend::select::{Backend, BackendChoice, DevicePreference};
 use crate::error::{Error, Result};
+
+const NO_GPU: &str = "no GPU attached to this encoder";
+
+/// Texts as the model sees them: `batch × seq` ids and mask (1 token, 0 padding), row-major.
+struct Batch {
+    lens: Vec<usize>,
+    ids: Vec<u32>,
+    mask: Vec<u32>,
+    seq: usize,
+}
 
 /// A loaded sentence encoder (all-MiniLM-L6-v2 class): texts in, unit-length vectors out.
 pub struct Encoder {
@@ -14,6 +29,12 @@ pub struct Encoder {
     dims: usize,
     max_seq_len: usize,
     checksum: String,
+    #[cfg(feature = "gpu")]
+    gpu: Option<GpuEncoder>,
+    /// What [`Encoder::embed_auto`] runs on; a GPU failure switches it to the CPU, with the reason.
+    choice: Mutex<BackendChoice>,
+    /// Why no GPU is attached, for the diagnostics of a later [`Encoder::select_backend`].
+    no_gpu: Mutex<String>,
 }
 
 impl Encoder {
@@ -58,7 +79,132 @@ impl Encoder {
             dims: cfg.hidden_size,
             max_seq_len,
             checksum: file.checksum().to_string(),
+            #[cfg(feature = "gpu")]
+            gpu: None,
+            choice: Mutex::new(BackendChoice::cpu(NO_GPU, None)),
+            no_gpu: Mutex::new(NO_GPU.into()),
         })
+    }
+
+    /// Uploads the weights to `ctx` so that [`Backend::Webgpu`] can run; `bytes` must be the model
+    /// this encoder was loaded from (checked by checksum). On failure the encoder stays on the CPU
+    /// and its diagnostics say why. [`Encoder::embed_auto`] then uses the GPU
+    /// until [`Encoder::select_backend`] or a GPU failure says otherwise.
+    #[cfg(feature = "gpu")]
+    pub async fn attach_gpu(&mut self, ctx: std::sync::Arc<GpuContext>, bytes: &[u8]) -> Result<()> {
+        let file = ModelFile::read(bytes)?;
+        if file.checksum() != self.checksum {
+            return Err(Error::InvalidInput(
+                "attach_gpu needs the same model bytes the encoder was loaded from".into(),
+            ));
+        }
+        let cfg: Config =
+            serde_json::from_str(file.string(gguf::KEY_BERT_CONFIG)?).map_err(|e| Error::ModelMetadata {
+                key: gguf::KEY_BERT_CONFIG.into(),
+                reason: e.to_string(),
+            })?;
+        let adapter = ctx.adapter();
+        let embeddings = std::sync::Arc::clone(self.model.embeddings());
+        let gpu = GpuEncoder::new(ctx, &cfg, &file, embeddings, self.model.max_positions()).await;
+        let gpu = gpu.inspect_err(|e| self.note_gpu_unavailable(e))?;
+        self.gpu = Some(gpu);
+        self.set_choice(BackendChoice {
+            backend: Backend::Webgpu,
+            reason: "GPU attached (not calibrated)".into(),
+            adapter: Some(adapter),
+            cpu_ms: None,
+            gpu_ms: None,
+        });
+        Ok(())
+    }
+
+    /// The GPU adapter this encoder can run on, if one is attached.
+    pub fn gpu_adapter(&self) -> Option<String> {
+        #[cfg(feature = "gpu")]
+        if let Some(g) = &self.gpu {
+            return Some(g.context().adapter());
+        }
+        None
+    }
+
+    /// Embeds on `backend` exactly, failing (no fallback) if it cannot: for tests, benchmarks and
+    /// an explicit `--device`.
+    pub async fn embed_on(&self, texts: &[&str], backend: Backend) -> Result<Vec<Vec<f32>>> {
+        match backend {
+            Backend::Cpu => self.embed(texts),
+            #[cfg(feature = "gpu")]
+            Backend::Webgpu => {
+                let gpu = self
+                    .gpu
+                    .as_ref()
+                    .ok_or_else(|| Error::GpuUnavailable("no GPU attached to this encoder".into()))?;
+                if texts.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let b = self.batch(texts)?;
+                gpu.forward_pooled(&b.ids, &b.mask, b.lens.len(), b.seq).await
+            }
+            #[cfg(not(feature = "gpu"))]
+            Backend::Webgpu => Err(Error::GpuUnavailable(
+                "this build has no GPU backend (feature `gpu`)".into(),
+            )),
+        }
+    }
+
+    /// Embeds on the selected backend ([`Encoder::diagnostics`]); if the GPU fails, the CPU computes
+    /// the same vectors, and the CPU is used from then on, with the reason in the diagnostics.
+    pub async fn embed_auto(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let choice = self.diagnostics();
+        if choice.backend == Backend::Cpu {
+            return self.embed(texts);
+        }
+        match self.embed_on(texts, Backend::Webgpu).await {
+            Ok(v) => Ok(v),
+            Err(e @ (Error::InvalidInput(_) | Error::Tokenizer(_))) => Err(e),
+            Err(e) => {
+                self.set_choice(BackendChoice::cpu(
+                    format!("the GPU failed, CPU fallback from now on: {e}"),
+                    choice.adapter,
+                ));
+                self.embed(texts)
+            }
+        }
+    }
+
+    /// Chooses the backend [`Encoder::embed_auto`] uses, for `pref`: `auto` times a few forwards of
+    /// `sample` (representative texts: one query, or a typical batch) on both and keeps the faster.
+    pub async fn select_backend(&self, pref: DevicePreference, sample: &[&str]) -> BackendChoice {
+        let adapter = self.gpu_adapter();
+        let gpu_error = adapter.is_none().then(|| lock(&self.no_gpu).clone());
+        let timings = if pref == DevicePreference::Auto && gpu_error.is_none() && !sample.is_empty() {
+            use crate::backend::select::time_ms;
+            let cpu = time_ms(3, || async { self.embed(sample) })
+                .await
+                .unwrap_or(f64::INFINITY);
+            let gpu = time_ms(3, || self.embed_on(sample, Backend::Webgpu)).await;
+            Some((cpu, gpu))
+        } else {
+            None
+        };
+        let choice = BackendChoice::decide(pref, adapter, gpu_error, timings);
+        self.set_choice(choice.clone());
+        choice
+    }
+
+    /// Which backend [`Encoder::embed_auto`] runs on, and why.
+    pub fn diagnostics(&self) -> BackendChoice {
+        lock(&self.choice).clone()
+    }
+
+    fn set_choice(&self, choice: BackendChoice) {
+        *lock(&self.choice) = choice;
+    }
+
+    /// Records why no GPU could be attached (no adapter, no device, an unsupported model): the
+    /// diagnostics then say it instead of "no GPU attached".
+    pub fn note_gpu_unavailable(&self, why: &Error) {
+        *lock(&self.no_gpu) = why.to_string();
+        self.set_choice(BackendChoice::cpu(why.to_string(), None));
     }
 
     /// Length of every vector [`Encoder::embed`] returns.
@@ -93,6 +239,29 @@ impl Encoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let Batch { lens, ids, mask, seq } = self.batch(texts)?;
+        let hidden = self.model.forward(&ids, &mask, lens.len(), seq)?;
+        let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
+        let h = self.dims;
+        Ok(lens
+            .iter()
+            .enumerate()
+            .map(|(row, &len)| {
+                let mut v = vec![0f32; h];
+                for tok in 0..len {
+                    let state = &hidden[(row * seq + tok) * h..(row * seq + tok + 1) * h];
+                    v.iter_mut().zip(state).for_each(|(a, s)| *a += s);
+                }
+                // Mean then L2 norm equals L2 norm of the sum: the division by the count cancels.
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                v.iter_mut().for_each(|x| *x /= norm);
+                v
+            })
+            .collect())
+    }
+
+    /// Tokenizes `texts` (non-empty) and pads them to the longest.
+    fn batch(&self, texts: &[&str]) -> Result<Batch> {
         let tokens = texts
             .iter()
             .map(|t| self.tokenize(t))
@@ -106,23 +275,16 @@ impl Encoder {
             ids[row * seq..row * seq + t.len()].copy_from_slice(t);
             mask[row * seq..row * seq + t.len()].fill(1);
         }
-        let hidden = self.model.forward(&ids, &mask, batch, seq)?;
-        let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
-        let h = self.dims;
-        Ok(tokens
-            .iter()
-            .enumerate()
-            .map(|(row, t)| {
-                let mut v = vec![0f32; h];
-                for tok in 0..t.len() {
-                    let state = &hidden[(row * seq + tok) * h..(row * seq + tok + 1) * h];
-                    v.iter_mut().zip(state).for_each(|(a, s)| *a += s);
-                }
-                // Mean then L2 norm equals L2 norm of the sum: the division by the count cancels.
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                v.iter_mut().for_each(|x| *x /= norm);
-                v
-            })
-            .collect())
+        Ok(Batch {
+            lens: tokens.iter().map(Vec::len).collect(),
+            ids,
+            mask,
+            seq,
+        })
     }
+}
+
+/// The value behind a mutex even if a panic poisoned it (the data is a plain value, always whole).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -1,0 +1,68 @@
+//! One compiled compute pipeline and how to dispatch it: bind the buffers in binding order and
+//! spread the workgroups over two grid dimensions (a dimension holds at most 65,535).
+
+/// Workgroups per grid row; shaders linearise `wg.x + wg.y * num_workgroups.x`.
+const GRID_X: u32 = 32_768;
+
+pub(crate) struct Kernel {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+impl Kernel {
+    /// Compiles `source` (entry point `main`) after kernel.wgsl, with the bind group layout
+    /// derived from the shader.
+    pub fn new(device: &wgpu::Device, label: &str, source: &str) -> Self {
+        let source = format!("{}\n{source}", include_str!("kernel.wgsl"));
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let layout = pipeline.get_bind_group_layout(0);
+        Self { pipeline, layout }
+    }
+
+    /// Records one dispatch of `groups` workgroups (linearised) with `buffers` at bindings 0, 1, …
+    pub fn dispatch(
+        &self,
+        device: &wgpu::Device,
+        pass: &mut wgpu::ComputePass<'_>,
+        buffers: &[&wgpu::Buffer],
+        groups: (u32, u32),
+    ) {
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, 1);
+    }
+}
+
+/// A grid of at least `count` workgroups, for shaders that linearise their workgroup id.
+pub(crate) fn grid(count: usize) -> (u32, u32) {
+    let count = count.max(1) as u32;
+    if count <= GRID_X {
+        (count, 1)
+    } else {
+        (GRID_X, count.div_ceil(GRID_X))
+    }
+}

@@ -1,0 +1,46 @@
+//! Masked mean pooling + L2 normalisation (pool.wgsl): `batch` unit vectors from the token states.
+
+use super::kernel::{grid, Kernel};
+use super::GpuContext;
+use crate::error::{Error, Result};
+
+/// Features the shader handles (`WG · PER` in pool.wgsl).
+pub const MAX_HIDDEN: usize = 512;
+
+pub struct Pool(Kernel);
+
+impl Pool {
+    pub(super) fn new(device: &wgpu::Device) -> Self {
+        Self(Kernel::new(device, "pool", include_str!("pool.wgsl")))
+    }
+
+    /// The parameter uniform for `h` features, or why the kernel cannot pool them.
+    pub fn params(ctx: &GpuContext, h: usize) -> Result<wgpu::Buffer> {
+        if h == 0 || h > MAX_HIDDEN {
+            return Err(Error::GpuUnsupported(format!(
+                "pooling {h} features (the kernel takes up to {MAX_HIDDEN})"
+            )));
+        }
+        Ok(ctx.uniform("pool", [h as u32, 0, 0, 0]))
+    }
+
+    /// Records pooling of `hidden` (`batch × seq` rows) under `mask` into `out` (`batch` rows).
+    pub fn encode(
+        &self,
+        ctx: &GpuContext,
+        pass: &mut wgpu::ComputePass<'_>,
+        shape: &wgpu::Buffer,
+        batch: usize,
+        params: &wgpu::Buffer,
+        hidden: &wgpu::Buffer,
+        mask: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) {
+        self.0.dispatch(
+            ctx.device(),
+            pass,
+            &[shape, params, hidden, mask, out],
+            grid(batch),
+        );
+    }
+}

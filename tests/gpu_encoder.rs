@@ -1,0 +1,125 @@
+//! The whole encoder on the GPU against the CPU path, for both shipped models: every text alone
+//! and in mixed-length batches, cos ≥ 0.9999 (the bar). Both sides compute in f32 from
+//! the same quantized weights; they differ only by summation order and the CPU's i16 activation
+//! rounding, which leaves cosines near 1 − 1e-7. Fails without an adapter (tests/support/gpu.rs).
+#![cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+
+#[allow(dead_code)] // the one-kernel runner is for tests/gpu_kernels.rs
+#[path = "support/gpu.rs"]
+mod gpu;
+
+use std::sync::Arc;
+
+use vitrine::backend::select::{Backend, DevicePreference};
+use vitrine::Encoder;
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+/// 60 queries and titles of every length: one letter to truncated, emoji, accents, empty.
+fn texts() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let queries = std::fs::read_to_string(root.join("tests/fixtures/queries.txt")).expect("queries.txt");
+    let titles: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("www/bench/titles.json")).expect("titles.json"),
+    )
+    .expect("JSON");
+    let mut out: Vec<String> = queries.lines().step_by(4).take(25).map(String::from).collect();
+    out.extend(
+        titles["titles"]
+            .as_array()
+            .expect("titles")
+            .iter()
+            .take(30)
+            .map(|t| t.as_str().unwrap_or("").to_string()),
+    );
+    out.extend(
+        [
+            "",
+            "a",
+            "Crème brûlée lip balm 💄✨ — édition spéciale",
+            "WHITE HANGING HEART T-LIGHT HOLDER",
+        ]
+        .map(String::from),
+    );
+    out.push("moisturising cream with shea butter and vitamin e for very dry skin ".repeat(40));
+    out
+}
+
+fn load(variant: &str) -> Option<(Encoder, Vec<u8>)> {
+    let ctx = Arc::new(gpu::context()?);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(root.join(format!("models/minilm-l6-{variant}.gguf"))).expect("model");
+    let mut enc = Encoder::from_gguf_bytes(&bytes).expect("model loads");
+    pollster::block_on(enc.attach_gpu(ctx, &bytes)).expect("weights upload");
+    Some((enc, bytes))
+}
+
+fn check(variant: &str) {
+    let Some((enc, _)) = load(variant) else { return };
+    let texts = texts();
+    assert!(texts.len() >= 50);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let cpu: Vec<Vec<f32>> = refs.iter().map(|t| enc.embed(&[t]).unwrap().remove(0)).collect();
+    let mut worst = 1f32;
+    // Every text alone, then the short ones in mixed-length batches of 8 (padding masked). Not
+    // all at once: padding 60 texts to the long one's 256 tokens takes minutes on lavapipe.
+    let short = refs.len() - 1;
+    let runs = [(1, &refs[..], &cpu[..]), (8, &refs[..short], &cpu[..short])];
+    for (size, refs, cpu) in runs {
+        for (chunk, want) in refs.chunks(size).zip(cpu.chunks(size)) {
+            let got = pollster::block_on(enc.embed_on(chunk, Backend::Webgpu)).expect("GPU forward");
+            assert_eq!(got.len(), chunk.len());
+            for ((text, g), w) in chunk.iter().zip(&got).zip(want) {
+                let c = cosine(g, w);
+                worst = worst.min(c);
+                assert!(c >= 0.9999, "{variant}, batch of {size}: cos {c} for {text:?}");
+                let norm = g.iter().map(|v| v * v).sum::<f32>().sqrt();
+                assert!((norm - 1.0).abs() < 1e-4, "not unit length: {norm}");
+            }
+        }
+    }
+    eprintln!("{variant}: worst GPU/CPU cosine {worst}");
+}
+
+#[test]
+fn gpu_matches_cpu_on_the_q8_0_model() {
+    check("q8_0");
+}
+
+#[test]
+fn gpu_matches_cpu_on_the_small_model() {
+    check("small");
+}
+
+#[test]
+fn auto_reports_its_choice_and_embeds_like_the_cpu() {
+    let Some((enc, _)) = load("q8_0") else { return };
+    let sample = ["red lipstick matte long lasting"];
+    let choice = pollster::block_on(enc.select_backend(DevicePreference::Auto, &sample));
+    assert!(choice.cpu_ms.is_some() && choice.gpu_ms.is_some(), "{choice:?}");
+    assert!(choice.adapter.is_some());
+    assert_eq!(enc.diagnostics(), choice);
+    let got = pollster::block_on(enc.embed_auto(&sample)).unwrap();
+    assert!(cosine(&got[0], &enc.embed(&sample).unwrap()[0]) >= 0.9999);
+    // Preferring the CPU never touches the GPU.
+    let cpu = pollster::block_on(enc.select_backend(DevicePreference::Cpu, &sample));
+    assert_eq!(cpu.backend, Backend::Cpu);
+}
+
+#[test]
+fn without_a_gpu_auto_falls_back_to_the_cpu_and_says_why() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(root.join("models/minilm-l6-q8_0.gguf")).expect("model");
+    let enc = Encoder::from_gguf_bytes(&bytes).unwrap();
+    let choice = pollster::block_on(enc.select_backend(DevicePreference::Webgpu, &["a"]));
+    assert_eq!(choice.backend, Backend::Cpu);
+    assert!(choice.reason.contains("no GPU"), "{}", choice.reason);
+    let v = pollster::block_on(enc.embed_auto(&["a"])).unwrap();
+    assert_eq!(v, enc.embed(&["a"]).unwrap());
+    assert!(pollster::block_on(enc.embed_on(&["a"], Backend::Webgpu)).is_err());
+}
