@@ -3,6 +3,7 @@
 import init, { Engine, engineInfo } from './wasm/vitrine.js';
 import { KvStore } from './store.js';
 import { fetchBytes } from './fetch.js';
+import { GpuPath } from './gpu.js';
 
 const HISTORY_KEY = 'history';
 const REPORT_KEY = 'report-state';
@@ -18,6 +19,7 @@ export class EngineHost {
   #opts = null;
   #diag = {};
   #sendTimer = null;
+  #gpu = new GpuPath();
 
   /** Loads the wasm module, the models and the persisted state. */
   async init(opts, progress) {
@@ -34,9 +36,10 @@ export class EngineHost {
     }
     const config = { history: opts.history ?? {}, dailyEpsilon: opts.dailyEpsilon, entryEpsilon: opts.entryEpsilon };
     this.#engine = new Engine(JSON.stringify(config), salt);
+    let modelBytes = null;
     if (opts.model) {
-      const bytes = await fetchBytes(opts.model, { name: 'model', sha256: opts.modelSha256, signal, progress, cache: opts.cache !== false });
-      this.#engine.loadEncoder(bytes);
+      modelBytes = await fetchBytes(opts.model, { name: 'model', sha256: opts.modelSha256, signal, progress, cache: opts.cache !== false });
+      this.#engine.loadEncoder(modelBytes);
     }
     if (opts.catalog?.vectors) {
       const bytes = await fetchBytes(opts.catalog.vectors, { name: 'catalog', sha256: opts.catalog.sha256, signal, progress, cache: opts.cache !== false });
@@ -57,6 +60,12 @@ export class EngineHost {
     this.setConsent(opts.consent === true, opts.gpc === true, false);
     await this.#loadPriors();
     this.#scheduleSend();
+    if (modelBytes) {
+      // 'webgpu' was asked for explicitly: ready means set up. 'auto' calibrates in the background while
+      // the CPU serves, so a slow GPU start never delays the page.
+      const started = this.#gpu.start(this.#engine, modelBytes, opts.device ?? 'auto');
+      if (opts.device === 'webgpu') await started;
+    }
     return { ...engineInfo(), ...this.diagnostics() };
   }
 
@@ -65,8 +74,10 @@ export class EngineHost {
     await this.#store.set(HISTORY_KEY, this.#engine.exportHistory());
   }
 
-  rank(placement, candidates, rules) {
+  async rank(placement, candidates, rules) {
     const list = candidates == null ? undefined : JSON.stringify(candidates);
+    const queries = typeof placement?.query === 'string' ? [placement.query] : [];
+    await this.#gpu.prepare(this.#engine, list, queries);
     return JSON.parse(this.#engine.rank(JSON.stringify(placement), list, JSON.stringify(rules ?? {})));
   }
 
@@ -75,6 +86,9 @@ export class EngineHost {
   }
 
   async pickCopy(slot, variants, options) {
+    if (Array.isArray(variants)) {
+      await this.#gpu.prepare(this.#engine, '[]', [], variants.map((v) => String(v?.text ?? '')));
+    }
     const pick = JSON.parse(this.#engine.pickCopy(slot, JSON.stringify(variants), JSON.stringify(options ?? { mode: 'bandit' })));
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
     return pick;
@@ -164,12 +178,14 @@ export class EngineHost {
     return {
       ...JSON.parse(this.#engine.diagnostics()),
       ...this.#diag,
+      backend: this.#gpu.diagnostics(),
       persistence: { mode: this.#store.mode, reason: this.#store.reason || undefined },
     };
   }
 
   dispose() {
     clearTimeout(this.#sendTimer);
+    this.#gpu.dispose();
     this.#store?.close();
     this.#engine?.free();
     this.#engine = null;

@@ -211,8 +211,29 @@ export interface Diagnostics {
   consent?: string;
   priors?: string;
   persistence: { mode: 'indexeddb' | 'memory'; reason?: string };
-  backend: EngineInfo['backend'];
+  /** Live: with `device: 'auto'` the GPU calibrates after `create()`. */
+  backend: Backends;
   webgpu: WebGpuInfo;
+}
+
+/** Which backend encodes one workload, and why. */
+export interface BackendChoice {
+  backend: 'cpu' | 'webgpu';
+  /** Why: the request, a missing adapter, the calibration's timings, or a GPU error and the fallback. */
+  reason: string;
+  /** The WebGPU adapter, when one was found. */
+  adapter?: string | null;
+  /** Calibration, ms per encoder call on each backend, when measured. */
+  cpu_ms?: number | null;
+  gpu_ms?: number | null;
+}
+
+/** The encoder's backend per workload: one text (a query, a title) and batches (catalog titles). */
+export interface Backends {
+  query: BackendChoice;
+  batch: BackendChoice;
+  /** Texts the GPU has encoded so far. */
+  gpuEncodedTexts: number;
 }
 
 export interface EngineInfo {
@@ -223,8 +244,8 @@ export interface EngineInfo {
   /** Architecture the core was compiled for (`wasm32` in a browser). */
   arch: string;
   webgpu: WebGpuInfo;
-  /** The backend that runs inference, and why it was chosen. */
-  backend: { name: 'cpu' | 'webgpu'; reason: string };
+  /** The encoder's backend per workload at `create()` time, and why. */
+  backend: Backends;
   /** Whether the engine runs in a Web Worker. */
   worker: boolean;
 }

@@ -133,6 +133,7 @@ export class Vitrine {
       cache: options.cache,
       storeName: options.storeName,
       wasmUrl: abs(options.wasmUrl),
+      device,
     };
     let link;
     if (worker && typeof Worker !== 'undefined') {
@@ -144,18 +145,20 @@ export class Vitrine {
     try {
       const initArgs = link instanceof InlineLink ? [{ ...hostOptions, signal }, progress] : [hostOptions];
       const core = await link.call('init', initArgs, signal);
+      // What the page's browser offers; which backend encodes (core.backend) is the engine's own finding.
       const webgpu = device === 'cpu' ? { available: false, reason: "device: 'cpu' was requested" } : await findWebGpu();
-      // The encoder's GPU kernels are not in this build yet, so every device choice runs on the CPU path.
-      const backend = { name: 'cpu', reason: webgpu.available ? 'GPU kernels are not built yet' : webgpu.reason };
       progress({ status: 'ready' });
-      return new Vitrine(link, { ...core, webgpu, backend, worker: link instanceof WorkerLink });
+      return new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
     } catch (err) {
       link.close();
       throw err;
     }
   }
 
-  /** What the engine is and which backend runs: `{ version, simd128, arch, webgpu, backend, worker }`. */
+  /**
+   * What the engine is and which backend runs: `{ version, simd128, arch, webgpu, backend, worker }`, at
+   * `create()` time. With `device: 'auto'` the GPU calibrates after that: `diagnostics().backend` is live.
+   */
   info() {
     this.#check();
     return structuredClone(this.#info);
@@ -239,7 +242,7 @@ export class Vitrine {
 
   /** What runs and why: backend, persistence, models, history size, consent. */
   async diagnostics() {
-    return { ...(await this.#call('diagnostics', [])), backend: this.#info.backend, webgpu: this.#info.webgpu };
+    return { ...(await this.#call('diagnostics', [])), webgpu: this.#info.webgpu };
   }
 
   /** Releases the worker and the engine; any later call rejects. */

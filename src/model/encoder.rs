@@ -30,7 +30,9 @@ pub struct Encoder {
     max_seq_len: usize,
     checksum: String,
     #[cfg(feature = "gpu")]
-    gpu: Option<GpuEncoder>,
+    /// Set once by [`Encoder::attach_gpu`]; behind a `OnceLock` so that an encoder shared with the
+    /// engine (`Rc`) can gain its GPU later without `&mut`.
+    gpu: std::sync::OnceLock<GpuEncoder>,
     /// What [`Encoder::embed_auto`] runs on; a GPU failure switches it to the CPU, with the reason.
     choice: Mutex<BackendChoice>,
     /// Why no GPU is attached, for the diagnostics of a later [`Encoder::select_backend`].
@@ -80,7 +82,7 @@ impl Encoder {
             max_seq_len,
             checksum: file.checksum().to_string(),
             #[cfg(feature = "gpu")]
-            gpu: None,
+            gpu: std::sync::OnceLock::new(),
             choice: Mutex::new(BackendChoice::cpu(NO_GPU, None)),
             no_gpu: Mutex::new(NO_GPU.into()),
         })
@@ -91,7 +93,10 @@ impl Encoder {
     /// and its diagnostics say why. [`Encoder::embed_auto`] then uses the GPU
     /// until [`Encoder::select_backend`] or a GPU failure says otherwise.
     #[cfg(feature = "gpu")]
-    pub async fn attach_gpu(&mut self, ctx: std::sync::Arc<GpuContext>, bytes: &[u8]) -> Result<()> {
+    pub async fn attach_gpu(&self, ctx: std::sync::Arc<GpuContext>, bytes: &[u8]) -> Result<()> {
+        if self.gpu.get().is_some() {
+            return Ok(());
+        }
         let file = ModelFile::read(bytes)?;
         if file.checksum() != self.checksum {
             return Err(Error::InvalidInput(
@@ -107,7 +112,8 @@ impl Encoder {
         let embeddings = std::sync::Arc::clone(self.model.embeddings());
         let gpu = GpuEncoder::new(ctx, &cfg, &file, embeddings, self.model.max_positions()).await;
         let gpu = gpu.inspect_err(|e| self.note_gpu_unavailable(e))?;
-        self.gpu = Some(gpu);
+        // Two attaches racing (only possible through misuse) keep the first; both are the same model.
+        let _ = self.gpu.set(gpu);
         self.set_choice(BackendChoice {
             backend: Backend::Webgpu,
             reason: "GPU attached (not calibrated)".into(),
@@ -121,7 +127,7 @@ impl Encoder {
     /// The GPU adapter this encoder can run on, if one is attached.
     pub fn gpu_adapter(&self) -> Option<String> {
         #[cfg(feature = "gpu")]
-        if let Some(g) = &self.gpu {
+        if let Some(g) = self.gpu.get() {
             return Some(g.context().adapter());
         }
         None
@@ -136,7 +142,7 @@ impl Encoder {
             Backend::Webgpu => {
                 let gpu = self
                     .gpu
-                    .as_ref()
+                    .get()
                     .ok_or_else(|| Error::GpuUnavailable("no GPU attached to this encoder".into()))?;
                 if texts.is_empty() {
                     return Ok(Vec::new());

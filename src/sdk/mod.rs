@@ -7,6 +7,7 @@ mod placements;
 mod vectors;
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +56,8 @@ pub struct Diagnostics {
 /// The on-device personalization engine.
 pub struct Vitrine {
     history: History,
-    encoder: Option<Encoder>,
+    /// Shared (`Rc`) so that a GPU backend can encode with the same model beside the engine.
+    encoder: Option<Rc<Encoder>>,
     vectors: VectorStore,
     reporter: Reporter,
     posteriors: Posteriors,
@@ -101,7 +103,7 @@ impl Vitrine {
     /// vectors from two models are not comparable.
     pub fn set_encoder(&mut self, encoder: Encoder) {
         self.vectors.set_model(encoder.checksum());
-        self.encoder = Some(encoder);
+        self.encoder = Some(Rc::new(encoder));
     }
 
     /// Adds precomputed product vectors; returns how many the engine now has from catalog files.
@@ -118,6 +120,11 @@ impl Vitrine {
             }
         }
         self.vectors.add_catalog(catalog)
+    }
+
+    /// The loaded encoder, shared: a GPU backend attaches to it and encodes beside the engine.
+    pub fn encoder(&self) -> Option<Rc<Encoder>> {
+        self.encoder.clone()
     }
 
     /// Uses a trained session model for forYou; it must read the loaded encoder's vectors.
@@ -215,7 +222,7 @@ impl Vitrine {
             )));
         }
         self.ensure_history_vectors()?;
-        self.vectors.ensure(self.encoder.as_ref(), candidates)?;
+        self.vectors.ensure(self.encoder.as_deref(), candidates)?;
         if matches!(placement, Placement::ForYou) {
             self.ensure_projected(candidates)?;
         }
@@ -309,7 +316,7 @@ impl Vitrine {
         let dims = self
             .encoder
             .as_ref()
-            .map(Encoder::dims)
+            .map(|e| e.dims())
             .ok_or_else(|| Error::InvalidInput("putVectors needs the encoder loaded first".into()))?;
         self.vectors.put(keys, flat, dims)
     }

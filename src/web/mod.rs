@@ -6,8 +6,12 @@ use wasm_bindgen::prelude::*;
 use crate::engine::EngineInfo;
 
 mod encoder;
+#[cfg(feature = "gpu")]
+mod gpu;
 mod vitrine;
 pub use encoder::WebEncoder;
+#[cfg(feature = "gpu")]
+pub use gpu::WebGpuBackend;
 pub use vitrine::WebVitrine;
 
 /// What the engine is: `{ version, simd128, arch }`.

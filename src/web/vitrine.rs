@@ -36,6 +36,13 @@ pub struct WebVitrine {
     products: Vec<Candidate>,
 }
 
+impl WebVitrine {
+    /// The engine's encoder, shared with the GPU backend.
+    pub(crate) fn encoder(&self) -> Option<std::rc::Rc<crate::model::Encoder>> {
+        self.inner.encoder()
+    }
+}
+
 #[wasm_bindgen(js_class = Engine)]
 impl WebVitrine {
     /// `config`: JSON of `{history: {maxEvents, maxAgeDays}, dailyEpsilon, entryEpsilon}`;

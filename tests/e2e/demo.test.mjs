@@ -23,7 +23,7 @@ test('the demo page loads the engine with no console errors', async () => {
   assert.equal(info.version, cargoVersion);
   assert.equal(info.arch, 'wasm32');
   assert.equal(info.simd128, true);
-  assert.equal(info.backend.name, 'cpu');
+  assert.equal(info.backend.query.backend, 'cpu');
   assert.match(await page.textContent('#engine-info'), /Version\s*0\.\d+\.\d+/);
   assert.deepEqual(page.errors, []);
   await page.close();

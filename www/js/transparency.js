@@ -11,7 +11,7 @@ export function showEngine(info) {
     ...row('SIMD (simd128)', info.simd128 ? 'yes' : 'no'),
     ...row('Architecture', info.arch),
     ...row('WebGPU', info.webgpu.available ? `adapter: ${info.webgpu.adapter}` : `none (${info.webgpu.reason})`),
-    ...row('Backend', `${info.backend.name} — ${info.backend.reason}`),
+    ...row('Encoder backend', `queries: ${info.backend.query.backend} (${info.backend.query.reason}); batches: ${info.backend.batch.backend} (${info.backend.batch.reason})`),
     ...row('Runs in', info.worker ? 'a Web Worker' : 'the page'),
     ...row('History kept in', info.persistence?.mode === 'indexeddb' ? 'IndexedDB (this browser only)' : `memory (${info.persistence?.reason})`),
   );

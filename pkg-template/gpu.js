@@ -1,0 +1,80 @@
+// The encoder's WebGPU path for the engine host: finds an adapter, lets the engine calibrate it against the
+// CPU per workload (one query, a batch of titles), and encodes what a call is about to need on the GPU,
+// handing the vectors to the engine. Any GPU error falls back to the CPU for good, with the reason.
+import { GpuBackend } from './wasm/vitrine.js';
+
+const CPU_REQUESTED = { backend: 'cpu', reason: "device: 'cpu' was requested" };
+
+export class GpuPath {
+  #gpu = null;
+  #choice;
+  #encoded = 0;
+
+  constructor() {
+    this.#choice = { query: { backend: 'cpu', reason: 'starting' }, batch: { backend: 'cpu', reason: 'starting' } };
+  }
+
+  /** Sets the path up for `device` ('auto' | 'webgpu' | 'cpu'); never throws: failures mean the CPU. */
+  async start(engine, modelBytes, device) {
+    if (device === 'cpu') {
+      this.#choice = { query: CPU_REQUESTED, batch: CPU_REQUESTED };
+      return;
+    }
+    const reason = await this.#noAdapterReason();
+    if (reason) {
+      this.#choice = { query: { backend: 'cpu', reason }, batch: { backend: 'cpu', reason } };
+      return;
+    }
+    try {
+      this.#gpu = await GpuBackend.create(engine, modelBytes, device);
+      this.#choice = JSON.parse(this.#gpu.choice());
+    } catch (err) {
+      this.#fail(`no usable WebGPU, CPU fallback: ${err?.message ?? err}`);
+    }
+  }
+
+  /** Encodes on the GPU what the engine lacks for a call (if the GPU won that workload), then hands it over. */
+  async prepare(engine, candidatesJson, queries = [], copy = []) {
+    if (!this.#gpu) return;
+    const pending = JSON.parse(engine.pendingTexts(candidatesJson, JSON.stringify(queries), JSON.stringify(copy)));
+    if (pending.length === 0) return;
+    const workload = pending.length > 1 ? 'batch' : 'query';
+    if (this.#choice[workload].backend !== 'webgpu') return;
+    try {
+      const vectors = await this.#gpu.embed(JSON.stringify(pending.map(([, text]) => text)));
+      engine.putVectors(JSON.stringify(pending.map(([key]) => key)), vectors);
+      this.#encoded += pending.length;
+    } catch (err) {
+      // The engine encodes the same texts on the CPU when the call runs: nothing is lost but time.
+      this.#fail(`the GPU failed (${err?.message ?? err}); the CPU encodes from now on`);
+    }
+  }
+
+  /** `{ query, batch }`: which backend encodes each workload and why, plus GPU-encoded text count. */
+  diagnostics() {
+    return { ...structuredClone(this.#choice), gpuEncodedTexts: this.#encoded };
+  }
+
+  dispose() {
+    this.#gpu?.free();
+    this.#gpu = null;
+  }
+
+  #fail(reason) {
+    const adapter = this.#choice.query.adapter ?? this.#choice.batch.adapter;
+    this.dispose();
+    const cpu = { backend: 'cpu', reason, ...(adapter ? { adapter } : {}) };
+    this.#choice = { query: cpu, batch: cpu };
+  }
+
+  async #noAdapterReason() {
+    const gpu = globalThis.navigator?.gpu;
+    if (!gpu) return 'this browser has no WebGPU API';
+    try {
+      const adapter = await gpu.requestAdapter();
+      return adapter ? null : 'the browser offered no WebGPU adapter';
+    } catch (err) {
+      return `requesting a WebGPU adapter failed: ${err?.message ?? err}`;
+    }
+  }
+}
