@@ -18,7 +18,7 @@ done
 
 if [ "${1:-}" = "--session" ]; then
   cargo run --quiet --release -p vitrine-cli -- train --data ../shared/data/beauty \
-    --out models/session-beauty.gguf --epochs 8 --lr 2e-3 --seed 1
+    --out models/session-beauty.gguf --epochs 16 --lr 2e-3 --seed 1 --patience 2
 fi
 
 cd models

@@ -41,7 +41,7 @@ fn ndcg(v: &Value) -> f64 {
 }
 
 /// Figures of the shipped model (BENCHMARKS.md); a regression below them fails.
-const SESSION_NDCG10_FLOOR: f64 = 0.031;
+const SESSION_NDCG10_FLOOR: f64 = 0.039;
 
 #[test]
 fn shipped_session_model_on_beauty() {
@@ -66,7 +66,11 @@ fn shipped_session_model_on_beauty() {
         ndcg(&knn)
     );
     assert!(ndcg(&q8) >= SESSION_NDCG10_FLOOR, "session NDCG@10 {}", ndcg(&q8));
-    assert!(ndcg(&q8) > ndcg(&pop));
+    // The "session beats popularity, item-kNN and content" (content: .0302).
+    let content = eval("content", "");
+    for base in [&pop, &knn, &content] {
+        assert!(ndcg(&q8) > ndcg(base), "session {} vs {base}", ndcg(&q8));
+    }
     let rel = (ndcg(&q8) - ndcg(&f32)).abs() / ndcg(&f32);
     assert!(
         rel <= 0.02,
@@ -76,7 +80,7 @@ fn shipped_session_model_on_beauty() {
     );
 }
 
-/// The bar: NDCG@10 ≥ .045 and above every baseline. NOT met by the shipped model yet (see
+/// The bar: NDCG@10 ≥ .045. NOT met by the shipped model yet (.0403; see
 /// BENCHMARKS.md, "Offline evaluation on Beauty"); run with `--ignored` after retraining.
 #[test]
 #[ignore = "quality bar not reached yet by models/session-beauty.gguf"]
