@@ -171,8 +171,7 @@ fn attention_matches_the_cpu_with_padding() {
         let rows = batch * seq;
         let qkv: Vec<f32> = values(rows * 3 * h, 21).iter().map(|v| v * 2.0).collect();
         let additive: Option<Vec<f32>> = mask
-            .iter()
-            .any(|&m| m == 0)
+            .contains(&0)
             .then(|| mask.iter().map(|&m| if m == 1 { 0.0 } else { -1e9 }).collect());
         let mut want = vec![0f32; rows * h];
         ops::attention(&qkv, batch, seq, heads, d, additive.as_deref(), &mut want);
