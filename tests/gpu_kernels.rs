@@ -21,7 +21,7 @@ use vitrine::backend::gpu::attention::Attention;
 use vitrine::backend::gpu::layer_norm::LayerNormWeights;
 use vitrine::backend::gpu::matmul::QWeight;
 use vitrine::backend::gpu::pool::Pool;
-use vitrine::backend::gpu::{shape_words, GpuContext};
+use vitrine::backend::gpu::{shape_words, Forward, GpuContext};
 
 /// Token counts of three sequences padded to 19: a full one, and two padded ones.
 const LENS: [usize; 3] = [19, 7, 12];
@@ -31,6 +31,22 @@ fn mask() -> Vec<u32> {
     LENS.iter()
         .flat_map(|&l| (0..SEQ).map(move |t| u32::from(t < l)))
         .collect()
+}
+
+fn forward<'a, 'p>(
+    ctx: &'a GpuContext,
+    pass: &'a mut vitrine::backend::gpu::wgpu::ComputePass<'p>,
+    shape: &'a vitrine::backend::gpu::wgpu::Buffer,
+    batch: usize,
+    seq: usize,
+) -> Forward<'a, 'p> {
+    Forward {
+        ctx,
+        pass,
+        shape,
+        batch,
+        seq,
+    }
 }
 
 fn matmul_case(ctx: &GpuContext, dtype: GgmlDType, m: usize, k: usize, n: usize, col_off: usize) {
@@ -52,9 +68,8 @@ fn matmul_case(ctx: &GpuContext, dtype: GgmlDType, m: usize, k: usize, n: usize,
     let xb = ctx.storage("x", &x);
     let y = ctx.scratch("y", (m * ldy * 4) as u64);
     let got = gpu::run(ctx, &y, m * ldy, |pass| {
-        ctx.kernels()
-            .matmul
-            .encode(ctx, pass, &shape, m, &weight, &xb, &y)
+        let f = &mut forward(ctx, pass, &shape, 1, m);
+        ctx.kernels().matmul.encode(f, &weight, &xb, &y)
     });
     for r in 0..m {
         for j in 0..ldy {
@@ -112,9 +127,8 @@ fn layer_norm_matches_the_cpu_with_and_without_residual() {
         let rb = ctx.storage("res", &res);
         let got = gpu::run(&ctx, &xb, rows * h, |pass| {
             let r = residual.then_some(&rb);
-            ctx.kernels()
-                .layer_norm
-                .encode(&ctx, pass, &shape, rows, &ln, r, &xb)
+            let f = &mut forward(&ctx, pass, &shape, 1, rows);
+            ctx.kernels().layer_norm.encode(f, &ln, r, &xb)
         });
         for (i, (g, e)) in got.iter().zip(&want).enumerate() {
             // Mean and variance are 384-term sums in another order (relative error ≲ 1e-5 each),
@@ -137,9 +151,8 @@ fn gelu_matches_the_cpu() {
     let shape = ctx.uniform("shape", shape_words(1, rows));
     let params = ctx.uniform("gelu", [n as u32, 0, 0, 0]);
     let got = gpu::run(&ctx, &xb, rows * n, |pass| {
-        ctx.kernels()
-            .gelu
-            .encode(&ctx, pass, &shape, rows, n, &params, &xb)
+        let f = &mut forward(&ctx, pass, &shape, 1, rows);
+        ctx.kernels().gelu.encode(f, n, &params, &xb)
     });
     for (i, (g, e)) in got.iter().zip(&want).enumerate() {
         // Same polynomial; WGSL's division is exact to 2.5 ulp and may fuse multiply-adds: a few
@@ -158,8 +171,7 @@ fn attention_matches_the_cpu_with_padding() {
         let rows = batch * seq;
         let qkv: Vec<f32> = values(rows * 3 * h, 21).iter().map(|v| v * 2.0).collect();
         let additive: Option<Vec<f32>> = mask
-            .iter()
-            .any(|&m| m == 0)
+            .contains(&0)
             .then(|| mask.iter().map(|&m| if m == 1 { 0.0 } else { -1e9 }).collect());
         let mut want = vec![0f32; rows * h];
         ops::attention(&qkv, batch, seq, heads, d, additive.as_deref(), &mut want);
@@ -168,9 +180,8 @@ fn attention_matches_the_cpu_with_padding() {
         let (qb, mb) = (ctx.storage("qkv", &qkv), ctx.storage("mask", &mask));
         let out = ctx.scratch("ctx", (rows * h * 4) as u64);
         let got = gpu::run(&ctx, &out, rows * h, |pass| {
-            ctx.kernels()
-                .attention
-                .encode(&ctx, pass, &shape, rows, heads, &params, &qb, &mb, &out)
+            let f = &mut forward(&ctx, pass, &shape, batch, seq);
+            ctx.kernels().attention.encode(f, heads, &params, &qb, &mb, &out)
         });
         let vmax = qkv.iter().fold(0f32, |a, v| a.max(v.abs()));
         for (i, (g, e)) in got.iter().zip(&want).enumerate() {
@@ -193,9 +204,8 @@ fn pooling_is_the_masked_mean_normalised() {
     let (hb, mb) = (ctx.storage("hidden", &hidden), ctx.storage("mask", &mask));
     let out = ctx.scratch("pooled", (batch * h * 4) as u64);
     let got = gpu::run(&ctx, &out, batch * h, |pass| {
-        ctx.kernels()
-            .pool
-            .encode(&ctx, pass, &shape, batch, &params, &hb, &mb, &out)
+        let f = &mut forward(&ctx, pass, &shape, batch, SEQ);
+        ctx.kernels().pool.encode(f, &params, &hb, &mb, &out)
     });
     for (b, &len) in LENS.iter().enumerate() {
         // Independent f64 reference: mean over the real tokens only, then L2 normalisation.

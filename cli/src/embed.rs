@@ -4,6 +4,8 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use vitrine::backend::gpu::GpuContext;
+use vitrine::backend::select::{BackendChoice, DevicePreference};
 use vitrine::catalog::{Catalog, Precision};
 use vitrine::Encoder;
 
@@ -13,14 +15,54 @@ pub fn load(model: &Path) -> Result<Encoder> {
     Encoder::from_gguf_bytes(&bytes).with_context(|| format!("loading {}", model.display()))
 }
 
+/// Loads a model and, unless `pref` is the CPU, attaches a GPU to it; without one the encoder stays
+/// on the CPU and its diagnostics say why.
+pub fn load_on(model: &Path, pref: DevicePreference) -> Result<Encoder> {
+    let mut enc = load(model)?;
+    if pref == DevicePreference::Cpu {
+        return Ok(enc);
+    }
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let attached = pollster::block_on(async {
+        let ctx = std::sync::Arc::new(GpuContext::new().await?);
+        enc.attach_gpu(ctx, &bytes).await
+    });
+    if let Err(e) = attached {
+        enc.note_gpu_unavailable(&e);
+    }
+    Ok(enc)
+}
+
+fn report(choice: &BackendChoice) {
+    let adapter = choice
+        .adapter
+        .as_deref()
+        .map(|a| format!(", adapter {a}"))
+        .unwrap_or_default();
+    eprintln!("backend: {} ({}{adapter})", choice.backend, choice.reason);
+}
+
 /// One text per stdin line → one JSON array per stdout line, in order, `batch` lines per forward pass.
-pub fn embed_stdin(enc: &Encoder, batch: usize) -> Result<()> {
+/// The backend is chosen for `pref` on the first batch, and reported (with any later fallback) on stderr.
+pub fn embed_stdin(enc: &Encoder, batch: usize, pref: DevicePreference) -> Result<()> {
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pending: Vec<String> = Vec::with_capacity(batch);
-    let flush = |pending: &mut Vec<String>, out: &mut dyn Write| -> Result<()> {
+    let mut chosen: Option<BackendChoice> = None;
+    let mut flush = |pending: &mut Vec<String>, out: &mut dyn Write| -> Result<()> {
         let refs: Vec<&str> = pending.iter().map(String::as_str).collect();
-        for v in enc.embed(&refs)? {
+        if chosen.is_none() {
+            let choice = pollster::block_on(enc.select_backend(pref, &refs));
+            report(&choice);
+            chosen = Some(choice);
+        }
+        let vectors = pollster::block_on(enc.embed_auto(&refs))?;
+        let now = enc.diagnostics();
+        if chosen.as_ref() != Some(&now) {
+            report(&now);
+            chosen = Some(now);
+        }
+        for v in vectors {
             serde_json::to_writer(&mut *out, &v)?;
             out.write_all(b"\n")?;
         }

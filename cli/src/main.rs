@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use vitrine::backend::select::DevicePreference;
 use vitrine::catalog::Precision;
 
 #[derive(Parser)]
@@ -28,8 +29,22 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum DeviceArg {
-    /// candle's CPU kernels (the only native backend for now).
+    /// The CPU kernels.
     Cpu,
+    /// The WGSL kernels on a Vulkan GPU (lavapipe counts); falls back to the CPU, saying why.
+    Gpu,
+    /// The GPU if there is one and a short calibration on the first batch finds it faster.
+    Auto,
+}
+
+impl From<DeviceArg> for DevicePreference {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Cpu => DevicePreference::Cpu,
+            DeviceArg::Gpu => DevicePreference::Webgpu,
+            DeviceArg::Auto => DevicePreference::Auto,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -111,12 +126,9 @@ fn main() -> Result<()> {
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote {} ({} bytes, {mix:?})", out.display(), bytes.len());
         }
-        Command::Embed {
-            model,
-            batch,
-            device: DeviceArg::Cpu,
-        } => {
-            embed::embed_stdin(&embed::load(&model)?, batch.max(1))?;
+        Command::Embed { model, batch, device } => {
+            let enc = embed::load_on(&model, device.into())?;
+            embed::embed_stdin(&enc, batch.max(1), device.into())?;
         }
         Command::EmbedCatalog {
             model,

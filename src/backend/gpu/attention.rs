@@ -1,7 +1,7 @@
 //! Masked multi-head self-attention from the fused `[query | key | value]` rows (attention.wgsl),
 //! matching `ops::attention`; one workgroup per (token, head).
 
-use super::kernel::{grid, Kernel};
+use super::kernel::{grid, Forward, Kernel};
 use super::GpuContext;
 use crate::error::{Error, Result};
 
@@ -28,26 +28,18 @@ impl Attention {
         Ok(ctx.uniform("attention", [heads as u32, d as u32, scale.to_bits(), 0]))
     }
 
-    /// Records attention for the `shape` uniform's `batch × seq` rows (`rows`): `qkv` holds rows of
-    /// `3 · heads · d`, `mask` one u32 per token (1 token, 0 padding), `out` rows of `heads · d`.
-    #[allow(clippy::too_many_arguments)] // the kernel's bindings, in order
+    /// Records attention for the forward's rows: `qkv` holds rows of `3 · heads · d`, `mask` one
+    /// u32 per token (1 token, 0 padding), `out` rows of `heads · d`.
     pub fn encode(
         &self,
-        ctx: &GpuContext,
-        pass: &mut wgpu::ComputePass<'_>,
-        shape: &wgpu::Buffer,
-        rows: usize,
+        f: &mut Forward<'_, '_>,
         heads: usize,
         params: &wgpu::Buffer,
         qkv: &wgpu::Buffer,
         mask: &wgpu::Buffer,
         out: &wgpu::Buffer,
     ) {
-        self.0.dispatch(
-            ctx.device(),
-            pass,
-            &[shape, params, qkv, mask, out],
-            grid(rows * heads),
-        );
+        let groups = grid(f.rows() * heads);
+        self.0.dispatch(f, &[params, qkv, mask, out], groups);
     }
 }

@@ -12,7 +12,7 @@ use super::attention::{self, Attention};
 use super::layer_norm::LayerNormWeights;
 use super::matmul::{BlockType, QWeight};
 use super::pool::Pool;
-use super::{shape_words, GpuContext};
+use super::{shape_words, Forward, GpuContext};
 use crate::error::{Error, Result};
 use crate::model::bert::{Config, Embeddings};
 use crate::model::gguf::ModelFile;
@@ -256,44 +256,32 @@ impl GpuEncoder {
         q.write_buffer(&s.mask, 0, bytemuck::cast_slice(mask));
         q.write_buffer(&s.x, 0, bytemuck::cast_slice(&x));
         let k = self.gpu.kernels();
-        let g = &*self.gpu;
+        let record = |pass: &mut wgpu::ComputePass<'_>| {
+            let f = &mut Forward {
+                ctx: &self.gpu,
+                pass,
+                shape: &s.shape,
+                batch,
+                seq,
+            };
+            for l in &self.layers {
+                for w in &l.qkv {
+                    k.matmul.encode(f, w, &s.x, &s.qkv);
+                }
+                let (heads, ap) = (self.heads, &self.attn_params);
+                k.attention.encode(f, heads, ap, &s.qkv, &s.mask, &s.ctx);
+                k.matmul.encode(f, &l.attn_out, &s.ctx, &s.attn);
+                k.layer_norm.encode(f, &l.attn_norm, Some(&s.x), &s.attn);
+                k.matmul.encode(f, &l.up, &s.attn, &s.up);
+                k.gelu.encode(f, m, &self.gelu_params, &s.up);
+                k.matmul.encode(f, &l.down, &s.up, &s.x);
+                k.layer_norm.encode(f, &l.out_norm, Some(&s.attn), &s.x);
+            }
+            k.pool.encode(f, &self.pool_params, &s.x, &s.mask, &s.pooled);
+        };
         let flat = self
             .gpu
-            .run_and_read(
-                |pass| {
-                    for l in &self.layers {
-                        for w in &l.qkv {
-                            k.matmul.encode(g, pass, &s.shape, rows, w, &s.x, &s.qkv);
-                        }
-                        let (heads, ap) = (self.heads, &self.attn_params);
-                        k.attention
-                            .encode(g, pass, &s.shape, rows, heads, ap, &s.qkv, &s.mask, &s.ctx);
-                        k.matmul
-                            .encode(g, pass, &s.shape, rows, &l.attn_out, &s.ctx, &s.attn);
-                        k.layer_norm
-                            .encode(g, pass, &s.shape, rows, &l.attn_norm, Some(&s.x), &s.attn);
-                        k.matmul.encode(g, pass, &s.shape, rows, &l.up, &s.attn, &s.up);
-                        k.gelu
-                            .encode(g, pass, &s.shape, rows, m, &self.gelu_params, &s.up);
-                        k.matmul.encode(g, pass, &s.shape, rows, &l.down, &s.up, &s.x);
-                        k.layer_norm
-                            .encode(g, pass, &s.shape, rows, &l.out_norm, Some(&s.attn), &s.x);
-                    }
-                    k.pool.encode(
-                        g,
-                        pass,
-                        &s.shape,
-                        batch,
-                        &self.pool_params,
-                        &s.x,
-                        &s.mask,
-                        &s.pooled,
-                    );
-                },
-                &s.pooled,
-                &s.staging,
-                batch * h,
-            )
+            .run_and_read(record, &s.pooled, &s.staging, batch * h)
             .await?;
         Ok(flat.chunks_exact(h).map(<[f32]>::to_vec).collect())
     }

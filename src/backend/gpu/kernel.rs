@@ -1,5 +1,8 @@
-//! One compiled compute pipeline and how to dispatch it: bind the buffers in binding order and
-//! spread the workgroups over two grid dimensions (a dimension holds at most 65,535).
+//! One compiled compute pipeline and how to dispatch it within a [`Forward`]: bind the shape
+//! uniform and the buffers in binding order and spread the workgroups over two grid dimensions
+//! (a dimension holds at most 65,535).
+
+use super::GpuContext;
 
 /// Workgroups per grid row; shaders linearise `wg.x + wg.y * num_workgroups.x`.
 const GRID_X: u32 = 32_768;
@@ -30,30 +33,42 @@ impl Kernel {
         Self { pipeline, layout }
     }
 
-    /// Records one dispatch of `groups` workgroups (linearised) with `buffers` at bindings 0, 1, …
-    pub fn dispatch(
-        &self,
-        device: &wgpu::Device,
-        pass: &mut wgpu::ComputePass<'_>,
-        buffers: &[&wgpu::Buffer],
-        groups: (u32, u32),
-    ) {
-        let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
-            .iter()
+    /// Records one dispatch of `groups` workgroups (linearised) with the shape uniform at binding
+    /// 0 and `buffers` at bindings 1, 2, …
+    pub fn dispatch(&self, f: &mut Forward<'_, '_>, buffers: &[&wgpu::Buffer], groups: (u32, u32)) {
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = std::iter::once(f.shape)
+            .chain(buffers.iter().copied())
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry {
                 binding: i as u32,
                 resource: b.as_entire_binding(),
             })
             .collect();
-        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        let group = f.ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &self.layout,
             entries: &entries,
         });
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, 1);
+        f.pass.set_pipeline(&self.pipeline);
+        f.pass.set_bind_group(0, &group, &[]);
+        f.pass.dispatch_workgroups(groups.0, groups.1, 1);
+    }
+}
+
+/// What every dispatch of one forward shares: the context, the compute pass being recorded, and
+/// the shape uniform (`[batch, seq, batch · seq, 0]`, see [`super::shape_words`]) with its values.
+pub struct Forward<'a, 'p> {
+    pub ctx: &'a GpuContext,
+    pub pass: &'a mut wgpu::ComputePass<'p>,
+    pub shape: &'a wgpu::Buffer,
+    pub batch: usize,
+    pub seq: usize,
+}
+
+impl Forward<'_, '_> {
+    /// Token rows: `batch · seq`.
+    pub fn rows(&self) -> usize {
+        self.batch * self.seq
     }
 }
 

@@ -1,6 +1,6 @@
 //! `x ← LayerNorm(x + residual)` over rows of `h` features (layer_norm.wgsl), in place.
 
-use super::kernel::{grid, Kernel};
+use super::kernel::{grid, Forward, Kernel};
 use super::GpuContext;
 
 pub struct LayerNorm(Kernel);
@@ -32,13 +32,10 @@ impl LayerNorm {
         Self(Kernel::new(device, "layer_norm", include_str!("layer_norm.wgsl")))
     }
 
-    /// Records the norm of the `rows` rows of `x` (the `shape` uniform's), after adding `residual`.
+    /// Records the norm of the forward's rows of `x`, after adding `residual`.
     pub fn encode(
         &self,
-        ctx: &GpuContext,
-        pass: &mut wgpu::ComputePass<'_>,
-        shape: &wgpu::Buffer,
-        rows: usize,
+        f: &mut Forward<'_, '_>,
         ln: &LayerNormWeights,
         residual: Option<&wgpu::Buffer>,
         x: &wgpu::Buffer,
@@ -47,7 +44,7 @@ impl LayerNorm {
             Some(r) => (&ln.params, r),
             None => (&ln.params_no_residual, &ln.dummy),
         };
-        self.0
-            .dispatch(ctx.device(), pass, &[shape, params, &ln.gb, res, x], grid(rows));
+        let groups = grid(f.rows());
+        self.0.dispatch(f, &[params, &ln.gb, res, x], groups);
     }
 }

@@ -4,7 +4,7 @@
 
 use candle_core::quantized::{GgmlDType, QTensor};
 
-use super::kernel::Kernel;
+use super::kernel::{Forward, Kernel};
 use super::GpuContext;
 use crate::error::{Error, Result};
 
@@ -58,18 +58,9 @@ impl Matmul {
         }
     }
 
-    /// Records `y[r, col_off + j] = x[r] · W[j] + b[j]` for the `rows` rows the `shape` uniform
-    /// names (`rows` must equal it); `x` holds rows of `k` floats, `y` rows of `w`'s `ldy`.
-    pub fn encode(
-        &self,
-        ctx: &GpuContext,
-        pass: &mut wgpu::ComputePass<'_>,
-        shape: &wgpu::Buffer,
-        rows: usize,
-        w: &QWeight,
-        x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
-    ) {
+    /// Records `y[r, col_off + j] = x[r] · W[j] + b[j]` for the forward's rows; `x` holds rows of
+    /// `k` floats, `y` rows of `w`'s `ldy`.
+    pub fn encode(&self, f: &mut Forward<'_, '_>, w: &QWeight, x: &wgpu::Buffer, y: &wgpu::Buffer) {
         let kernel = match w.block {
             BlockType::Q8_0 => &self.q8,
             BlockType::Q5_0 => &self.q5,
@@ -78,14 +69,9 @@ impl Matmul {
         // rows / 8 stays below the 65,535 groups of one dimension for any batch a buffer holds.
         let groups = (
             w.n.div_ceil(COLS_PER_GROUP) as u32,
-            rows.div_ceil(ROWS_PER_GROUP).max(1) as u32,
+            f.rows().div_ceil(ROWS_PER_GROUP).max(1) as u32,
         );
-        kernel.dispatch(
-            ctx.device(),
-            pass,
-            &[shape, &w.params, &w.blocks, &w.bias, x, y],
-            groups,
-        );
+        kernel.dispatch(f, &[&w.params, &w.blocks, &w.bias, x, y], groups);
     }
 }
 

@@ -20,6 +20,7 @@ pub mod pool;
 use std::sync::{Arc, Mutex};
 
 pub use encoder::GpuEncoder;
+pub use kernel::Forward;
 pub use wgpu;
 use wgpu::util::DeviceExt;
 
@@ -52,6 +53,15 @@ impl GpuContext {
     /// Fails with [`Error::GpuUnavailable`] when there is no adapter or no device, and with
     /// [`Error::Gpu`] when a kernel does not compile on it.
     pub async fn new() -> Result<Self> {
+        // wgpu's WebGPU instance panics outside a window or dedicated worker, and a browser may
+        // expose `navigator.gpu` without any adapter: ask first, so that both become an error.
+        #[cfg(target_arch = "wasm32")]
+        if !wgpu::util::is_browser_webgpu_supported().await {
+            return Err(Error::GpuUnavailable(
+                "this browser offers no WebGPU adapter here (navigator.gpu is missing or returns none)"
+                    .into(),
+            ));
+        }
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::BROWSER_WEBGPU;
         let instance = wgpu::Instance::new(desc);

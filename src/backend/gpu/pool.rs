@@ -1,6 +1,6 @@
 //! Masked mean pooling + L2 normalisation (pool.wgsl): `batch` unit vectors from the token states.
 
-use super::kernel::{grid, Kernel};
+use super::kernel::{grid, Forward, Kernel};
 use super::GpuContext;
 use crate::error::{Error, Result};
 
@@ -24,23 +24,16 @@ impl Pool {
         Ok(ctx.uniform("pool", [h as u32, 0, 0, 0]))
     }
 
-    /// Records pooling of `hidden` (`batch × seq` rows) under `mask` into `out` (`batch` rows).
+    /// Records pooling of `hidden` (the forward's rows) under `mask` into `out` (`batch` rows).
     pub fn encode(
         &self,
-        ctx: &GpuContext,
-        pass: &mut wgpu::ComputePass<'_>,
-        shape: &wgpu::Buffer,
-        batch: usize,
+        f: &mut Forward<'_, '_>,
         params: &wgpu::Buffer,
         hidden: &wgpu::Buffer,
         mask: &wgpu::Buffer,
         out: &wgpu::Buffer,
     ) {
-        self.0.dispatch(
-            ctx.device(),
-            pass,
-            &[shape, params, hidden, mask, out],
-            grid(batch),
-        );
+        let groups = grid(f.batch);
+        self.0.dispatch(f, &[params, hidden, mask, out], groups);
     }
 }
