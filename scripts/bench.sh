@@ -40,12 +40,16 @@ done
 mkdir -p "$OUT"
 node scripts/bench-browser.mjs "$@"
 node scripts/bench-rank.mjs
+node scripts/bench-gpu.mjs
 
 # --- the native benchmark -------------------------------------------------------------------------------
 native="$OUT/native.txt"
 if [ -f cli/benches/encoder.rs ]; then
-  say "native: cargo bench -p vitrine-cli --bench encoder"
+  say "native: cargo bench -p vitrine-cli --bench encoder, then --bench gpu (CPU vs GPU)"
   cargo bench -p vitrine-cli --bench encoder 2>&1 | tee "$native"
+  # 32 titles: a software adapter (lavapipe) needs minutes per 256-title batch; on a real GPU run
+  # VITRINE_BENCH_TITLES=256 bash scripts/bench.sh.
+  VITRINE_BENCH_TITLES="${VITRINE_BENCH_TITLES:-32}" cargo bench -p vitrine-cli --bench gpu 2>&1 | tee -a "$native"
 else
   echo "skipped: cli/benches/encoder.rs does not exist yet" > "$native"
   say "native bench skipped: cli/benches/encoder.rs does not exist yet"
@@ -56,7 +60,9 @@ printf '\n=== summary: browser (one thread, steady state) ===\n'
 cat "$OUT/browser.md"
 printf '\n=== summary: ranking (browser) ===\n'
 cat "$OUT/rank.md"
-printf '\n=== summary: native (criterion, cargo bench -p vitrine-cli --bench encoder) ===\n'
+printf '\n=== summary: WebGPU vs CPU (browser) ===\n'
+cat "$OUT/gpu.md"
+printf '\n=== summary: native (criterion, cargo bench -p vitrine-cli --bench encoder and --bench gpu) ===\n'
 # Criterion prints "name  time: [low mid high]", the name on its own line when it is long.
 awk '/^[^ \t]/ && !/time:|thrpt:/ { name = $1 }
      /time:|thrpt:/ { if ($1 != "time:" && $1 != "thrpt:") name = $1; sub(/^.*(time|thrpt):[ \t]*/, "");

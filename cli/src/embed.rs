@@ -18,7 +18,7 @@ pub fn load(model: &Path) -> Result<Encoder> {
 /// Loads a model and, unless `pref` is the CPU, attaches a GPU to it; without one the encoder stays
 /// on the CPU and its diagnostics say why.
 pub fn load_on(model: &Path, pref: DevicePreference) -> Result<Encoder> {
-    let mut enc = load(model)?;
+    let enc = load(model)?;
     if pref == DevicePreference::Cpu {
         return Ok(enc);
     }
