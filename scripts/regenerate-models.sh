@@ -18,7 +18,8 @@ done
 
 if [ "${1:-}" = "--session" ]; then
   cargo run --quiet --release -p vitrine-cli -- train --data ../shared/data/beauty \
-    --out models/session-beauty.gguf --epochs 16 --lr 2e-3 --seed 1 --patience 2
+    --out models/session-beauty.gguf --epochs 16 --lr 2e-3 --seed 1 --patience 3 \
+    --width 128 --heads 4 --ffn 256 --out-dims 128 --adapter-hidden 512
 fi
 
 cd models

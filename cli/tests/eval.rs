@@ -41,7 +41,7 @@ fn ndcg(v: &Value) -> f64 {
 }
 
 /// Figures of the shipped model (BENCHMARKS.md); a regression below them fails.
-const SESSION_NDCG10_FLOOR: f64 = 0.039;
+const SESSION_NDCG10_FLOOR: f64 = 0.041;
 
 #[test]
 fn shipped_session_model_on_beauty() {
@@ -80,7 +80,7 @@ fn shipped_session_model_on_beauty() {
     );
 }
 
-/// The bar: NDCG@10 ≥ .045. NOT met by the shipped model yet (.0403; see
+/// The bar: NDCG@10 ≥ .045. NOT met by the shipped model yet (.0426; see
 /// BENCHMARKS.md, "Offline evaluation on Beauty"); run with `--ignored` after retraining.
 #[test]
 #[ignore = "quality bar not reached yet by models/session-beauty.gguf"]
