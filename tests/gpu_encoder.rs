@@ -54,7 +54,7 @@ fn load(variant: &str) -> Option<(Encoder, Vec<u8>)> {
     let ctx = Arc::new(gpu::context()?);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(root.join(format!("models/minilm-l6-{variant}.gguf"))).expect("model");
-    let mut enc = Encoder::from_gguf_bytes(&bytes).expect("model loads");
+    let enc = Encoder::from_gguf_bytes(&bytes).expect("model loads");
     pollster::block_on(enc.attach_gpu(ctx, &bytes)).expect("weights upload");
     Some((enc, bytes))
 }

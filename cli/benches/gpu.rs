@@ -51,7 +51,7 @@ fn batches<'a>(enc: &Encoder, titles: &'a [String]) -> Vec<Vec<&'a str>> {
 
 fn bench(c: &mut Criterion) {
     let bytes = std::fs::read(root().join("models/minilm-l6-q8_0.gguf")).expect("models/minilm-l6-q8_0.gguf");
-    let mut enc = Encoder::from_gguf_bytes(&bytes).expect("model");
+    let enc = Encoder::from_gguf_bytes(&bytes).expect("model");
     let attached = pollster::block_on(async {
         let ctx = Arc::new(GpuContext::new().await?);
         enc.attach_gpu(ctx, &bytes).await

@@ -12,6 +12,7 @@
 //!   (the sd of an sd estimate at n = 1,000 is 2.2 %), so intervals cannot pass by being too wide;
 //! - the count, in ten blocks of 100 runs: at least 93 of 100 in at least 7 of every rate's 10
 //!   blocks, and at least 93 on average over each rate's blocks (printed, for BENCHMARKS.md).
+//!
 //! Runs are seeded, so the outcome is exact and repeatable; the bounds above are what make it meaningful.
 
 use rand::rngs::StdRng;

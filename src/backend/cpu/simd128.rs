@@ -2,6 +2,9 @@
 //! i8 → i16 in registers (storing them widened would double their memory for little gain) and
 //! multiplied by the i16 activations with `i32x4.dot_i16x8_s`, 8 multiply-adds per instruction.
 
+// Register tiles: `r` and `j` index several arrays in lockstep; iterator forms would hide the tile shape.
+#![allow(clippy::needless_range_loop)]
+
 use core::arch::wasm32::*;
 
 use super::q8::{Tile, BLOCK};
