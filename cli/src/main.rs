@@ -8,6 +8,7 @@ mod metrics;
 mod segments;
 mod simulate;
 mod train;
+mod trainer;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,167 @@
+//! The training step of `vitrine train`: the session model's forward pass, batched with right padding
+//! and dropout, and its sampled-softmax loss over adapted item vectors (see `train.rs` for the loop).
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use candle_core::{Device, Tensor, Var, D};
+use rand::Rng;
+use vitrine::history::event::EventKind;
+use vitrine::model::session::SessionConfig;
+
+pub(crate) struct Trainer<'a> {
+    pub(crate) cfg: SessionConfig,
+    pub(crate) vars: BTreeMap<String, Var>,
+    /// `[n_items + 1, dims]`: the text vectors plus a zero row that padding indexes.
+    pub(crate) items: Tensor,
+    pub(crate) n_items: usize,
+    pub(crate) temperature: f64,
+    pub(crate) dropout: f32,
+    pub(crate) negatives: usize,
+    pub(crate) rng: &'a mut rand::rngs::StdRng,
+}
+
+impl Trainer<'_> {
+    fn v(&self, name: &str) -> &Tensor {
+        self.vars[name].as_tensor()
+    }
+
+    fn linear(&self, p: &str, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.broadcast_matmul(&self.v(&format!("{p}.weight")).t()?)?
+            .broadcast_add(self.v(&format!("{p}.bias")))
+    }
+
+    fn norm(&self, p: &str, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let x = x.broadcast_sub(&mean)?;
+        let var = x.sqr()?.mean_keepdim(D::Minus1)?;
+        let x = x.broadcast_div(&(var + self.cfg.layer_norm_eps)?.sqrt()?)?;
+        x.broadcast_mul(self.v(&format!("{p}.weight")))?
+            .broadcast_add(self.v(&format!("{p}.bias")))
+    }
+
+    fn drop(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.dropout <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.dropout;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.rng.random::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        x * Tensor::from_vec(mask, x.shape(), x.device())?
+    }
+
+    /// The same computation as `SessionModel::forward`, batched `[b, t]` with right padding (causal
+    /// attention keeps real positions from seeing it) and dropout.
+    /// `source` holds one input row per candidate plus a zero padding row, which `ids` index.
+    fn intents(&mut self, ids: &Tensor, source: &Tensor, b: usize, t: usize) -> candle_core::Result<Tensor> {
+        let (w, heads) = (self.cfg.width, self.cfg.heads);
+        let hd = w / heads;
+        let x = source.index_select(&ids.flatten_all()?, 0)?;
+        let x = self.linear("input", &x)?.reshape((b, t, w))?;
+        let offset =
+            (self.v("kind.weight").get(EventKind::Purchase as usize)? + self.v("gap.weight").get(0)?)?;
+        let pos = self.v("pos.weight").narrow(0, 0, t)?.broadcast_add(&offset)?;
+        let mut h = x.broadcast_add(&pos)?;
+        h = self.drop(&h)?;
+        let mask: Vec<f32> = (0..t * t)
+            .map(|i| if i % t > i / t { f32::NEG_INFINITY } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, t), &Device::Cpu)?;
+        for l in 0..self.cfg.layers {
+            let p = |n: &str| format!("layers.{l}.{n}");
+            let a = self.norm(&p("ln1"), &h)?;
+            let split = |x: Tensor| x.reshape((b, t, heads, hd))?.transpose(1, 2)?.contiguous();
+            let q = split(self.linear(&p("q"), &a)?)?;
+            let k = split(self.linear(&p("k"), &a)?)?;
+            let v = split(self.linear(&p("v"), &a)?)?;
+            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
+            let max = scores.max_keepdim(D::Minus1)?.detach();
+            let e = scores.broadcast_sub(&max)?.exp()?;
+            let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+            let ctx = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, w))?;
+            let o = self.linear(&p("o"), &ctx)?;
+            h = (h + self.drop(&o)?)?;
+            let f = self.linear(&p("ff1"), &self.norm(&p("ln2"), &h)?)?.gelu_erf()?;
+            let f = self.linear(&p("ff2"), &f)?;
+            h = (h + self.drop(&f)?)?;
+        }
+        let out = self.linear("out", &self.norm("ln_f", &h)?)?;
+        self.l2(out.reshape((b * t, self.cfg.out_dims))?)
+    }
+
+    fn l2(&self, x: Tensor) -> candle_core::Result<Tensor> {
+        if !self.cfg.normalize {
+            return Ok(x);
+        }
+        let n = (x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()? + 1e-12)?;
+        x.broadcast_div(&n)
+    }
+
+    /// The item side of `rows` (indices into the text vectors).
+    fn item_side(&self, rows: &Tensor) -> candle_core::Result<Tensor> {
+        let x = self.items.index_select(rows, 0)?;
+        let mut y = self.linear("item.lin", &x)?;
+        if self.cfg.adapter_hidden > 0 {
+            y = (y + self.linear("item.down", &self.linear("item.up", &x)?.gelu_erf()?)?)?;
+        }
+        self.l2(y)
+    }
+
+    pub(crate) fn loss(&mut self, batch: &[&[u32]]) -> candle_core::Result<Tensor> {
+        let t = batch.iter().map(|s| s.len() - 1).max().unwrap_or(1);
+        let b = batch.len();
+        let n = self.n_items;
+        // The softmax runs over `cands`: every item (full) or the batch's items plus shared negatives.
+        let cands: Vec<u32> = if self.negatives == 0 || self.negatives >= n {
+            (0..n as u32).collect()
+        } else {
+            let mut c: Vec<u32> = batch.iter().flat_map(|s| s.iter().copied()).collect();
+            c.extend((0..self.negatives).map(|_| self.rng.random_range(0..n as u32)));
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        let mut local = vec![u32::MAX; n];
+        for (j, &i) in cands.iter().enumerate() {
+            local[i as usize] = j as u32;
+        }
+        let pad = cands.len() as u32;
+        let (mut ids, mut pos, mut targets) = (vec![pad; b * t], Vec::new(), Vec::new());
+        for (r, s) in batch.iter().enumerate() {
+            for i in 0..s.len() - 1 {
+                ids[r * t + i] = local[s[i] as usize];
+                pos.push((r * t + i) as u32);
+                targets.push(local[s[i + 1] as usize]);
+            }
+        }
+        let dev = Device::Cpu;
+        let mut rows = cands;
+        rows.push(n as u32); // the zero row of `items`
+        let rows = Tensor::from_vec(rows, pad as usize + 1, &dev)?;
+        let g = self.item_side(&rows.narrow(0, 0, pad as usize)?)?;
+        let source = if self.cfg.tie_input {
+            Tensor::cat(&[&g, &g.zeros_like()?.narrow(0, 0, 1)?], 0)?
+        } else {
+            self.items.index_select(&rows, 0)?
+        };
+        let ids = Tensor::from_vec(ids, (b, t), &dev)?;
+        let q = self.intents(&ids, &source, b, t)?;
+        let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
+        let logits = (q.matmul(&g.t()?)? / self.temperature)?;
+        candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), targets.len(), &dev)?)
+    }
+
+    pub(crate) fn tensors(&self) -> Result<BTreeMap<String, Tensor>> {
+        self.vars
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_tensor().detach().copy()?)))
+            .collect()
+    }
+}
