@@ -3,31 +3,33 @@
 // handing the vectors to the engine. Any GPU error falls back to the CPU for good, with the reason.
 import { GpuBackend } from './wasm/vitrine.js';
 
-const CPU_REQUESTED = { backend: 'cpu', reason: "device: 'cpu' was requested" };
-
 export class GpuPath {
   #gpu = null;
   #choice;
   #encoded = 0;
+  #disposed = false;
 
   constructor() {
-    this.#choice = { query: { backend: 'cpu', reason: 'starting' }, batch: { backend: 'cpu', reason: 'starting' } };
+    this.#set('no text encoder loaded (catalog vectors only)');
   }
 
   /** Sets the path up for `device` ('auto' | 'webgpu' | 'cpu'); never throws: failures mean the CPU. */
   async start(engine, modelBytes, device) {
+    this.#set('checking for WebGPU; the CPU serves meanwhile');
     if (device === 'cpu') {
-      this.#choice = { query: CPU_REQUESTED, batch: CPU_REQUESTED };
+      this.#set("device: 'cpu' was requested");
       return;
     }
     const reason = await this.#noAdapterReason();
     if (reason) {
-      this.#choice = { query: { backend: 'cpu', reason }, batch: { backend: 'cpu', reason } };
+      this.#set(reason);
       return;
     }
     try {
-      this.#gpu = await GpuBackend.create(engine, modelBytes, device);
-      this.#choice = JSON.parse(this.#gpu.choice());
+      const gpu = await GpuBackend.create(engine, modelBytes, device);
+      if (this.#disposed) return gpu.free(); // the instance went away while the GPU was starting
+      this.#gpu = gpu;
+      this.#choice = JSON.parse(gpu.choice());
     } catch (err) {
       this.#fail(`no usable WebGPU, CPU fallback: ${err?.message ?? err}`);
     }
@@ -56,15 +58,24 @@ export class GpuPath {
   }
 
   dispose() {
+    this.#disposed = true;
+    this.#release();
+  }
+
+  #release() {
     this.#gpu?.free();
     this.#gpu = null;
   }
 
   #fail(reason) {
     const adapter = this.#choice.query.adapter ?? this.#choice.batch.adapter;
-    this.dispose();
+    this.#release();
     const cpu = { backend: 'cpu', reason, ...(adapter ? { adapter } : {}) };
     this.#choice = { query: cpu, batch: cpu };
+  }
+
+  #set(reason) {
+    this.#choice = { query: { backend: 'cpu', reason }, batch: { backend: 'cpu', reason } };
   }
 
   async #noAdapterReason() {
