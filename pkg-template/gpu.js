@@ -37,7 +37,8 @@ export class GpuPath {
 
   /** Encodes on the GPU what the engine lacks for a call (if the GPU won that workload), then hands it over. */
   async prepare(engine, candidatesJson, queries = [], copy = []) {
-    if (!this.#gpu) return;
+    // Rank is a hot path: when the CPU won both workloads, not even the pending texts are listed.
+    if (!this.#gpu || (this.#choice.query.backend !== 'webgpu' && this.#choice.batch.backend !== 'webgpu')) return;
     const pending = JSON.parse(engine.pendingTexts(candidatesJson, JSON.stringify(queries), JSON.stringify(copy)));
     if (pending.length === 0) return;
     const workload = pending.length > 1 ? 'batch' : 'query';

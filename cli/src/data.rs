@@ -95,6 +95,27 @@ impl Dataset {
     }
 }
 
+/// Where a command gets its item vectors: `--encoder`, `--vectors`, `--cache-dir` (shared by `eval` and
+/// `train`, so both read the same cache).
+#[derive(clap::Args)]
+pub struct VectorArgs {
+    /// Text encoder that makes the item vectors.
+    #[arg(long, default_value = "models/minilm-l6-q8_0.gguf")]
+    pub encoder: PathBuf,
+    /// Item vector file to reuse (built there on first use); default: a cache under --cache-dir.
+    #[arg(long)]
+    pub vectors: Option<PathBuf>,
+    #[arg(long, default_value = ".cache/vectors")]
+    pub cache_dir: PathBuf,
+}
+
+impl VectorArgs {
+    /// [`item_vectors`] for `ds` with these options.
+    pub fn load(&self, ds: &Dataset) -> Result<Vec<f32>> {
+        item_vectors(ds, &self.encoder, self.vectors.as_deref(), &self.cache_dir)
+    }
+}
+
 /// The text vectors of every item (`n_items × dims`, row-major, unit length), from `path` if given and
 /// present, else from the cache `cache_dir/{data}-{key}.vcat`, else encoded (and written to `path` or the
 /// cache). The cache key hashes the encoder checksum and the texts: a new model or catalog misses it.

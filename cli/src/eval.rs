@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use vitrine::history::event::EventKind;
 use vitrine::model::{zero_shot_intent, SessionModel, SessionStep};
 
-use crate::data::{item_vectors, Dataset};
+use crate::data::{Dataset, VectorArgs};
 use crate::metrics::{evaluate, Case, Metrics};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -39,14 +39,8 @@ pub struct EvalArgs {
     /// Session model (for `--method session`).
     #[arg(long, default_value = "models/session-beauty.gguf")]
     pub model: PathBuf,
-    /// Text encoder that makes the item vectors.
-    #[arg(long, default_value = "models/minilm-l6-q8_0.gguf")]
-    pub encoder: PathBuf,
-    /// Item vector file to reuse (built there on first use); default: a cache under --cache-dir.
-    #[arg(long)]
-    pub vectors: Option<PathBuf>,
-    #[arg(long, default_value = ".cache/vectors")]
-    pub cache_dir: PathBuf,
+    #[command(flatten)]
+    pub vectors: VectorArgs,
     #[arg(long, value_enum, default_value = "test")]
     pub split: Split,
 }
@@ -77,7 +71,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let ds = Dataset::load(&args.data)?;
     let cases = cases(&ds, args.split);
     let n = ds.n_items();
-    let vectors = || item_vectors(&ds, &args.encoder, args.vectors.as_deref(), &args.cache_dir);
+    let vectors = || args.vectors.load(&ds);
     let m = match args.method {
         Method::Popularity => {
             let pop = popularity(&ds);

@@ -21,7 +21,7 @@ use vitrine::model::session::SessionConfig;
 use vitrine::model::session_file::{tensor_specs, write_session_model, Role};
 use vitrine::model::SessionModel;
 
-use crate::data::{item_vectors, Dataset};
+use crate::data::{Dataset, VectorArgs};
 use crate::eval::{cases, session_metrics, train_prefix, Split};
 use crate::trainer::Trainer;
 
@@ -32,12 +32,8 @@ pub struct TrainArgs {
     /// The q8_0 model; the f32 one goes beside it as `*-f32.gguf`.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value = "models/minilm-l6-q8_0.gguf")]
-    pub encoder: PathBuf,
-    #[arg(long)]
-    pub vectors: Option<PathBuf>,
-    #[arg(long, default_value = ".cache/vectors")]
-    pub cache_dir: PathBuf,
+    #[command(flatten)]
+    pub vectors: VectorArgs,
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
     #[arg(long, default_value_t = 1)]
@@ -116,7 +112,7 @@ fn write_models(
 pub fn run(args: &TrainArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     let ds = Dataset::load(&args.data)?;
-    let vectors = item_vectors(&ds, &args.encoder, args.vectors.as_deref(), &args.cache_dir)?;
+    let vectors = args.vectors.load(&ds)?;
     let n = ds.n_items();
     let dims = vectors.len() / n.max(1);
     let cfg = SessionConfig {
