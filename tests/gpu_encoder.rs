@@ -109,6 +109,17 @@ fn auto_reports_its_choice_and_embeds_like_the_cpu() {
     // Preferring the CPU never touches the GPU.
     let cpu = pollster::block_on(enc.select_backend(DevicePreference::Cpu, &sample));
     assert_eq!(cpu.backend, Backend::Cpu);
+    // Released, the GPU is gone for good and the CPU serves alone.
+    enc.detach_gpu();
+    assert_eq!(enc.gpu_adapter(), None);
+    assert!(pollster::block_on(enc.embed_on(&sample, Backend::Webgpu)).is_err());
+    assert_eq!(
+        pollster::block_on(enc.embed_auto(&sample)).unwrap(),
+        enc.embed(&sample).unwrap()
+    );
+    let after = pollster::block_on(enc.select_backend(DevicePreference::Auto, &sample));
+    assert_eq!(after.backend, Backend::Cpu);
+    assert!(after.reason.contains("GPU released"), "{}", after.reason);
 }
 
 #[test]

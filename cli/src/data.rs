@@ -168,8 +168,11 @@ pub fn item_vectors(
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&file, cat.to_bytes(Precision::F32))
-        .with_context(|| format!("writing {}", file.display()))?;
+    // Written aside and renamed into place: a concurrent reader (tests run in parallel) never sees half.
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, cat.to_bytes(Precision::F32))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
     eprintln!(
         "encoded {} items in {:.1}s into {}",
         ds.n_items(),

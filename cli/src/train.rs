@@ -17,6 +17,7 @@ use clap::Args;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
+use vitrine::model::gguf::ModelFile;
 use vitrine::model::session::SessionConfig;
 use vitrine::model::session_file::{tensor_specs, write_session_model, Role};
 use vitrine::model::SessionModel;
@@ -84,6 +85,19 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation NDCG@10.
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
+    /// Decay the learning rate along a cosine, per update, from `--lr` to this value at the last epoch
+    /// (constant `--lr` when absent).
+    #[arg(long)]
+    pub lr_min: Option<f64>,
+    /// Start from this model file's tensors (an f32 `*-f32.gguf` keeps them exact): to train on, or to
+    /// grow. Tensors the file lacks (e.g. an added layer) are initialised as usual; a shape that differs
+    /// is an error.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Loss weight of a target `d` steps before the end of its training prefix: this to the power `d`.
+    /// Below 1 it leans on each user's newest steps, the closest in time to what is predicted later.
+    #[arg(long, default_value_t = 1.0)]
+    pub recent_decay: f64,
 }
 
 fn zero_init(name: &str) -> bool {
@@ -132,8 +146,29 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     let mut vars = BTreeMap::new();
     let mut trainable = Vec::new();
+    let init_bytes = match &args.init {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    let init = init_bytes.as_deref().map(ModelFile::read).transpose()?;
+    let mut resumed = 0;
     for (name, shape, role) in tensor_specs(&cfg) {
         let count: usize = shape.iter().product();
+        if let Some(file) = &init {
+            match file.f32(&name, &shape) {
+                Ok(t) => {
+                    resumed += 1;
+                    let var = Var::from_tensor(&t)?;
+                    if name != "kind.weight" && name != "gap.weight" {
+                        trainable.push(var.clone());
+                    }
+                    vars.insert(name, var);
+                    continue;
+                }
+                Err(vitrine::Error::MissingTensor(_)) => {}
+                Err(e) => return Err(e).context("--init does not fit the configured architecture"),
+            }
+        }
         let vals: Vec<f32> = match role {
             // Residual branches and the adapter's MLP start at zero, the input and output projections at
             // the identity: the untrained model scores by the (randomly projected) last item's text
@@ -163,6 +198,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         vars.insert(name, var);
     }
+    if let Some(p) = &args.init {
+        eprintln!("{resumed} tensors from {}, the rest initialised", p.display());
+    }
     let mut padded = vectors.clone();
     padded.extend(std::iter::repeat_n(0.0, dims));
     let items = Tensor::from_vec(padded, (n + 1, dims), &Device::Cpu)?;
@@ -191,6 +229,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         temperature: args.temperature,
         dropout: args.dropout,
         negatives: args.negatives,
+        recent_decay: args.recent_decay,
         rng: &mut rng,
     };
     let (mut best, mut best_epoch, mut best_tensors) = (-1.0f64, 0, None);
@@ -208,6 +247,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let mut total = 0.0;
         let mut step = 0;
         for batch in &batches {
+            if let Some(min) = args.lr_min {
+                let done = ((epoch - 1) * batches.len() + step) as f64 / (args.epochs * batches.len()) as f64;
+                opt.set_learning_rate(
+                    min + (args.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * done).cos()),
+                );
+            }
             let loss = tr.loss(batch)?;
             step += 1;
             if step % 20 == 0 {

@@ -18,6 +18,8 @@ pub(crate) struct Trainer<'a> {
     pub(crate) temperature: f64,
     pub(crate) dropout: f32,
     pub(crate) negatives: usize,
+    /// Loss weight of a target `d` steps before the end of its prefix: `recent_decay^d` (1 = uniform).
+    pub(crate) recent_decay: f64,
     pub(crate) rng: &'a mut rand::rngs::StdRng,
 }
 
@@ -134,11 +136,13 @@ impl Trainer<'_> {
         }
         let pad = cands.len() as u32;
         let (mut ids, mut pos, mut targets) = (vec![pad; b * t], Vec::new(), Vec::new());
+        let mut weights = Vec::new();
         for (r, s) in batch.iter().enumerate() {
             for i in 0..s.len() - 1 {
                 ids[r * t + i] = local[s[i] as usize];
                 pos.push((r * t + i) as u32);
                 targets.push(local[s[i + 1] as usize]);
+                weights.push(self.recent_decay.powi((s.len() - 2 - i) as i32) as f32);
             }
         }
         let dev = Device::Cpu;
@@ -155,7 +159,15 @@ impl Trainer<'_> {
         let q = self.intents(&ids, &source, b, t)?;
         let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
         let logits = (q.matmul(&g.t()?)? / self.temperature)?;
-        candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), targets.len(), &dev)?)
+        let n_t = targets.len();
+        let targets = Tensor::from_vec(targets, (n_t, 1), &dev)?;
+        let nll = candle_nn::ops::log_softmax(&logits, D::Minus1)?
+            .gather(&targets, 1)?
+            .squeeze(1)?
+            .neg()?;
+        // Weighted mean: with decay 1 this is the plain cross-entropy.
+        let total: f32 = weights.iter().sum();
+        (nll * Tensor::from_vec(weights, n_t, &dev)?)?.sum_all()? / total as f64
     }
 
     pub(crate) fn tensors(&self) -> Result<BTreeMap<String, Tensor>> {

@@ -30,9 +30,10 @@ pub struct Encoder {
     max_seq_len: usize,
     checksum: String,
     #[cfg(feature = "gpu")]
-    /// Set once by [`Encoder::attach_gpu`]; behind a `OnceLock` so that an encoder shared with the
-    /// engine (`Rc`) can gain its GPU later without `&mut`.
-    gpu: std::sync::OnceLock<GpuEncoder>,
+    /// Set by [`Encoder::attach_gpu`], emptied by [`Encoder::detach_gpu`]; behind a lock so that an
+    /// encoder shared with the engine (`Rc`) can gain or drop its GPU without `&mut`. An `Arc` so a
+    /// forward in flight keeps its weights while the lock is free (it awaits the GPU).
+    gpu: Mutex<Option<std::sync::Arc<GpuEncoder>>>,
     /// What [`Encoder::embed_auto`] runs on; a GPU failure switches it to the CPU, with the reason.
     choice: Mutex<BackendChoice>,
     /// Why no GPU is attached, for the diagnostics of a later [`Encoder::select_backend`].
@@ -82,7 +83,7 @@ impl Encoder {
             max_seq_len,
             checksum: file.checksum().to_string(),
             #[cfg(feature = "gpu")]
-            gpu: std::sync::OnceLock::new(),
+            gpu: Mutex::new(None),
             choice: Mutex::new(BackendChoice::cpu(NO_GPU, None)),
             no_gpu: Mutex::new(NO_GPU.into()),
         })
@@ -94,7 +95,7 @@ impl Encoder {
     /// until [`Encoder::select_backend`] or a GPU failure says otherwise.
     #[cfg(feature = "gpu")]
     pub async fn attach_gpu(&self, ctx: std::sync::Arc<GpuContext>, bytes: &[u8]) -> Result<()> {
-        if self.gpu.get().is_some() {
+        if lock(&self.gpu).is_some() {
             return Ok(());
         }
         let file = ModelFile::read(bytes)?;
@@ -113,7 +114,8 @@ impl Encoder {
         let gpu = GpuEncoder::new(ctx, &cfg, &file, embeddings, self.model.max_positions()).await;
         let gpu = gpu.inspect_err(|e| self.note_gpu_unavailable(e))?;
         // Two attaches racing (only possible through misuse) keep the first; both are the same model.
-        let _ = self.gpu.set(gpu);
+        #[allow(clippy::arc_with_non_send_sync)] // wasm: one thread; natively GpuEncoder is Send + Sync
+        lock(&self.gpu).get_or_insert_with(|| std::sync::Arc::new(gpu));
         self.set_choice(BackendChoice {
             backend: Backend::Webgpu,
             reason: "GPU attached (not calibrated)".into(),
@@ -124,10 +126,23 @@ impl Encoder {
         Ok(())
     }
 
+    /// Drops the GPU weights (their buffers are freed once no forward holds them): for when
+    /// calibration chose the CPU for every workload. The encoder then runs on the CPU; its diagnostics
+    /// keep the calibration that decided it.
+    #[cfg(feature = "gpu")]
+    pub fn detach_gpu(&self) {
+        if lock(&self.gpu).take().is_some() {
+            *lock(&self.no_gpu) = "GPU released: the CPU was faster for every workload".into();
+            let mut choice = self.diagnostics();
+            choice.backend = Backend::Cpu;
+            self.set_choice(choice);
+        }
+    }
+
     /// The GPU adapter this encoder can run on, if one is attached.
     pub fn gpu_adapter(&self) -> Option<String> {
         #[cfg(feature = "gpu")]
-        if let Some(g) = self.gpu.get() {
+        if let Some(g) = lock(&self.gpu).as_ref() {
             return Some(g.context().adapter());
         }
         None
@@ -140,9 +155,8 @@ impl Encoder {
             Backend::Cpu => self.embed(texts),
             #[cfg(feature = "gpu")]
             Backend::Webgpu => {
-                let gpu = self
-                    .gpu
-                    .get()
+                let gpu = lock(&self.gpu)
+                    .clone()
                     .ok_or_else(|| Error::GpuUnavailable("no GPU attached to this encoder".into()))?;
                 if texts.is_empty() {
                     return Ok(Vec::new());

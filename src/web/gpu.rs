@@ -79,8 +79,15 @@ impl WebGpuBackend {
             #[allow(clippy::arc_with_non_send_sync)]
             let ctx = Arc::new(ctx);
             encoder.attach_gpu(ctx, &model).await.map_err(js_err)?;
-            let query = encoder.select_backend(pref, &[QUERY]).await;
-            let batch = encoder.select_backend(pref, &TITLES).await;
+            let mut query = encoder.select_backend(pref, &[QUERY]).await;
+            let mut batch = encoder.select_backend(pref, &TITLES).await;
+            if query.backend == Backend::Cpu && batch.backend == Backend::Cpu {
+                // Nothing will run on the GPU: its copy of the weights (≈ 25 MB) is released.
+                encoder.detach_gpu();
+                for c in [&mut query, &mut batch] {
+                    c.reason.push_str("; GPU released");
+                }
+            }
             Ok(WebGpuBackend {
                 encoder,
                 query,
