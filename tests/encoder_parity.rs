@@ -80,3 +80,31 @@ fn native_vectors_match_the_parity_fixture() {
         assert!(cos >= 0.99999, "cos {cos} for {text:?}");
     }
 }
+
+/// `embed` sorts a call's texts by length and runs them in groups: every text must still get its own
+/// vector (the one it gets alone), in the caller's order, however the groups fall.
+#[test]
+fn a_mixed_batch_gives_each_text_its_own_vector_in_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let encoder = Encoder::from_gguf_bytes(&std::fs::read(root.join(MODEL)).unwrap()).unwrap();
+    // 40 texts of 1 to ~300 tokens in a scrambled order: more than one group of 32, many lengths.
+    let mut texts = texts();
+    for i in 0..32 {
+        let words = (i * 7) % 23 + 1;
+        texts.push(format!("gift set {i} ") + &"with ribbon ".repeat(words));
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let all = encoder.embed(&refs).unwrap();
+    assert_eq!(all.len(), refs.len());
+    for (text, got) in refs.iter().zip(&all) {
+        let alone = encoder.embed(&[text]).unwrap().remove(0);
+        // Padding is masked exactly (zero weights in attention and pooling), so only float summation
+        // over a longer padded row could differ: 1e-6 per value.
+        let diff = got
+            .iter()
+            .zip(&alone)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff <= 1e-6, "{diff} for {text:?}");
+    }
+}

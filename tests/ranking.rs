@@ -311,8 +311,10 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
             .iter()
             .any(|c| c.id == r.id && c.category.as_deref() == Some("xmas"))
     });
+    // Measured 10 of 10 (models/README.md): the content term keeps the session's theme on a catalog the
+    // model never saw; the model without it managed 3 of 8.
     assert!(
-        xmas.count() >= 6,
+        xmas.count() >= 8,
         "the Beauty-trained model on a gift catalog: {:?}",
         ids(&out)
     );

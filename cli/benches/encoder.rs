@@ -1,5 +1,5 @@
 //! Native encoder benchmark (criterion, one thread): model load, a 16-token query, and 64 catalog
-//! titles one call each (throughput in tokens/s), for the q8_0 and small models.
+//! titles one call each and all in one call (throughput in tokens/s), for the q8_0 and small models.
 //! `cargo bench -p vitrine-cli --bench encoder`; scripts/bench.sh runs it after the browser half.
 
 use std::path::{Path, PathBuf};
@@ -56,6 +56,11 @@ fn bench(c: &mut Criterion) {
                     enc.embed(&[t.as_str()]).expect("embed");
                 }
             })
+        });
+        // One call with all 64: `embed` groups them by length instead of padding all to the longest.
+        let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
+        g.bench_function(format!("titles_64_one_call_{tokens}_tokens"), |b| {
+            b.iter(|| enc.embed(&refs).expect("embed"))
         });
         g.finish();
     }

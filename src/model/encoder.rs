@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 const NO_GPU: &str = "no GPU attached to this encoder";
 
 /// Texts as the model sees them: `batch × seq` ids and mask (1 token, 0 padding), row-major.
+/// Rows per CPU forward in [`Encoder::embed`]: bounds its scratch memory (attention is rows × len²).
+const GROUP: usize = 32;
+
 struct Batch {
     lens: Vec<usize>,
     ids: Vec<u32>,
@@ -251,19 +254,43 @@ impl Encoder {
         Ok(enc.get_ids().to_vec())
     }
 
-    /// Embeds `texts` as one batch, padded to the longest: one L2-normalised vector per text, in order.
+    /// Embeds `texts` on the CPU: one L2-normalised vector per text, in order.
     ///
     /// A text gets the same vector alone or in any batch (padding is masked out of attention and
-    /// pooling); callers choose batch sizes for speed, e.g. by grouping texts of similar length.
+    /// pooling). A padded batch costs its padded length, so the texts run sorted by token count in
+    /// groups of at most [`GROUP`] whose lengths differ by at most a quarter: one batch of 64 Beauty
+    /// titles padded to the longest (53 tokens, mean 17) did 3× the work of one call per title.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
+        let tokens = texts
+            .iter()
+            .map(|t| self.tokenize(t))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order: Vec<usize> = (0..tokens.len()).collect();
+        order.sort_by_key(|&i| tokens[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let limit = tokens[order[start]].len() * 5 / 4 + 1;
+            let mut end = start + 1;
+            while end < order.len() && end - start < GROUP && tokens[order[end]].len() <= limit {
+                end += 1;
+            }
+            let group = &order[start..end];
+            let batch = Batch::pad(group.iter().map(|&i| tokens[i].as_slice()));
+            for (&i, v) in group.iter().zip(self.forward_pooled(&batch)?) {
+                out[i] = v;
+            }
+            start = end;
         }
-        let Batch { lens, ids, mask, seq } = self.batch(texts)?;
-        let hidden = self.model.forward(&ids, &mask, lens.len(), seq)?;
+        Ok(out)
+    }
+
+    /// One CPU forward of a padded batch, mean-pooled over each text's tokens and L2-normalised.
+    fn forward_pooled(&self, b: &Batch) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.model.forward(&b.ids, &b.mask, b.lens.len(), b.seq)?;
         let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
-        let h = self.dims;
-        Ok(lens
+        let (h, seq) = (self.dims, b.seq);
+        Ok(b.lens
             .iter()
             .enumerate()
             .map(|(row, &len)| {
@@ -280,27 +307,29 @@ impl Encoder {
             .collect())
     }
 
-    /// Tokenizes `texts` (non-empty) and pads them to the longest.
+    /// Tokenizes `texts` (non-empty) and pads them to the longest (the GPU path: one submission).
     fn batch(&self, texts: &[&str]) -> Result<Batch> {
         let tokens = texts
             .iter()
             .map(|t| self.tokenize(t))
             .collect::<Result<Vec<_>>>()?;
-        let seq = tokens.iter().map(Vec::len).max().unwrap_or(0);
-        let batch = tokens.len();
+        Ok(Batch::pad(tokens.iter().map(Vec::as_slice)))
+    }
+}
+
+impl Batch {
+    /// Token rows padded to the longest, with the mask that hides the padding.
+    fn pad<'a>(rows: impl Iterator<Item = &'a [u32]> + Clone) -> Self {
+        let seq = rows.clone().map(<[u32]>::len).max().unwrap_or(0);
+        let lens: Vec<usize> = rows.clone().map(<[u32]>::len).collect();
         // Pad id 0 is [PAD]; its value never matters because the mask removes it.
-        let mut ids = vec![0u32; batch * seq];
-        let mut mask = vec![0u32; batch * seq];
-        for (row, t) in tokens.iter().enumerate() {
+        let mut ids = vec![0u32; lens.len() * seq];
+        let mut mask = vec![0u32; lens.len() * seq];
+        for (row, t) in rows.enumerate() {
             ids[row * seq..row * seq + t.len()].copy_from_slice(t);
             mask[row * seq..row * seq + t.len()].fill(1);
         }
-        Ok(Batch {
-            lens: tokens.iter().map(Vec::len).collect(),
-            ids,
-            mask,
-            seq,
-        })
+        Self { lens, ids, mask, seq }
     }
 }
 
