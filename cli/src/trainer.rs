@@ -160,12 +160,16 @@ impl Trainer<'_> {
         let q = q.index_select(&Tensor::from_vec(pos, targets.len(), &dev)?, 0)?;
         let logits = (q.matmul(&g.t()?)? / self.temperature)?;
         let n_t = targets.len();
+        if self.recent_decay == 1.0 {
+            // candle's own loss: the exact operations earlier models were trained with (bit-reproducible).
+            return candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets, n_t, &dev)?);
+        }
         let targets = Tensor::from_vec(targets, (n_t, 1), &dev)?;
         let nll = candle_nn::ops::log_softmax(&logits, D::Minus1)?
             .gather(&targets, 1)?
             .squeeze(1)?
             .neg()?;
-        // Weighted mean: with decay 1 this is the plain cross-entropy.
+        // The weighted mean of the targets' negative log-likelihoods.
         let total: f32 = weights.iter().sum();
         (nll * Tensor::from_vec(weights, n_t, &dev)?)?.sum_all()? / total as f64
     }

@@ -1,5 +1,5 @@
 //! `vitrine eval` on Beauty with the shipped session models: the trained model must beat every baseline,
-//! reach the quality bar, and its q8_0 file must stay within 2 % of the f32 one.
+//! hold the floor (NDCG@10 ≥ .045), and its q8_0 file must stay within 2 % of the f32 one.
 //!
 //! The first run encodes Beauty's 12,101 titles (a few minutes on 2 cores) into `.cache/vectors/`;
 //! later runs reuse them.
@@ -40,8 +40,8 @@ fn ndcg(v: &Value) -> f64 {
     v["ndcg@10"].as_f64().expect("ndcg@10")
 }
 
-/// Figures of the shipped model (BENCHMARKS.md); a regression below them fails.
-const SESSION_NDCG10_FLOOR: f64 = 0.041;
+/// The test floor; the shipped model measures .0463 (BENCHMARKS.md), so a regression fails.
+const SESSION_NDCG10_FLOOR: f64 = 0.045;
 
 #[test]
 fn shipped_session_model_on_beauty() {
@@ -80,19 +80,11 @@ fn shipped_session_model_on_beauty() {
     );
 }
 
-/// The bar: NDCG@10 ≥ .045. NOT met by the shipped model yet (.0426; see
-/// BENCHMARKS.md, "Offline evaluation on Beauty"); run with `--ignored` after retraining.
+/// The target, NDCG@10 ≥ .050: NOT met by the shipped model (.0463; see BENCHMARKS.md,
+/// "Offline evaluation on Beauty"). Run with `--ignored` after retraining.
 #[test]
-#[ignore = "quality bar not reached yet by models/session-beauty.gguf"]
-fn session_model_reaches_the_quality_bar() {
+#[ignore = "target not reached yet by models/session-beauty.gguf (.0463)"]
+fn session_model_reaches_the_target() {
     let q8 = eval("session", "session-beauty.gguf");
-    assert!(ndcg(&q8) >= 0.045, "session NDCG@10 {} < .045", ndcg(&q8));
-    for m in ["popularity", "itemknn", "content"] {
-        let base = eval(m, "");
-        assert!(
-            ndcg(&q8) > ndcg(&base),
-            "session {} does not beat {base}",
-            ndcg(&q8)
-        );
-    }
+    assert!(ndcg(&q8) >= 0.050, "session NDCG@10 {} < .050", ndcg(&q8));
 }
