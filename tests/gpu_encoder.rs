@@ -109,8 +109,8 @@ fn auto_reports_its_choice_and_embeds_like_the_cpu() {
     // Preferring the CPU never touches the GPU.
     let cpu = pollster::block_on(enc.select_backend(DevicePreference::Cpu, &sample));
     assert_eq!(cpu.backend, Backend::Cpu);
-    // Released, the GPU is gone for good and the CPU serves alone.
-    enc.detach_gpu();
+    // Released, the GPU no longer serves (until attached again) and the CPU serves alone.
+    enc.detach_gpu("a test");
     assert_eq!(enc.gpu_adapter(), None);
     assert!(pollster::block_on(enc.embed_on(&sample, Backend::Webgpu)).is_err());
     assert_eq!(

@@ -1,6 +1,6 @@
 //! `vitrine train`: fits the session model (`vitrine::model::session`) on users' training prefixes with
-//! a full softmax over every item's adapted text vector, selects the epoch by validation NDCG@10, and
-//! writes the f32 and q8_0 model files.
+//! a softmax over items' adapted text vectors (sampled or full), selects the epoch by validation
+//! NDCG@10, and writes the f32 and q8_0 model files; it can resume from (or grow) a model file.
 //!
 //! Leak-free by construction: per user the last two items (validation and test targets) never enter a
 //! training batch; the validation target only picks the epoch. Deterministic given `--seed` (our own
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use vitrine::model::gguf::ModelFile;
-use vitrine::model::session::SessionConfig;
+use vitrine::model::session::{SessionConfig, KEY_SESSION_CONFIG};
 use vitrine::model::session_file::{tensor_specs, write_session_model, Role};
 use vitrine::model::SessionModel;
 
@@ -85,8 +85,8 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation NDCG@10.
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
-    /// Decay the learning rate along a cosine, per update, from `--lr` to this value at the last epoch
-    /// (constant `--lr` when absent).
+    /// Decay the learning rate along a cosine, per update, from `--lr` towards this value, which the
+    /// schedule would reach one update after the last (constant `--lr` when absent).
     #[arg(long)]
     pub lr_min: Option<f64>,
     /// Start from this model file's tensors (an f32 `*-f32.gguf` keeps them exact): to train on, or to
@@ -123,8 +123,36 @@ fn write_models(
     Ok(())
 }
 
+/// Settings that shapes cannot reveal must match the `--init` file's (its `layers` may be fewer: growing).
+fn check_init(file: &ModelFile, cfg: &SessionConfig) -> Result<()> {
+    let json = file
+        .string(KEY_SESSION_CONFIG)
+        .context("--init: not a session model")?;
+    let old: SessionConfig = serde_json::from_str(json).context("--init: its session config")?;
+    let same = |o: &SessionConfig| {
+        (
+            o.dims,
+            o.heads,
+            o.max_len,
+            o.normalize,
+            o.tie_input,
+            o.layer_norm_eps,
+        )
+    };
+    if same(&old) != same(cfg) || old.layers > cfg.layers {
+        bail!("--init was trained as {old:?}; this run asks for {cfg:?}");
+    }
+    Ok(())
+}
+
 pub fn run(args: &TrainArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
+    if !(args.recent_decay > 0.0 && args.recent_decay <= 1.0) {
+        bail!("--recent-decay must be in (0, 1], got {}", args.recent_decay);
+    }
+    if args.lr_min.is_some_and(|m| !(0.0..=args.lr).contains(&m)) {
+        bail!("--lr-min must be in [0, --lr]");
+    }
     let ds = Dataset::load(&args.data)?;
     let vectors = args.vectors.load(&ds)?;
     let n = ds.n_items();
@@ -151,6 +179,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => None,
     };
     let init = init_bytes.as_deref().map(ModelFile::read).transpose()?;
+    if let Some(file) = &init {
+        check_init(file, &cfg)?;
+    }
     let mut resumed = 0;
     for (name, shape, role) in tensor_specs(&cfg) {
         let count: usize = shape.iter().product();
@@ -199,6 +230,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         vars.insert(name, var);
     }
     if let Some(p) = &args.init {
+        if resumed == 0 {
+            bail!("--init {}: no tensor of a session model", p.display());
+        }
         eprintln!("{resumed} tensors from {}, the rest initialised", p.display());
     }
     let mut padded = vectors.clone();

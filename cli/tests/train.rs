@@ -77,7 +77,30 @@ fn chains(case: &str) -> PathBuf {
 
 /// Runs `vitrine train` with a small architecture; returns stderr (per-epoch validation lines).
 fn train(data: &Path, out: &Path, extra: &[&str]) -> String {
+    let (ok, err) = try_train(data, out, extra);
+    assert!(ok, "{err}");
+    err
+}
+
+/// [`train`] that may fail: whether it succeeded, and stderr.
+fn try_train(data: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
     let repo = common::repo();
+    // A small architecture; `extra` overrides any of these flags.
+    let defaults: Vec<&str> = [
+        ("--width", "32"),
+        ("--heads", "2"),
+        ("--ffn", "64"),
+        ("--out-dims", "32"),
+        ("--adapter-hidden", "64"),
+        ("--negatives", "512"),
+        ("--batch", "64"),
+        ("--seed", "5"),
+        ("--content-mix", "0"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| !extra.contains(flag))
+    .flat_map(|(flag, value)| [flag, value])
+    .collect();
     let res = Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .arg("train")
         .args(["--data".as_ref(), data.as_os_str()])
@@ -87,24 +110,14 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> String {
             repo.join("models/minilm-l6-q8_0.gguf").as_os_str(),
         ])
         .args(["--cache-dir".as_ref(), repo.join(".cache/vectors").as_os_str()])
-        .args(["--width", "32", "--heads", "2", "--ffn", "64", "--out-dims", "32"])
-        .args([
-            "--adapter-hidden",
-            "64",
-            "--negatives",
-            "512",
-            "--batch",
-            "64",
-            "--seed",
-            "5",
-        ])
-        .args(["--content-mix", "0"])
+        .args(defaults)
         .args(extra)
         .output()
         .expect("running vitrine train");
-    let err = String::from_utf8_lossy(&res.stderr).into_owned();
-    assert!(res.status.success(), "{err}");
-    err
+    (
+        res.status.success(),
+        String::from_utf8_lossy(&res.stderr).into_owned(),
+    )
 }
 
 /// The validation NDCG@10 of every epoch, from lines `epoch N: loss L, valid ndcg@10 X …`.
@@ -152,39 +165,22 @@ fn init_resumes_exactly_and_training_improves_on_it() {
     // lr 0: the starting model itself, written back unchanged and scored on validation.
     let start = train(&data, &data.join("start.gguf"), &["--epochs", "1", "--lr", "0"]);
     let start_f32 = data.join("start-f32.gguf");
-    let again = train(
-        &data,
-        &data.join("again.gguf"),
-        &[
-            "--epochs",
-            "1",
-            "--lr",
-            "0",
-            "--init",
-            start_f32.to_str().unwrap(),
-        ],
-    );
+    let init = ["--init", start_f32.to_str().unwrap()];
+    let run = |out: &str, args: &[&str]| train(&data, &data.join(out), &[args, &init].concat());
+    // Another seed: only the loaded tensors can make the file come out the same.
+    let again = run("again.gguf", &["--epochs", "1", "--lr", "0", "--seed", "6"]);
     assert!(again.contains("tensors from"), "{again}");
-    assert_eq!(
-        read(&start_f32),
-        read(&data.join("again-f32.gguf")),
-        "--init did not load every tensor"
-    );
+    let same = read(&start_f32) == read(&data.join("again-f32.gguf"));
+    assert!(same, "--init did not load every tensor");
     assert_eq!(valid_ndcg(&start), valid_ndcg(&again));
+    // Settings no shape reveals must match the file's.
+    let bad = [&["--epochs", "1", "--heads", "4"][..], &init].concat();
+    let (ok, err) = try_train(&data, &data.join("bad.gguf"), &bad);
+    assert!(!ok && err.contains("--init was trained as"), "{err}");
     // From that start, the learning rate decaying along a cosine.
-    let log = train(
-        &data,
-        &data.join("trained.gguf"),
-        &[
-            "--epochs",
-            "3",
-            "--lr",
-            "2e-3",
-            "--lr-min",
-            "1e-4",
-            "--init",
-            start_f32.to_str().unwrap(),
-        ],
+    let log = run(
+        "trained.gguf",
+        &["--epochs", "3", "--lr", "2e-3", "--lr-min", "1e-4"],
     );
     let (before, after) = (valid_ndcg(&start)[0], valid_ndcg(&log));
     eprintln!("validation NDCG@10 on the chains: start {before:.4}, epochs {after:?}");
@@ -193,4 +189,19 @@ fn init_resumes_exactly_and_training_improves_on_it() {
         best > 0.5 && best > 5.0 * before,
         "training did not learn the rule: {before} → {after:?}"
     );
+    // Growing the trained model by a layer: the new residual branches start at zero, so it still
+    // scores exactly as it did.
+    let trained = data.join("trained-f32.gguf");
+    let grow = [
+        "--epochs",
+        "1",
+        "--lr",
+        "0",
+        "--layers",
+        "2",
+        "--init",
+        trained.to_str().unwrap(),
+    ];
+    let grown = train(&data, &data.join("grown.gguf"), &grow);
+    assert_eq!(valid_ndcg(&grown), [best], "{grown}");
 }

@@ -14,10 +14,10 @@ use crate::error::{Error, Result};
 
 const NO_GPU: &str = "no GPU attached to this encoder";
 
-/// Texts as the model sees them: `batch × seq` ids and mask (1 token, 0 padding), row-major.
 /// Rows per CPU forward in [`Encoder::embed`]: bounds its scratch memory (attention is rows × len²).
 const GROUP: usize = 32;
 
+/// Texts as the model sees them: `batch × seq` ids and mask (1 token, 0 padding), row-major.
 struct Batch {
     lens: Vec<usize>,
     ids: Vec<u32>,
@@ -129,13 +129,14 @@ impl Encoder {
         Ok(())
     }
 
-    /// Drops the GPU weights (their buffers are freed once no forward holds them): for when
-    /// calibration chose the CPU for every workload. The encoder then runs on the CPU; its diagnostics
-    /// keep the calibration that decided it.
+    /// Drops the GPU weights (their buffers are freed once no forward holds them), e.g. when
+    /// calibration chose the CPU for every workload: the encoder then runs on the CPU, and `why`
+    /// becomes the reason a later [`Encoder::select_backend`] gives. [`Encoder::attach_gpu`] may
+    /// attach one again.
     #[cfg(feature = "gpu")]
-    pub fn detach_gpu(&self) {
+    pub fn detach_gpu(&self, why: &str) {
         if lock(&self.gpu).take().is_some() {
-            *lock(&self.no_gpu) = "GPU released: the CPU was faster for every workload".into();
+            *lock(&self.no_gpu) = format!("GPU released: {why}");
             let mut choice = self.diagnostics();
             choice.backend = Backend::Cpu;
             self.set_choice(choice);
@@ -258,7 +259,8 @@ impl Encoder {
     ///
     /// A text gets the same vector alone or in any batch (padding is masked out of attention and
     /// pooling). A padded batch costs its padded length, so the texts run sorted by token count in
-    /// groups of at most [`GROUP`] whose lengths differ by at most a quarter: one batch of 64 Beauty
+    /// groups of at most [`GROUP`] whose lengths exceed the shortest by at most a quarter plus one
+    /// token (short texts may pair with one a token longer): one batch of 64 Beauty
     /// titles padded to the longest (53 tokens, mean 17) did 3× the work of one call per title.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let tokens = texts

@@ -83,7 +83,7 @@ impl WebGpuBackend {
             let mut batch = encoder.select_backend(pref, &TITLES).await;
             if query.backend == Backend::Cpu && batch.backend == Backend::Cpu {
                 // Nothing will run on the GPU: its copy of the weights (≈ 25 MB) is released.
-                encoder.detach_gpu();
+                encoder.detach_gpu("the CPU was faster for every workload");
                 for c in [&mut query, &mut batch] {
                     c.reason.push_str("; GPU released");
                 }
