@@ -304,7 +304,7 @@ impl Vitrine {
         let all = self
             .history_texts()
             .into_iter()
-            .chain(VectorStore::titled(candidates))
+            .chain(VectorStore::titled(candidates).map(|(id, t)| (id.to_owned(), t.to_owned())))
             .chain(queries)
             .chain(copy);
         self.vectors.missing(all)

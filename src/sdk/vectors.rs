@@ -1,7 +1,7 @@
 //! Text vectors by key: product ids from catalog files, plus titles and queries encoded on the device
 //! (bounded: the encoded cache is dropped when full, which is rare and costs only re-encoding).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -78,11 +78,12 @@ impl VectorStore {
         self.encoded.clear();
     }
 
-    /// `(id, title)` of the candidates that carry a title.
-    pub fn titled(candidates: &[Candidate]) -> impl Iterator<Item = (String, String)> + '_ {
+    /// `(id, title)` of the candidates that carry a title, borrowed: `rank` checks every candidate on
+    /// each call and copies only the few without a vector.
+    pub fn titled(candidates: &[Candidate]) -> impl Iterator<Item = (&str, &str)> + '_ {
         candidates
             .iter()
-            .filter_map(|c| c.title.as_ref().map(|t| (c.id.clone(), t.clone())))
+            .filter_map(|c| Some((c.id.as_str(), c.title.as_deref()?)))
     }
 
     /// Encodes the titles of candidates that have no vector yet (without an encoder they stay unscored).
@@ -107,15 +108,21 @@ impl VectorStore {
         Ok(())
     }
 
-    /// Of `pairs`, those without a vector yet, each key once, in order.
-    pub fn missing(&self, pairs: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for (key, text) in pairs {
-            if !self.contains(&key) && !out.iter().any(|(k, _)| *k == key) {
-                out.push((key, text));
-            }
-        }
-        out
+    /// Of `pairs`, those without a vector yet, each key once, in order (only those are copied).
+    pub fn missing<K, T>(&self, pairs: impl IntoIterator<Item = (K, T)>) -> Vec<(String, String)>
+    where
+        K: AsRef<str> + Into<String>,
+        T: Into<String>,
+    {
+        let mut seen = HashSet::new();
+        pairs
+            .into_iter()
+            .filter(|(key, _)| !self.contains(key.as_ref()))
+            .filter_map(|(key, text)| {
+                let key: String = key.into();
+                seen.insert(key.clone()).then(|| (key, text.into()))
+            })
+            .collect()
     }
 
     /// Caches vectors made by another encoder of the same model (the GPU backend): `flat` holds one
