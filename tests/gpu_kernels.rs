@@ -21,7 +21,7 @@ use vitrine::backend::gpu::attention::Attention;
 use vitrine::backend::gpu::layer_norm::LayerNormWeights;
 use vitrine::backend::gpu::matmul::QWeight;
 use vitrine::backend::gpu::pool::Pool;
-use vitrine::backend::gpu::{shape_words, Forward, GpuContext};
+use vitrine::backend::gpu::{shape_words, BindGroups, Forward, GpuContext};
 
 /// Token counts of three sequences padded to 19: a full one, and two padded ones.
 const LENS: [usize; 3] = [19, 7, 12];
@@ -44,6 +44,7 @@ fn forward<'a, 'p>(
         ctx,
         pass,
         shape,
+        binds: None,
         batch,
         seq,
     }
@@ -160,6 +161,48 @@ fn gelu_matches_the_cpu() {
         let tol = 2e-6 * (1.0 + x[i].abs());
         assert!((g - e).abs() <= tol, "gelu({}) = {g}, want {e}", x[i]);
     }
+}
+
+#[test]
+fn bind_groups_are_kept_between_forwards_and_rebuilt_for_other_buffers() {
+    let Some(ctx) = gpu::context() else { return };
+    let (rows, n) = (3, 256);
+    let (x, y) = (values(rows * n, 8), values(rows * n, 9));
+    let (xb, yb) = (ctx.storage("x", &x), ctx.storage("y", &y));
+    let shape = ctx.uniform("shape", shape_words(1, rows));
+    let params = ctx.uniform("gelu", [n as u32, 0, 0, 0]);
+    let mut binds = BindGroups::default();
+    // gelu in place on `buf`, recorded through the kept bind groups.
+    let gelu = |buf: &vitrine::backend::gpu::wgpu::Buffer, binds: &mut BindGroups| {
+        gpu::run(&ctx, buf, rows * n, |pass| {
+            let f = &mut Forward {
+                binds: Some(binds.rewind()),
+                ..forward(&ctx, pass, &shape, 1, rows)
+            };
+            ctx.kernels().gelu.encode(f, n, &params, buf)
+        })
+    };
+    let close = |got: &[f32], mut want: Vec<f32>, times: usize| {
+        for _ in 0..times {
+            ops::gelu_erf(&mut want);
+        }
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(g, e)| (g - e).abs())
+            .fold(0.0, f32::max);
+        assert!(worst <= 1e-5, "off by {worst}");
+    };
+    close(&gelu(&xb, &mut binds), x.clone(), 1);
+    let first: Vec<_> = binds.kept().into_iter().cloned().collect();
+    assert_eq!(first.len(), 1);
+    // The same buffers again: the same bind group (gelu applied twice shows it bound x again).
+    close(&gelu(&xb, &mut binds), x, 2);
+    assert_eq!(binds.kept(), first.iter().collect::<Vec<_>>());
+    // Another buffer: a new group, bound to it (a stale one would leave y untouched).
+    close(&gelu(&yb, &mut binds), y, 1);
+    assert_eq!(binds.kept().len(), 1);
+    assert_ne!(binds.kept()[0], &first[0]);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `vitrine train` on slices of Beauty: it never reads a validation or test target, `--init` resumes
-//! from a model file exactly, and training learns a transition rule the titles cannot predict.
+//! from (or grows) a model file exactly, and training learns a transition rule the titles cannot predict.
 //!
 //! The slice keeps Beauty's item list, so the item vectors come from the cache `vitrine eval` fills
 //! (`.cache/vectors/`, the eval test's first run); without it the first test here encodes them (minutes).
@@ -189,19 +189,18 @@ fn init_resumes_exactly_and_training_improves_on_it() {
         best > 0.5 && best > 5.0 * before,
         "training did not learn the rule: {before} → {after:?}"
     );
-    // Growing the trained model by a layer: the new residual branches start at zero, so it still
+    // Growing the trained model by a layer, a wider feed-forward block and a wider item adapter: the
+    // new residual branches and the new hidden units' output weights start at zero, so it still
     // scores exactly as it did.
     let trained = data.join("trained-f32.gguf");
-    let grow = [
-        "--epochs",
-        "1",
-        "--lr",
-        "0",
-        "--layers",
-        "2",
-        "--init",
-        trained.to_str().unwrap(),
-    ];
-    let grown = train(&data, &data.join("grown.gguf"), &grow);
+    let trained = trained.to_str().unwrap();
+    let grow = ["--epochs", "1", "--lr", "0", "--init", trained];
+    let wider = ["--layers", "2", "--ffn", "96", "--adapter-hidden", "128"];
+    let grown = train(&data, &data.join("grown.gguf"), &[&grow[..], &wider].concat());
+    assert!(grown.contains(", 6 grown,"), "{grown}");
     assert_eq!(valid_ndcg(&grown), [best], "{grown}");
+    // Shrinking would drop trained units: refused.
+    let narrower = [&grow[..], &["--adapter-hidden", "32"]].concat();
+    let (ok, err) = try_train(&data, &data.join("narrow.gguf"), &narrower);
+    assert!(!ok && err.contains("does not fit"), "{err}");
 }

@@ -12,7 +12,7 @@ use super::attention::{self, Attention};
 use super::layer_norm::LayerNormWeights;
 use super::matmul::{BlockType, QWeight};
 use super::pool::Pool;
-use super::{shape_words, Forward, GpuContext};
+use super::{shape_words, BindGroups, Forward, GpuContext};
 use crate::error::{Error, Result};
 use crate::model::bert::{Config, Embeddings};
 use crate::model::gguf::ModelFile;
@@ -104,6 +104,8 @@ struct Scratch {
     up: wgpu::Buffer,
     pooled: wgpu::Buffer,
     staging: wgpu::Buffer,
+    /// Bind groups over these buffers and the encoder's weights, dropped with the buffers.
+    binds: BindGroups,
 }
 
 impl Scratch {
@@ -121,6 +123,7 @@ impl Scratch {
             up: gpu.scratch("up", f(rows * m)),
             pooled: gpu.scratch("pooled", f(batch * h)),
             staging: gpu.staging(f(batch * h)),
+            binds: BindGroups::default(),
         }
     }
 }
@@ -246,9 +249,9 @@ impl GpuEncoder {
                         m,
                     ));
                 }
-                slot.as_ref()
+                slot.as_mut()
             }
-            None => Some(&*own.insert(Scratch::new(&self.gpu, rows, batch, h, m))),
+            None => Some(own.insert(Scratch::new(&self.gpu, rows, batch, h, m))),
         }
         .ok_or_else(|| Error::Gpu("no scratch buffers".into()))?;
         let q = self.gpu.queue();
@@ -256,11 +259,13 @@ impl GpuEncoder {
         q.write_buffer(&s.mask, 0, bytemuck::cast_slice(mask));
         q.write_buffer(&s.x, 0, bytemuck::cast_slice(&x));
         let k = self.gpu.kernels();
+        let binds = &mut s.binds;
         let record = |pass: &mut wgpu::ComputePass<'_>| {
             let f = &mut Forward {
                 ctx: &self.gpu,
                 pass,
                 shape: &s.shape,
+                binds: Some(binds.rewind()),
                 batch,
                 seq,
             };

@@ -1,6 +1,6 @@
 //! One compiled compute pipeline and how to dispatch it within a [`Forward`]: bind the shape
-//! uniform and the buffers in binding order and spread the workgroups over two grid dimensions
-//! (a dimension holds at most 65,535).
+//! uniform and the buffers in binding order (bind groups kept across forwards over the same
+//! buffers) and spread the workgroups over two grid dimensions (a dimension holds at most 65,535).
 
 use super::GpuContext;
 
@@ -36,31 +36,89 @@ impl Kernel {
     /// Records one dispatch of `groups` workgroups (linearised) with the shape uniform at binding
     /// 0 and `buffers` at bindings 1, 2, …
     pub fn dispatch(&self, f: &mut Forward<'_, '_>, buffers: &[&wgpu::Buffer], groups: (u32, u32)) {
-        let entries: Vec<wgpu::BindGroupEntry<'_>> = std::iter::once(f.shape)
-            .chain(buffers.iter().copied())
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
+        let all = || std::iter::once(f.shape).chain(buffers.iter().copied());
+        let create = || {
+            let entries: Vec<wgpu::BindGroupEntry<'_>> = all()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect();
+            f.ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &self.layout,
+                entries: &entries,
             })
-            .collect();
-        let group = f.ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &self.layout,
-            entries: &entries,
-        });
+        };
+        let fresh;
+        let group = match f.binds.as_deref_mut() {
+            Some(cache) => {
+                // Identified by address: every buffer bound here outlives the cache (see BindGroups).
+                let key = std::iter::once(std::ptr::from_ref(&self.layout) as usize)
+                    .chain(all().map(|b| std::ptr::from_ref(b) as usize))
+                    .collect();
+                cache.get_or_create(key, create)
+            }
+            None => {
+                fresh = create();
+                &fresh
+            }
+        };
         f.pass.set_pipeline(&self.pipeline);
-        f.pass.set_bind_group(0, &group, &[]);
+        f.pass.set_bind_group(0, group, &[]);
         f.pass.dispatch_workgroups(groups.0, groups.1, 1);
     }
 }
 
-/// What every dispatch of one forward shares: the context, the compute pass being recorded, and
-/// the shape uniform (`[batch, seq, batch · seq, 0]`, see [`super::shape_words`]) with its values.
+/// The bind groups of one forward in dispatch order, reused by the next forward over the same
+/// buffers: a query's forward makes ~55 dispatches, and creating each bind group again (validated
+/// by WebGPU every time) costs more than recording the dispatch. Its owner must outlive none of
+/// the buffers it binds (the encoder keeps one per set of scratch buffers, dropped with them), so
+/// an address never names another buffer while a group that bound it is kept.
+#[derive(Default)]
+pub struct BindGroups {
+    groups: Vec<(Vec<usize>, wgpu::BindGroup)>,
+    next: usize,
+}
+
+impl BindGroups {
+    /// Starts a forward: dispatches are matched against the kept groups from the first one again.
+    pub fn rewind(&mut self) -> &mut Self {
+        self.next = 0;
+        self
+    }
+
+    /// The groups kept, in dispatch order.
+    pub fn kept(&self) -> Vec<&wgpu::BindGroup> {
+        self.groups.iter().map(|(_, g)| g).collect()
+    }
+
+    /// The kept group at this dispatch when it bound the same layout and buffers, else a new one
+    /// (replacing it: a forward that takes another path rebuilds from there on).
+    fn get_or_create(
+        &mut self,
+        key: Vec<usize>,
+        create: impl FnOnce() -> wgpu::BindGroup,
+    ) -> &wgpu::BindGroup {
+        let i = self.next;
+        self.next += 1;
+        if self.groups.get(i).is_none_or(|(k, _)| *k != key) {
+            self.groups.truncate(i);
+            self.groups.push((key, create()));
+        }
+        &self.groups[i].1
+    }
+}
+
+/// What every dispatch of one forward shares: the context, the compute pass being recorded, the
+/// shape uniform (`[batch, seq, batch · seq, 0]`, see [`super::shape_words`]) with its values, and
+/// where bind groups are kept between forwards (`None`: made per dispatch).
 pub struct Forward<'a, 'p> {
     pub ctx: &'a GpuContext,
     pub pass: &'a mut wgpu::ComputePass<'p>,
     pub shape: &'a wgpu::Buffer,
+    pub binds: Option<&'a mut BindGroups>,
     pub batch: usize,
     pub seq: usize,
 }

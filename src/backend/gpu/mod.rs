@@ -20,7 +20,7 @@ pub mod pool;
 use std::sync::{Arc, Mutex};
 
 pub use encoder::GpuEncoder;
-pub use kernel::Forward;
+pub use kernel::{BindGroups, Forward};
 pub use wgpu;
 use wgpu::util::DeviceExt;
 
