@@ -26,14 +26,17 @@ try {
     ];
     const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
     const out = [];
-    for (const worker of [false, true]) {
-      const v = await Vitrine.create({ catalog: { vectors: '/data/products.vcat', products: candidates }, persist: false, worker });
+    // The zero-shot intent on the page and via the Worker, then the shipped session model on the page
+    // (its score adds the title word overlap, counted over the candidates' titles on every call).
+    for (const [worker, session] of [[false, false], [true, false], [false, true]]) {
+      const sessionModel = session ? '/models/session-beauty.gguf' : undefined;
+      const v = await Vitrine.create({ catalog: { vectors: '/data/products.vcat', products: candidates }, sessionModel, persist: false, worker });
       const now = Date.now();
       for (let i = 0; i < 50; i++) {
         const p = products[(i * 37) % 1000];
         await v.track({ type: i % 10 === 9 ? 'add_to_cart' : 'view', productId: p.id, ts: now - (50 - i) * 30_000 });
       }
-      for (const [name, placement, rules] of cases) {
+      for (const [name, placement, rules] of session ? cases.slice(0, 1) : cases) {
         for (let i = 0; i < WARMUP; i++) await v.rank(placement, { rules });
         const times = [];
         for (let i = 0; i < CALLS; i++) {
@@ -41,7 +44,7 @@ try {
           await v.rank(placement, { rules });
           times.push(performance.now() - t);
         }
-        out.push({ case: name, where: worker ? 'via Worker' : 'on the page', p50: pct(times, 0.5), p95: pct(times, 0.95) });
+        out.push({ case: session ? `${name}, session model` : name, where: worker ? 'via Worker' : 'on the page', p50: pct(times, 0.5), p95: pct(times, 0.95) });
       }
       v.dispose();
     }

@@ -17,7 +17,7 @@ for variant in q8_0 small; do
 done
 
 if [ "${1:-}" = "--session" ]; then
-  # Six stages, each resuming the previous one's f32 file (--init), as the shipped model was made
+  # Six training stages, each resuming the previous one's f32 file (--init), as the shipped model was made
   # (models/README.md): the 16-epoch run, then cosine-decayed runs that add the recency weighting, a
   # sharper temperature and the full softmax. Training is deterministic: the files come out identical.
   # About 50 minutes on 2 cores.
@@ -27,17 +27,20 @@ if [ "${1:-}" = "--session" ]; then
     cargo run --quiet --release -p vitrine-cli -- train --data ../shared/data/beauty \
       --width 128 --heads 4 --ffn 256 --out-dims 128 --adapter-hidden 512 "$@"
   }
+  stage() { train --lexical-mix 0 "$@"; } # the word overlap's mix is chosen once, in stage 7
   late=(--lr-min 1e-5 --patience 10 --recent-decay 0.7 --temperature 0.05)
-  train --out "$S/1.gguf" --epochs 16 --lr 2e-3 --seed 1 --patience 3
-  train --out "$S/2.gguf" --init "$S/1-f32.gguf" --epochs 10 --lr 1e-3 --lr-min 1e-5 --seed 2 --patience 10
-  train --out "$S/3.gguf" --init "$S/2-f32.gguf" --epochs 4 --lr 5e-4 --lr-min 1e-5 --seed 3 --patience 10 \
+  stage --out "$S/1.gguf" --epochs 16 --lr 2e-3 --seed 1 --patience 3
+  stage --out "$S/2.gguf" --init "$S/1-f32.gguf" --epochs 10 --lr 1e-3 --lr-min 1e-5 --seed 2 --patience 10
+  stage --out "$S/3.gguf" --init "$S/2-f32.gguf" --epochs 4 --lr 5e-4 --lr-min 1e-5 --seed 3 --patience 10 \
     --recent-decay 0.7 --content-mix 0,0.1,0.15,0.2,0.25
-  train --out "$S/4.gguf" --init "$S/3-f32.gguf" --epochs 4 --lr 5e-4 --seed 4 "${late[@]}" \
+  stage --out "$S/4.gguf" --init "$S/3-f32.gguf" --epochs 4 --lr 5e-4 --seed 4 "${late[@]}" \
     --content-mix 0,0.1,0.15,0.2
-  train --out "$S/5.gguf" --init "$S/4-f32.gguf" --epochs 2 --lr 3e-4 --seed 8 "${late[@]}" --negatives 0 \
+  stage --out "$S/5.gguf" --init "$S/4-f32.gguf" --epochs 2 --lr 3e-4 --seed 8 "${late[@]}" --negatives 0 \
     --content-mix 0,0.05,0.1,0.15
-  train --out models/session-beauty.gguf --init "$S/5-f32.gguf" --epochs 4 --lr 5e-4 --seed 9 "${late[@]}" \
+  stage --out "$S/6.gguf" --init "$S/5-f32.gguf" --epochs 4 --lr 5e-4 --seed 9 "${late[@]}" \
     --negatives 0 --content-mix 0,0.05,0.1,0.15
+  # Stage 7 trains nothing: it chooses the score mixes, the title word overlap's among them.
+  train --out models/session-beauty.gguf --init "$S/6-f32.gguf" --epochs 0 --content-mix 0,0.05,0.1,0.15
 fi
 
 cd models

@@ -262,6 +262,29 @@ fn bad_requests_get_clear_errors() {
         .is_empty());
 }
 
+/// The TF-IDF cosine of two titles, word weights `ln((N + 1) / (1 + df))` over `catalog` (models/README.md),
+/// computed directly as the reference for `vitrine::model::lexical`.
+fn tfidf_cosine(catalog: &[&str], a: &str, b: &str) -> f32 {
+    let words = |t: &str| -> std::collections::BTreeSet<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let docs: Vec<_> = catalog.iter().map(|t| words(t)).collect();
+    let n = docs.len() as f32;
+    let idf = |w: &String| ((n + 1.0) / (1.0 + docs.iter().filter(|d| d.contains(w)).count() as f32)).ln();
+    let (wa, wb) = (words(a), words(b));
+    let norm =
+        |ws: &std::collections::BTreeSet<String>| ws.iter().map(|w| idf(w).powi(2)).sum::<f32>().sqrt();
+    let shared: f32 = wa.intersection(&wb).map(|w| idf(w).powi(2)).sum();
+    if shared == 0.0 {
+        0.0
+    } else {
+        shared / (norm(&wa) * norm(&wb))
+    }
+}
+
 #[test]
 fn for_you_uses_the_session_model_when_one_is_loaded() {
     let cands = candidates();
@@ -291,11 +314,24 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
     let intent = model.intent(&steps).unwrap();
     let items = model.item_vectors(&vecs.concat()).unwrap();
     let newest = &vecs[pos(viewed.last().unwrap())];
-    let mix = model.config().content_mix;
+    let cfg = model.config();
+    assert!(cfg.lexical_mix > 0.0, "the shipped model uses the word overlap");
+    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
+    // Σ decay^age · cos over the views, newest (age 0) first.
+    let words = |title: &str| -> f32 {
+        let views = viewed.iter().rev().map(|c| c.title.as_deref().unwrap());
+        views
+            .enumerate()
+            .map(|(age, v)| cfg.lexical_decay.powi(age as i32) * tfidf_cosine(&titles, v, title))
+            .sum()
+    };
     let mut reference: Vec<(usize, f32)> = items
         .chunks(model.out_dims())
         .zip(&vecs)
-        .map(|(x, text)| dot(&intent, x) + mix * dot(newest, text))
+        .zip(&titles)
+        .map(|((x, text), t)| {
+            dot(&intent, x) + cfg.content_mix * dot(newest, text) + cfg.lexical_mix * words(t)
+        })
         .enumerate()
         .collect();
     reference.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -311,8 +347,8 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
             .iter()
             .any(|c| c.id == r.id && c.category.as_deref() == Some("xmas"))
     });
-    // Measured 10 of 10 (models/README.md): the content term keeps the session's theme on a catalog the
-    // model never saw; the model without it managed 3 of 8.
+    // Measured 10 of 10 (models/README.md): the content and word terms keep the session's theme on a
+    // catalog the model never saw; the first model, without them, managed 3 of 8.
     assert!(
         xmas.count() >= 8,
         "the Beauty-trained model on a gift catalog: {:?}",

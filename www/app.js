@@ -32,8 +32,8 @@ async function start() {
     model: `/models/${MODEL}`,
     modelSha256: await sha256Of(MODEL),
     catalog: { vectors: 'data/products.vcat', products: state.products },
-    // No sessionModel: the shipped one was trained on Beauty and, on this gift catalog, measured worse than
-    // the zero-shot intent (3 of 8 Christmas picks after five Christmas views, against 8 of 8).
+    // No sessionModel: the shipped one is trained on Amazon Beauty, research-use data (models/README.md),
+    // and a gift shop should train its own; the zero-shot intent keeps the demo free of that download.
     segments: '/models/segments-onlineretail.json',
     segmentsSha256: await sha256Of('segments-onlineretail.json'),
     collector,

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::{Args, ValueEnum};
 use vitrine::history::event::EventKind;
+use vitrine::model::lexical::Lexicon;
 use vitrine::model::{zero_shot_intent, SessionModel, SessionStep};
 
 use crate::data::{Dataset, VectorArgs};
@@ -18,6 +19,8 @@ pub enum Method {
     Popularity,
     Itemknn,
     Content,
+    /// Title word overlap (TF-IDF cosine) with the newest history item: the session score's third term alone.
+    Words,
     Session,
 }
 
@@ -105,13 +108,24 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 score(q, c.len(), &items)
             })?
         }
+        Method::Words => {
+            let index = WordIndex::new(&ds.texts);
+            evaluate(&cases, n, |_, c| {
+                let mut s = vec![0.0; c.len() * n];
+                for (case, row) in c.iter().zip(s.chunks_mut(n)) {
+                    let newest = case.history.iter().map(|&i| ds.texts[i as usize].as_str());
+                    index.add_overlap(row, newest, 0.0, 1.0);
+                }
+                Ok(s)
+            })?
+        }
         Method::Session => {
             let v = vectors()?;
             let bytes =
                 std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
             let model = SessionModel::from_gguf_bytes(&bytes)
                 .with_context(|| format!("loading {}", args.model.display()))?;
-            session_metrics(&model, &v, &cases)?
+            session_metrics(&model, &v, &ds.texts, &cases)?
         }
     };
     print_json(
@@ -123,8 +137,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     )
 }
 
-/// Scores of the session model for every case (used by `vitrine train` for the same numbers).
-pub fn session_metrics(model: &SessionModel, vectors: &[f32], cases: &[Case]) -> Result<Metrics> {
+/// Scores of the session model for every case (used by `vitrine train` for the same numbers); `texts`
+/// are the items' titles, for the word-overlap term.
+pub fn session_metrics(
+    model: &SessionModel,
+    vectors: &[f32],
+    texts: &[String],
+    cases: &[Case],
+) -> Result<Metrics> {
     let dims = model.dims();
     let n = vectors.len() / dims;
     let od = model.out_dims();
@@ -150,13 +170,58 @@ pub fn session_metrics(model: &SessionModel, vectors: &[f32], cases: &[Case]) ->
             queries.extend_from_slice(&vectors[newest * dims..(newest + 1) * dims]);
         }
     }
+    let words = (model.lexical_mix() != 0.0).then(|| WordIndex::new(texts));
     evaluate(cases, n, |first, c| {
-        score(
+        let mut s = score(
             queries[first * width..(first + c.len()) * width].to_vec(),
             c.len(),
             &items,
-        )
+        )?;
+        if let Some(words) = &words {
+            for (case, row) in c.iter().zip(s.chunks_mut(n)) {
+                let recent = &case.history[case.history.len().saturating_sub(model.max_len())..];
+                let texts = recent.iter().map(|&i| texts[i as usize].as_str());
+                words.add_overlap(row, texts, model.lexical_decay(), model.lexical_mix());
+            }
+        }
+        Ok(s)
     })
+}
+
+/// Every item's title word vector, indexed by word: one session's overlap with all items costs the
+/// postings of its own words only.
+struct WordIndex {
+    lexicon: Lexicon,
+    /// Per word id: `(item, weight)` of the items whose title has it.
+    postings: Vec<Vec<(u32, f32)>>,
+}
+
+impl WordIndex {
+    fn new(texts: &[String]) -> Self {
+        let lexicon = Lexicon::new(texts.iter().map(String::as_str));
+        let mut postings = vec![Vec::new(); lexicon.vocabulary()];
+        for (i, t) in texts.iter().enumerate() {
+            for &(w, x) in lexicon.vector(t).entries() {
+                postings[w as usize].push((i as u32, x));
+            }
+        }
+        Self { lexicon, postings }
+    }
+
+    /// Adds `mix ·` the session's word overlap ([`Lexicon::session`]) to every item's score.
+    fn add_overlap<'a>(
+        &self,
+        row: &mut [f32],
+        texts: impl DoubleEndedIterator<Item = &'a str>,
+        decay: f32,
+        mix: f32,
+    ) {
+        for &(w, q) in self.lexicon.session(texts, decay).entries() {
+            for &(item, x) in &self.postings[w as usize] {
+                row[item as usize] += mix * q * x;
+            }
+        }
+    }
 }
 
 /// Beauty's reviews stand for purchases and carry no usable time gaps: every step is a purchase with an
@@ -251,4 +316,32 @@ fn print_json(method: &str, ds: &Dataset, m: &Metrics, t0: std::time::Instant, s
     );
     println!("{}", serde_json::to_string(&v)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_index_adds_each_items_dot_with_the_session_profile() {
+        let texts: Vec<String> = [
+            "OPI Nail Lacquer Red",
+            "OPI Shatter Nail Polish",
+            "Argan oil shampoo",
+            "shampoo and conditioner set",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        let index = WordIndex::new(&texts);
+        let history = ["OPI Shatter Nail Polish", "Argan oil shampoo"];
+        let mut row = vec![1.0; texts.len()];
+        index.add_overlap(&mut row, history.iter().copied(), 0.5, 0.2);
+        let profile = index.lexicon.session(history.iter().copied(), 0.5);
+        for (t, got) in texts.iter().zip(&row) {
+            let want = 1.0 + 0.2 * profile.dot(&index.lexicon.vector(t));
+            assert!((got - want).abs() < 1e-6, "{t:?}: {got} vs {want}");
+        }
+        assert!(row[3] > 1.0 && row[0] > 1.0 && row[4] == 1.0);
+    }
 }

@@ -4,6 +4,7 @@ mod convert;
 mod data;
 mod embed;
 mod eval;
+mod init;
 mod metrics;
 mod segments;
 mod simulate;
@@ -89,7 +90,7 @@ enum Command {
     /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON object.
     Eval(eval::EvalArgs),
     /// Train the session model on a sequential data set; writes q8_0 and f32 model files.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Precompute a catalog's vectors into the compact file the SDK loads (format: `vitrine::catalog`).
     EmbedCatalog {
         #[arg(long)]

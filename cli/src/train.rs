@@ -11,19 +11,19 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use candle_core::quantized::GgmlDType;
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use clap::Args;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use rand_distr::{Distribution, Normal};
 use vitrine::model::gguf::ModelFile;
-use vitrine::model::session::{SessionConfig, KEY_SESSION_CONFIG};
-use vitrine::model::session_file::{tensor_specs, write_session_model, Role};
+use vitrine::model::session::SessionConfig;
+use vitrine::model::session_file::write_session_model;
 use vitrine::model::SessionModel;
 
 use crate::data::{Dataset, VectorArgs};
 use crate::eval::{cases, session_metrics, train_prefix, Split};
+use crate::init::initial_vars;
 use crate::trainer::Trainer;
 
 #[derive(Args)]
@@ -35,6 +35,7 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub vectors: VectorArgs,
+    /// Epochs; 0 (with `--init`) keeps that model's weights and only chooses the score mixes.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
     #[arg(long, default_value_t = 1)]
@@ -82,6 +83,14 @@ pub struct TrainArgs {
         default_value = "0,0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5"
     )]
     pub content_mix: Vec<f32>,
+    /// `lexical_mix` values tried on the validation split after `content_mix` (the best is kept, with
+    /// its decay); "0" leaves the title word overlap out of the score.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.1,0.15,0.2,0.25,0.3")]
+    pub lexical_mix: Vec<f32>,
+    /// `lexical_decay` values tried with each nonzero `lexical_mix`: each older step's share of the
+    /// word overlap relative to the next newer one (0: the newest step alone).
+    #[arg(long, value_delimiter = ',', default_value = "0,0.3,0.6")]
+    pub lexical_decay: Vec<f32>,
     /// Stop after this many epochs without a better validation NDCG@10.
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
@@ -98,65 +107,6 @@ pub struct TrainArgs {
     /// Below 1 it leans on each user's newest steps, the closest in time to what is predicted later.
     #[arg(long, default_value_t = 1.0)]
     pub recent_decay: f64,
-}
-
-fn zero_init(name: &str) -> bool {
-    name.ends_with(".o.weight") || name.ends_with(".ff2.weight") || name == "item.down.weight"
-}
-
-/// A tensor's starting values when it is not loaded from `--init`.
-fn fresh(name: &str, shape: &[usize], role: Role, rng: &mut rand::rngs::StdRng) -> Result<Vec<f32>> {
-    let count: usize = shape.iter().product();
-    Ok(match role {
-        // Residual branches and the adapter's MLP start at zero, the input and output projections at
-        // the identity: the untrained model scores by the (randomly projected) last item's text
-        // similarity, a sensible start that saves epochs on this small machine.
-        Role::Weight if zero_init(name) => vec![0.0; count],
-        Role::Weight if (name == "input.weight" || name == "out.weight") && shape[0] == shape[1] => (0
-            ..count)
-            .map(|i| if i / shape[1] == i % shape[1] { 1.0 } else { 0.0 })
-            .collect(),
-        Role::Weight => {
-            let std = (1.0 / shape[1] as f32).sqrt();
-            let d = Normal::new(0.0, std).context("init")?;
-            (0..count).map(|_| d.sample(rng)).collect()
-        }
-        Role::Table if name == "pos.weight" => {
-            let d = Normal::new(0.0, 0.02).context("init")?;
-            (0..count).map(|_| d.sample(rng)).collect()
-        }
-        Role::Ones => vec![1.0; count],
-        Role::Zeros | Role::Table => vec![0.0; count],
-    })
-}
-
-/// Whether an `--init` tensor of shape `old` can be grown into `new` without changing what the model
-/// computes: a wider hidden layer of the item adapter or of a feed-forward block. The added units'
-/// input rows start random and their output columns at zero (`zero_init`), so they add nothing until
-/// trained.
-fn growable(name: &str, old: &[usize], new: &[usize]) -> bool {
-    let hidden_out = name.starts_with("item.up.") || name.contains(".ff1.");
-    let hidden_in = name == "item.down.weight" || name.ends_with(".ff2.weight");
-    let fits = old.len() == new.len() && old.iter().zip(new).all(|(o, n)| o <= n);
-    match (old, new) {
-        // Rows (outputs) grow: `[h, in]` weights and `[h]` biases.
-        ([_, oi], [_, ni]) if hidden_out => fits && oi == ni,
-        ([_], [_]) if hidden_out => fits,
-        // Columns (inputs) grow: `[out, h]` weights.
-        ([oo, _], [no, _]) if hidden_in => fits && oo == no,
-        _ => false,
-    }
-}
-
-/// Copies `old` (row-major, shape `old_shape`) into the leading rows and columns of `vals`.
-fn embed(vals: &mut [f32], shape: &[usize], old: &[f32], old_shape: &[usize]) {
-    let (cols, old_cols) = (
-        shape.get(1).copied().unwrap_or(1),
-        old_shape.get(1).copied().unwrap_or(1),
-    );
-    for (r, row) in old.chunks(old_cols).enumerate() {
-        vals[r * cols..r * cols + old_cols].copy_from_slice(row);
-    }
 }
 
 fn write_models(
@@ -178,28 +128,6 @@ fn write_models(
     Ok(())
 }
 
-/// Settings that shapes cannot reveal must match the `--init` file's (its `layers` may be fewer: growing).
-fn check_init(file: &ModelFile, cfg: &SessionConfig) -> Result<()> {
-    let json = file
-        .string(KEY_SESSION_CONFIG)
-        .context("--init: not a session model")?;
-    let old: SessionConfig = serde_json::from_str(json).context("--init: its session config")?;
-    let same = |o: &SessionConfig| {
-        (
-            o.dims,
-            o.heads,
-            o.max_len,
-            o.normalize,
-            o.tie_input,
-            o.layer_norm_eps,
-        )
-    };
-    if same(&old) != same(cfg) || old.layers > cfg.layers {
-        bail!("--init was trained as {old:?}; this run asks for {cfg:?}");
-    }
-    Ok(())
-}
-
 pub fn run(args: &TrainArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     if !(args.recent_decay > 0.0 && args.recent_decay <= 1.0) {
@@ -207,6 +135,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if args.lr_min.is_some_and(|m| !(0.0..=args.lr).contains(&m)) {
         bail!("--lr-min must be in [0, --lr]");
+    }
+    if args.epochs == 0 && args.init.is_none() {
+        bail!("--epochs 0 only chooses the score mixes of an --init model");
+    }
+    if args.lexical_decay.iter().any(|d| !(0.0..=1.0).contains(d)) {
+        bail!("--lexical-decay values must be in [0, 1]");
     }
     let ds = Dataset::load(&args.data)?;
     let vectors = args.vectors.load(&ds)?;
@@ -225,60 +159,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         tie_input: args.tie_input,
         layer_norm_eps: 1e-5,
         content_mix: 0.0,
+        lexical_mix: 0.0,
+        lexical_decay: 0.0,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let mut vars = BTreeMap::new();
-    let mut trainable = Vec::new();
     let init_bytes = match &args.init {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
     let init = init_bytes.as_deref().map(ModelFile::read).transpose()?;
-    if let Some(file) = &init {
-        check_init(file, &cfg)?;
-    }
-    let (mut resumed, mut grown) = (0, 0);
-    for (name, shape, role) in tensor_specs(&cfg) {
-        // Only tensors not loaded draw from the RNG, so resumed runs keep their batch order and dropout.
-        let loaded = match &init {
-            None => None,
-            Some(file) => match file.f32(&name, &shape) {
-                Ok(t) => {
-                    resumed += 1;
-                    Some(t.flatten_all()?.to_vec1()?)
-                }
-                Err(vitrine::Error::MissingTensor(_)) => None,
-                Err(vitrine::Error::TensorShape { found, .. }) if growable(&name, &found, &shape) => {
-                    grown += 1;
-                    let old: Vec<f32> = file.f32(&name, &found)?.flatten_all()?.to_vec1()?;
-                    let mut vals = fresh(&name, &shape, role, &mut rng)?;
-                    embed(&mut vals, &shape, &old, &found);
-                    Some(vals)
-                }
-                Err(e) => return Err(e).context("--init does not fit the configured architecture"),
-            },
-        };
-        let vals = match loaded {
-            Some(v) => v,
-            None => fresh(&name, &shape, role, &mut rng)?,
-        };
-        let var = Var::from_tensor(&Tensor::from_vec(vals, shape, &Device::Cpu)?)?;
-        // Kind and gap tables stay zero (neutral): Beauty has one event kind and no timestamps, so
-        // their rows could not be learned apart from the input bias.
-        if name != "kind.weight" && name != "gap.weight" {
-            trainable.push(var.clone());
-        }
-        vars.insert(name, var);
-    }
-    if let Some(p) = &args.init {
-        if resumed == 0 {
-            bail!("--init {}: no tensor of a session model", p.display());
-        }
-        eprintln!(
-            "{resumed} tensors from {}, {grown} grown, the rest initialised",
-            p.display()
-        );
-    }
+    let (vars, trainable) = initial_vars(&cfg, init.as_ref(), args.init.as_deref(), &mut rng)?;
     let mut padded = vectors.clone();
     padded.extend(std::iter::repeat_n(0.0, dims));
     let items = Tensor::from_vec(padded, (n + 1, dims), &Device::Cpu)?;
@@ -311,6 +201,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         rng: &mut rng,
     };
     let (mut best, mut best_epoch, mut best_tensors) = (-1.0f64, 0, None);
+    if args.epochs == 0 {
+        // No training: the --init model as it is, to choose its score mixes (checked above).
+        let tensors = tr.tensors()?;
+        let bytes = write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?;
+        best = session_metrics(
+            &SessionModel::from_gguf_bytes(&bytes)?,
+            &vectors,
+            &ds.texts,
+            &valid,
+        )?
+        .ndcg10;
+        eprintln!("--init as it is: valid ndcg@10 {best:.4}");
+        best_tensors = Some(tensors);
+    }
     for epoch in 1..=args.epochs {
         let te = std::time::Instant::now();
         let mut order: Vec<usize> = (0..seqs.len()).collect();
@@ -346,7 +250,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let tensors = tr.tensors()?;
         let model =
             SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?)?;
-        let m = session_metrics(&model, &vectors, &valid)?;
+        let m = session_metrics(&model, &vectors, &ds.texts, &valid)?;
         eprintln!(
             "epoch {epoch}: loss {:.4}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
             total / batches.len() as f64,
@@ -370,30 +274,57 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let Some(tensors) = best_tensors else {
         return Ok(());
     };
-    // The mix is chosen like the epoch, on validation: one scalar, so the risk of fitting it is nil.
-    let (mut best_mix, mut best) = (0.0, best);
+    let cfg = choose_mixes(args, cfg, &tensors, &vectors, &ds.texts, &valid, best)?;
+    write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
+    eprintln!("{:.0}s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Chooses `content_mix`, then `lexical_mix` with its decay, on validation, like the epoch: a few
+/// scalars, so the risk of fitting them is nil. `best` is the model's validation NDCG@10 without them.
+fn choose_mixes(
+    args: &TrainArgs,
+    cfg: SessionConfig,
+    tensors: &BTreeMap<String, Tensor>,
+    vectors: &[f32],
+    texts: &[String],
+    valid: &[crate::metrics::Case],
+    mut best: f64,
+) -> Result<SessionConfig> {
+    let ndcg = |cfg: &SessionConfig| -> Result<f64> {
+        let bytes = write_session_model(cfg, tensors, GgmlDType::F32, "session")?;
+        Ok(session_metrics(&SessionModel::from_gguf_bytes(&bytes)?, vectors, texts, valid)?.ndcg10)
+    };
+    let mut chosen = cfg;
     for &mix in args.content_mix.iter().filter(|m| **m != 0.0) {
-        let cfg = SessionConfig {
+        let c = SessionConfig {
             content_mix: mix,
-            ..cfg.clone()
+            ..chosen.clone()
         };
-        let bytes = write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?;
-        let m = session_metrics(&SessionModel::from_gguf_bytes(&bytes)?, &vectors, &valid)?;
-        eprintln!("content mix {mix}: valid ndcg@10 {:.4}", m.ndcg10);
-        if m.ndcg10 > best {
-            (best_mix, best) = (mix, m.ndcg10);
+        let m = ndcg(&c)?;
+        eprintln!("content mix {mix}: valid ndcg@10 {m:.4}");
+        if m > best {
+            (best, chosen) = (m, c);
         }
     }
-    if best_mix != 0.0 {
-        let cfg = SessionConfig {
-            content_mix: best_mix,
-            ..cfg
-        };
-        write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
+    let base = chosen.clone();
+    for &mix in args.lexical_mix.iter().filter(|m| **m != 0.0) {
+        for &decay in &args.lexical_decay {
+            let c = SessionConfig {
+                lexical_mix: mix,
+                lexical_decay: decay,
+                ..base.clone()
+            };
+            let m = ndcg(&c)?;
+            eprintln!("lexical mix {mix} decay {decay}: valid ndcg@10 {m:.4}");
+            if m > best {
+                (best, chosen) = (m, c);
+            }
+        }
     }
     eprintln!(
-        "content mix {best_mix}: valid ndcg@10 {best:.4}; {:.0}s",
-        t0.elapsed().as_secs_f64()
+        "content mix {}, lexical mix {} decay {}: valid ndcg@10 {best:.4}",
+        chosen.content_mix, chosen.lexical_mix, chosen.lexical_decay
     );
-    Ok(())
+    Ok(chosen)
 }

@@ -1,5 +1,6 @@
 //! `vitrine eval` on Beauty with the shipped session models: the trained model must beat every baseline,
-//! hold the floor (NDCG@10 ≥ .045), and its q8_0 file must stay within 2 % of the f32 one.
+//! reach the target (NDCG@10 ≥ .050, above its floor of .045), and its q8_0 file must stay
+//! within 2 % of the f32 one.
 //!
 //! The first run encodes Beauty's 12,101 titles (a few minutes on 2 cores) into `.cache/vectors/`;
 //! later runs reuse them.
@@ -40,8 +41,9 @@ fn ndcg(v: &Value) -> f64 {
     v["ndcg@10"].as_f64().expect("ndcg@10")
 }
 
-/// The test floor; the shipped model measures .0463 (BENCHMARKS.md), so a regression fails.
-const SESSION_NDCG10_FLOOR: f64 = 0.045;
+/// The target (its test floor is .045); the shipped model measures .0531 (BENCHMARKS.md), so a
+/// regression below the target fails.
+const SESSION_NDCG10_TARGET: f64 = 0.050;
 
 #[test]
 fn shipped_session_model_on_beauty() {
@@ -65,10 +67,16 @@ fn shipped_session_model_on_beauty() {
         "item-kNN NDCG@10 {}",
         ndcg(&knn)
     );
-    assert!(ndcg(&q8) >= SESSION_NDCG10_FLOOR, "session NDCG@10 {}", ndcg(&q8));
-    // The "session beats popularity, item-kNN and content" (content: .0302).
+    assert!(
+        ndcg(&q8) >= SESSION_NDCG10_TARGET,
+        "session NDCG@10 {}",
+        ndcg(&q8)
+    );
+    // The "session beats popularity, item-kNN and content" (content: .0302), and the title word
+    // overlap its score adds (.0438 alone).
     let content = eval("content", "");
-    for base in [&pop, &knn, &content] {
+    let words = eval("words", "");
+    for base in [&pop, &knn, &content, &words] {
         assert!(ndcg(&q8) > ndcg(base), "session {} vs {base}", ndcg(&q8));
     }
     let rel = (ndcg(&q8) - ndcg(&f32)).abs() / ndcg(&f32);
@@ -78,13 +86,4 @@ fn shipped_session_model_on_beauty() {
         ndcg(&q8),
         ndcg(&f32)
     );
-}
-
-/// The target, NDCG@10 ≥ .050: NOT met by the shipped model (.0463; see BENCHMARKS.md,
-/// "Offline evaluation on Beauty"). Run with `--ignored` after retraining.
-#[test]
-#[ignore = "target not reached yet by models/session-beauty.gguf (.0463)"]
-fn session_model_reaches_the_target() {
-    let q8 = eval("session", "session-beauty.gguf");
-    assert!(ndcg(&q8) >= 0.050, "session NDCG@10 {} < .050", ndcg(&q8));
 }

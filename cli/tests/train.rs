@@ -96,6 +96,7 @@ fn try_train(data: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
         ("--batch", "64"),
         ("--seed", "5"),
         ("--content-mix", "0"),
+        ("--lexical-mix", "0"),
     ]
     .into_iter()
     .filter(|(flag, _)| !extra.contains(flag))
@@ -203,4 +204,28 @@ fn init_resumes_exactly_and_training_improves_on_it() {
     let narrower = [&grow[..], &["--adapter-hidden", "32"]].concat();
     let (ok, err) = try_train(&data, &data.join("narrow.gguf"), &narrower);
     assert!(!ok && err.contains("does not fit"), "{err}");
+    // No epochs: the file's weights as they are, scored, then only the mixes chosen.
+    let mixes = [
+        "--epochs",
+        "0",
+        "--init",
+        trained,
+        "--lexical-mix",
+        "0,0.2",
+        "--lexical-decay",
+        "0,0.5",
+    ];
+    let log = train(&data, &data.join("mixed.gguf"), &mixes);
+    assert!(
+        log.contains(&format!("--init as it is: valid ndcg@10 {best:.4}")),
+        "{log}"
+    );
+    for decay in ["0", "0.5"] {
+        assert!(
+            log.contains(&format!("lexical mix 0.2 decay {decay}: valid ndcg@10")),
+            "{log}"
+        );
+    }
+    let (ok, err) = try_train(&data, &data.join("none.gguf"), &["--epochs", "0"]);
+    assert!(!ok && err.contains("--epochs 0 only"), "{err}");
 }

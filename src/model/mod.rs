@@ -7,6 +7,7 @@
 pub mod bert;
 pub mod encoder;
 pub mod gguf;
+pub mod lexical;
 pub mod linear;
 pub mod session;
 pub mod session_file;

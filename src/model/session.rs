@@ -3,10 +3,12 @@
 //!
 //! Inputs are encoder text vectors, never item ids, so one trained model serves any store's catalog.
 //! A candidate's score is `dot(intent, item_vector) + content_mix · dot(newest step's text vector,
-//! candidate's text vector)` ([`SessionModel::score`]): `item_vector` comes from
-//! [`SessionModel::item_vectors`] (a learned adapter of the text vector), and the learned `content_mix`
+//! candidate's text vector) + lexical_mix · words` ([`SessionModel::score`]): `item_vector` comes from
+//! [`SessionModel::item_vectors`] (a learned adapter of the text vector); the learned `content_mix`
 //! keeps the raw text similarity to the newest step, which the narrow adapter space blurs (near-identical
-//! variants of one product line). When the model was trained with `normalize` (see [`SessionConfig`])
+//! variants of one product line); `words` is the title word overlap with the recent steps
+//! ([`super::lexical`], recency decay `lexical_decay`), which follows brands and product lines the
+//! sentence encoder blurs further still. When the model was trained with `normalize` (see [`SessionConfig`])
 //! both sides of the first term are unit length and it is a cosine.
 //! The forward pass is deterministic: no sampling, no dropout, fixed summation order per build.
 
@@ -61,6 +63,14 @@ pub struct SessionConfig {
     /// Weight of the newest step's raw text similarity in the score (learned; 0 in older files).
     #[serde(default)]
     pub content_mix: f32,
+    /// Weight of the title word overlap with the recent steps in the score (chosen on validation; 0 in
+    /// older files: off).
+    #[serde(default)]
+    pub lexical_mix: f32,
+    /// Each older step's share of that overlap relative to the next newer one, in [0, 1] (0: the
+    /// newest step alone).
+    #[serde(default)]
+    pub lexical_decay: f32,
 }
 
 impl SessionConfig {
@@ -83,7 +93,9 @@ impl SessionConfig {
             && self.max_len <= 4096
             && self.out_dims > 0
             && self.layers <= 16
-            && self.content_mix.is_finite();
+            && self.content_mix.is_finite()
+            && self.lexical_mix.is_finite()
+            && (0.0..=1.0).contains(&self.lexical_decay);
         if ok {
             Ok(())
         } else {
@@ -284,16 +296,28 @@ impl SessionModel {
         self.cfg.content_mix
     }
 
+    /// Weight of the title word overlap in [`Self::score`] (0: off).
+    pub fn lexical_mix(&self) -> f32 {
+        self.cfg.lexical_mix
+    }
+
+    /// Recency decay of the word overlap: pass it to [`super::lexical::Lexicon::session`] over the
+    /// steps' texts, the newest [`Self::max_len`] of them.
+    pub fn lexical_decay(&self) -> f32 {
+        self.cfg.lexical_decay
+    }
+
     /// A candidate's score: `intent` from [`Self::intent`], `item` its row of [`Self::item_vectors`],
-    /// `newest` the newest step's text vector and `text` the candidate's.
-    pub fn score(&self, intent: &[f32], item: &[f32], newest: &[f32], text: &[f32]) -> f32 {
-        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    /// `newest` the newest step's text vector and `text` the candidate's, `words` the dot product of
+    /// the session's word profile with the candidate title's word vector (0 when either is unknown).
+    pub fn score(&self, intent: &[f32], item: &[f32], newest: &[f32], text: &[f32], words: f32) -> f32 {
+        let dot = crate::backend::cpu::ops::dot;
         let content = if self.cfg.content_mix == 0.0 {
             0.0
         } else {
             self.cfg.content_mix * dot(newest, text)
         };
-        dot(intent, item) + content
+        dot(intent, item) + content + self.cfg.lexical_mix * words
     }
 
     /// The intent after the newest step (steps oldest first; only the newest [`Self::max_len`] are read).

@@ -22,6 +22,8 @@ fn cfg() -> SessionConfig {
         tie_input: false,
         layer_norm_eps: 1e-5,
         content_mix: 0.0,
+        lexical_mix: 0.0,
+        lexical_decay: 0.0,
     }
 }
 
@@ -246,10 +248,36 @@ fn content_mix_adds_the_newest_steps_text_similarity() {
     let (intent, item) = ([0.5, -1.0], [2.0, 1.0]);
     let (newest, text) = ([1.0, 2.0, 3.0], [0.5, 0.5, -1.0]);
     // 0.5·2 − 1·1 = 0, plus 0.25 · (0.5 + 1 − 3) = −0.375.
-    assert!((m.score(&intent, &item, &newest, &text) + 0.375).abs() < 1e-6);
-    // Files written before the mix existed read as 0: their scores are unchanged.
+    assert!((m.score(&intent, &item, &newest, &text, 0.0) + 0.375).abs() < 1e-6);
+    // Files written before the mixes existed read as 0: their scores are unchanged.
     let mut json = serde_json::to_value(cfg()).unwrap();
-    json.as_object_mut().unwrap().remove("content_mix");
+    for key in ["content_mix", "lexical_mix", "lexical_decay"] {
+        json.as_object_mut().unwrap().remove(key);
+    }
     let old: SessionConfig = serde_json::from_value(json).unwrap();
-    assert_eq!(old.content_mix, 0.0);
+    assert_eq!(
+        (old.content_mix, old.lexical_mix, old.lexical_decay),
+        (0.0, 0.0, 0.0)
+    );
+}
+
+#[test]
+fn lexical_mix_adds_the_word_overlap_and_its_decay_is_checked() {
+    let c = SessionConfig {
+        lexical_mix: 0.2,
+        lexical_decay: 0.6,
+        ..cfg()
+    };
+    let m = SessionModel::from_gguf_bytes(&model_bytes(&c, GgmlDType::F32)).unwrap();
+    assert_eq!((m.lexical_mix(), m.lexical_decay()), (0.2, 0.6));
+    let (intent, item) = ([0.5, -1.0], [2.0, 1.0]);
+    let text = [0.0; 3];
+    assert!((m.score(&intent, &item, &text, &text, 0.5) - 0.1).abs() < 1e-6);
+    for decay in [-0.1, 1.5, f32::NAN] {
+        let bad = SessionConfig {
+            lexical_decay: decay,
+            ..cfg()
+        };
+        assert!(SessionModel::from_gguf_bytes(&model_bytes(&bad, GgmlDType::F32)).is_err());
+    }
 }

@@ -76,5 +76,5 @@ pub struct Ranked {
 
 /// Dot product; both slices have the encoder's length.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    crate::backend::cpu::ops::dot(a, b)
 }

@@ -69,6 +69,8 @@ pub struct Vitrine {
     session: Option<SessionModel>,
     /// Product vectors mapped into the session model's scoring space, by product id.
     projected: HashMap<String, Vec<f32>>,
+    /// The last candidates' title words, for the session model's word overlap (see `placements`).
+    words: std::sync::Mutex<Option<placements::CandidateWords>>,
 }
 
 impl Vitrine {
@@ -96,6 +98,7 @@ impl Vitrine {
             segments: None,
             session: None,
             projected: HashMap::new(),
+            words: Default::default(),
         })
     }
 

@@ -2,12 +2,15 @@
 //! length), so boosts and MMR's λ act on one scale whatever the placement.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use super::vectors::VectorStore;
 use super::Vitrine;
 use crate::error::{Error, Result};
-use crate::history::EventKind;
+use crate::history::{Event, EventKind};
+use crate::model::lexical::{Lexicon, WordVector};
 use crate::model::session::{zero_shot_intent, zero_shot_weights};
+use crate::model::{SessionModel, SessionStep};
 use crate::rank::explain::{history_reasons, normalise, Reason, ReasonKind};
 use crate::rank::{apply_rules, dot, Candidate, Placement, Ranked, Rules};
 
@@ -17,6 +20,77 @@ const SEARCH_INTENT: f32 = 0.25;
 const SEARCH_POSITION: f32 = 0.15;
 /// Recently viewed: each older product keeps this share of the score of the next newer one.
 const RECENT_DECAY: f32 = 0.9;
+
+/// The candidates' title words over their own lexicon, kept while the page ranks the same candidates
+/// (the usual case: one catalog, many calls), which spares splitting and weighing every title again.
+pub(super) struct CandidateWords {
+    /// `(id, title)` of every candidate, in order: the cache's key, compared exactly.
+    key: Vec<(String, Option<String>)>,
+    lexicon: Lexicon,
+    titles: Vec<Option<WordVector>>,
+}
+
+impl CandidateWords {
+    fn matches(&self, candidates: &[Candidate]) -> bool {
+        self.key.len() == candidates.len()
+            && self
+                .key
+                .iter()
+                .zip(candidates)
+                .all(|((id, t), c)| *id == c.id && *t == c.title)
+    }
+
+    fn new(candidates: &[Candidate]) -> Self {
+        let lexicon = Lexicon::new(candidates.iter().filter_map(|c| c.title.as_deref()));
+        let titles = candidates
+            .iter()
+            .map(|c| c.title.as_deref().map(|t| lexicon.vector(t)))
+            .collect();
+        let key = candidates
+            .iter()
+            .map(|c| (c.id.clone(), c.title.clone()))
+            .collect();
+        Self { key, lexicon, titles }
+    }
+}
+
+/// Each candidate's title word overlap with the newest steps the model reads (see
+/// [`crate::model::lexical`]), word weights counted over the candidates' titles; all 0 when the model
+/// does not use it. A step's text is its query, its event's title, or the title of the candidate with
+/// its product id; a step with none adds nothing (but still ages the older ones).
+fn session_words(
+    model: &SessionModel,
+    cache: &Mutex<Option<CandidateWords>>,
+    steps: &[(&Event, SessionStep)],
+    candidates: &[Candidate],
+) -> Vec<f32> {
+    if model.lexical_mix() == 0.0 {
+        return vec![0.0; candidates.len()];
+    }
+    // A poisoned lock only means an earlier call panicked mid-update: the cache is rebuilt below.
+    let mut slot = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let words = match slot.take() {
+        Some(w) if w.matches(candidates) => slot.insert(w),
+        _ => slot.insert(CandidateWords::new(candidates)),
+    };
+    let title_of = |id: &str| candidates.iter().find(|c| c.id == id)?.title.as_deref();
+    let recent = &steps[steps.len().saturating_sub(model.max_len())..];
+    let texts: Vec<&str> = recent
+        .iter()
+        .map(|(e, _)| match (e.kind, &e.query, &e.title, &e.product_id) {
+            (EventKind::Search, Some(q), _, _) => q.as_str(),
+            (_, _, Some(t), _) => t.as_str(),
+            (_, _, None, Some(id)) => title_of(id).unwrap_or(""),
+            _ => "",
+        })
+        .collect();
+    let profile = words.lexicon.session(texts.into_iter(), model.lexical_decay());
+    words
+        .titles
+        .iter()
+        .map(|t| t.as_ref().map_or(0.0, |t| profile.dot(t)))
+        .collect()
+}
 
 pub(super) fn rank(
     vt: &mut Vitrine,
@@ -66,12 +140,14 @@ pub(super) fn rank(
             // The trained model scores in its own space; products it has no projection for stay unscored.
             (Some(m), Some(model)) => {
                 let newest = step_only.last().map_or(&[][..], |s| s.vector);
+                let words = session_words(model, &vt.words, &steps, candidates);
                 candidates
                     .iter()
                     .zip(&vectors)
-                    .map(|(c, v)| {
+                    .zip(&words)
+                    .map(|((c, v), &w)| {
                         let p = vt.projected.get(&c.id)?;
-                        Some(model.score(&m, p, newest, v.unwrap_or(&[])))
+                        Some(model.score(&m, p, newest, v.unwrap_or(&[]), w))
                     })
                     .collect()
             }

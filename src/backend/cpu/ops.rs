@@ -126,7 +126,10 @@ fn sum(x: &[f32]) -> f32 {
     lanes_total(acc) + tail
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// `Σ aᵢ·bᵢ` over the shorter length, in eight lanes (vectorised; see `lanes_total`).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca

@@ -1,0 +1,239 @@
+//! Word overlap between product titles (TF-IDF cosine): the session model's third score term.
+//!
+//! A sentence encoder blurs exactly what repeat shoppers follow, the brand and the product line ("OPI",
+//! "Shatter"): on Beauty, ranking by the TF-IDF cosine to the newest item's title alone reaches
+//! NDCG@10 .044, where the MiniLM cosine reaches .035. Words are lower-cased runs of letters and
+//! digits, counted once per title; a word's weight is its inverse document frequency over the catalog
+//! being ranked, `ln((N + 1) / (1 + df))`, so words every product shares ("oz") weigh nothing.
+
+use std::collections::HashMap;
+
+/// The distinct words of a text, in first-seen order.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let w = w.to_lowercase();
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// A title as a unit-length TF-IDF vector over a [`Lexicon`]'s words, sorted by word id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WordVector(Vec<(u32, f32)>);
+
+impl WordVector {
+    /// The cosine of two titles' vectors (both are unit length).
+    pub fn dot(&self, other: &WordVector) -> f32 {
+        let (a, b) = (&self.0, &other.0);
+        let (mut i, mut j, mut sum) = (0, 0, 0.0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    sum += a[i].1 * b[j].1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        sum
+    }
+
+    /// `(word id, weight)` pairs, sorted by id.
+    pub fn entries(&self) -> &[(u32, f32)] {
+        &self.0
+    }
+
+    /// `self + k · other`: a session's word profile is its steps' vectors weighted by recency.
+    pub fn add_scaled(&mut self, other: &WordVector, k: f32) {
+        let mut merged = Vec::with_capacity(self.0.len() + other.0.len());
+        let (a, b) = (&self.0, &other.0);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
+                merged.push(a[i]);
+                i += 1;
+            } else if i == a.len() || b[j].0 < a[i].0 {
+                merged.push((b[j].0, k * b[j].1));
+                j += 1;
+            } else {
+                merged.push((a[i].0, a[i].1 + k * b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+        self.0 = merged;
+    }
+}
+
+/// Document frequencies over one catalog's titles.
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    ids: HashMap<String, u32>,
+    /// Titles each word occurs in, by word id.
+    df: Vec<u32>,
+    titles: u32,
+}
+
+impl Lexicon {
+    /// Counts every title's distinct words.
+    pub fn new<'a>(titles: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut lex = Lexicon::default();
+        for t in titles {
+            lex.titles += 1;
+            for w in words(t) {
+                let next = lex.df.len() as u32;
+                let id = *lex.ids.entry(w).or_insert(next);
+                if id == next {
+                    lex.df.push(0);
+                }
+                lex.df[id as usize] += 1;
+            }
+        }
+        lex
+    }
+
+    /// Distinct words counted; word ids are below it.
+    pub fn vocabulary(&self) -> usize {
+        self.df.len()
+    }
+
+    /// Titles counted.
+    pub fn len(&self) -> usize {
+        self.titles as usize
+    }
+
+    /// Whether no title was counted.
+    pub fn is_empty(&self) -> bool {
+        self.titles == 0
+    }
+
+    fn idf(&self, df: u32) -> f32 {
+        ((self.titles as f32 + 1.0) / (1.0 + df as f32)).ln()
+    }
+
+    /// `text` as a unit-length TF-IDF vector. Words the catalog lacks weigh as the rarest do and count
+    /// in the length, but no catalog title can match them, so they are left out of the entries.
+    pub fn vector(&self, text: &str) -> WordVector {
+        let mut norm = 0.0f32;
+        let mut v: Vec<(u32, f32)> = Vec::new();
+        for w in words(text) {
+            let id = self.ids.get(&w).copied();
+            let weight = self.idf(id.map_or(0, |i| self.df[i as usize]));
+            norm += weight * weight;
+            if let Some(id) = id {
+                v.push((id, weight));
+            }
+        }
+        let norm = norm.sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            return WordVector::default();
+        }
+        v.iter_mut().for_each(|(_, w)| *w /= norm);
+        v.sort_unstable_by_key(|(id, _)| *id);
+        v.retain(|(_, w)| *w != 0.0);
+        WordVector(v)
+    }
+
+    /// A session's word profile: `Σ decay^age · vector(text)` over the texts (oldest first; the newest
+    /// has age 0), so its dot product with a title's vector is the recency-weighted sum of cosines.
+    pub fn session<'a>(&self, texts: impl DoubleEndedIterator<Item = &'a str>, decay: f32) -> WordVector {
+        let mut profile = WordVector::default();
+        let mut k = 1.0;
+        for t in texts.rev() {
+            if k == 0.0 {
+                break;
+            }
+            profile.add_scaled(&self.vector(t), k);
+            k *= decay;
+        }
+        profile
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CATALOG: [&str; 4] = [
+        "OPI Nail Lacquer, Simmer and Shimmer, 0.5 oz",
+        "OPI Red Shatter Crackle Nail Polish",
+        "Shea butter hand cream, 2 oz",
+        "Argan oil shampoo 8 oz",
+    ];
+
+    #[test]
+    fn words_are_distinct_lowercase_alphanumeric_runs() {
+        assert_eq!(
+            words("OPI Nail-Lacquer, opi 0.5oz Crème"),
+            ["opi", "nail", "lacquer", "0", "5oz", "crème"]
+        );
+        assert!(words(" ,;- ").is_empty());
+    }
+
+    #[test]
+    fn cosine_matches_a_direct_computation() {
+        let lex = Lexicon::new(CATALOG);
+        let n = 4.0f32;
+        let idf = |df: f32| ((n + 1.0) / (1.0 + df)).ln();
+        // Shared by titles 0 and 1: "opi" (df 2) and "nail" (df 2). "oz" is in 3 of 4 titles.
+        let t0 = [
+            idf(2.0),
+            idf(2.0),
+            idf(1.0),
+            idf(1.0),
+            idf(1.0),
+            idf(1.0),
+            idf(1.0),
+            idf(1.0),
+            idf(3.0),
+        ];
+        let t1 = [idf(2.0), idf(1.0), idf(1.0), idf(1.0), idf(2.0), idf(1.0)];
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let want = (idf(2.0) * idf(2.0) * 2.0) / (norm(&t0) * norm(&t1));
+        let got = lex.vector(CATALOG[0]).dot(&lex.vector(CATALOG[1]));
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        let same = lex.vector(CATALOG[2]).dot(&lex.vector(CATALOG[2]));
+        assert!((same - 1.0).abs() < 1e-6);
+        let (a, b) = (lex.vector(CATALOG[2]), lex.vector(CATALOG[0]));
+        assert_eq!(a.dot(&b), b.dot(&a));
+    }
+
+    #[test]
+    fn unknown_words_lengthen_the_vector_but_match_nothing() {
+        let lex = Lexicon::new(CATALOG);
+        let known = lex.vector("shatter");
+        let mixed = lex.vector("shatter zzzunknown");
+        assert_eq!(mixed.entries().len(), 1);
+        assert!(mixed.entries()[0].1 < known.entries()[0].1);
+        assert_eq!(lex.vector("zzz qqq"), WordVector::default());
+        assert_eq!(Lexicon::new([]).vector("anything"), WordVector::default());
+    }
+
+    #[test]
+    fn a_session_profile_is_the_recency_weighted_sum_of_cosines() {
+        let lex = Lexicon::new(CATALOG);
+        let history = [CATALOG[2], CATALOG[3], CATALOG[0]];
+        let profile = lex.session(history.iter().copied(), 0.5);
+        for t in CATALOG {
+            let v = lex.vector(t);
+            let want: f32 = history
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(age, h)| 0.5f32.powi(age as i32) * lex.vector(h).dot(&v))
+                .sum();
+            assert!((profile.dot(&v) - want).abs() < 1e-6, "{t}");
+        }
+        // Decay 0: the newest text alone.
+        let newest = lex.session(history.iter().copied(), 0.0);
+        assert_eq!(newest, lex.vector(CATALOG[0]));
+    }
+}
