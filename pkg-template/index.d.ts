@@ -85,6 +85,11 @@ export interface ShopperEvent {
 /** A product offered for ranking; other fields are ignored. */
 export interface Candidate {
   id: string;
+  /**
+   * Encoded on the device when the catalog file has no vector for `id`. With a `sessionModel`, forYou also
+   * scores the title's word overlap with recent products: a candidate without a title gets none, so pass
+   * titles for all candidates or for none.
+   */
   title?: string;
   category?: string;
   price?: number;

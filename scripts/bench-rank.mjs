@@ -27,7 +27,7 @@ try {
     const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
     const out = [];
     // The zero-shot intent on the page and via the Worker, then the shipped session model on the page
-    // (its score adds the title word overlap, counted over the candidates' titles on every call).
+    // (its score adds the title word overlap; the candidates' word vectors are kept between calls).
     for (const [worker, session] of [[false, false], [true, false], [false, true]]) {
       const sessionModel = session ? '/models/session-beauty.gguf' : undefined;
       const v = await Vitrine.create({ catalog: { vectors: '/data/products.vcat', products: candidates }, sessionModel, persist: false, worker });

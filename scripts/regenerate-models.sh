@@ -5,7 +5,7 @@
 #   bash scripts/regenerate-models.sh           # regenerate and verify
 #   bash scripts/regenerate-models.sh --update  # regenerate and rewrite SHA256SUMS (after a converter change)
 #   bash scripts/regenerate-models.sh --session # also retrain models/session-beauty*.gguf (CPU, about
-#                                               # 50 minutes on 2 cores; needs ../shared/data/beauty)
+#                                               # 60 minutes on 2 cores; needs ../shared/data/beauty)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +17,11 @@ for variant in q8_0 small; do
 done
 
 if [ "${1:-}" = "--session" ]; then
-  # Six training stages, each resuming the previous one's f32 file (--init), as the shipped model was made
+  # Six training stages, each resuming the previous one's f32 file (--init), then a seventh that only
+  # chooses the score mixes, as the shipped model was made
   # (models/README.md): the 16-epoch run, then cosine-decayed runs that add the recency weighting, a
   # sharper temperature and the full softmax. Training is deterministic: the files come out identical.
-  # About 50 minutes on 2 cores.
+  # About 60 minutes on 2 cores.
   S=.cache/session-stages
   mkdir -p "$S"
   train() {

@@ -347,8 +347,8 @@ fn for_you_uses_the_session_model_when_one_is_loaded() {
             .iter()
             .any(|c| c.id == r.id && c.category.as_deref() == Some("xmas"))
     });
-    // Measured 10 of 10 (models/README.md): the content and word terms keep the session's theme on a
-    // catalog the model never saw; the first model, without them, managed 3 of 8.
+    // The content and word terms keep the session's theme on a catalog the model never saw
+    // (models/README.md); the first model, without them, managed 3 of 8.
     assert!(
         xmas.count() >= 8,
         "the Beauty-trained model on a gift catalog: {:?}",

@@ -26,7 +26,8 @@ pub(crate) fn initial_vars(
     }
     let (mut resumed, mut grown) = (0, 0);
     for (name, shape, role) in tensor_specs(cfg) {
-        // Only tensors not loaded draw from the RNG, so resumed runs keep their batch order and dropout.
+        // Tensors loaded as they are draw nothing from the RNG, so resumed runs keep their batch order
+        // and dropout (grown ones draw for their new units).
         let loaded = match init {
             None => None,
             Some(file) => match file.f32(&name, &shape) {
@@ -85,7 +86,9 @@ fn check_init(file: &ModelFile, cfg: &SessionConfig) -> Result<()> {
             o.layer_norm_eps,
         )
     };
-    if same(&old) != same(cfg) || old.layers > cfg.layers {
+    // Fewer layers or no adapter MLP would silently drop trained tensors (narrower ones fail on shape).
+    let drops = old.layers > cfg.layers || (old.adapter_hidden > 0 && cfg.adapter_hidden == 0);
+    if same(&old) != same(cfg) || drops {
         bail!("--init was trained as {old:?}; this run asks for {cfg:?}");
     }
     Ok(())

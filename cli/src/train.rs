@@ -212,7 +212,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             &valid,
         )?
         .ndcg10;
-        eprintln!("--init as it is: valid ndcg@10 {best:.4}");
+        eprintln!("--init weights, no mixes: valid ndcg@10 {best:.4}");
         best_tensors = Some(tensors);
     }
     for epoch in 1..=args.epochs {

@@ -217,7 +217,7 @@ fn init_resumes_exactly_and_training_improves_on_it() {
     ];
     let log = train(&data, &data.join("mixed.gguf"), &mixes);
     assert!(
-        log.contains(&format!("--init as it is: valid ndcg@10 {best:.4}")),
+        log.contains(&format!("--init weights, no mixes: valid ndcg@10 {best:.4}")),
         "{log}"
     );
     for decay in ["0", "0.5"] {

@@ -11,6 +11,7 @@ pub mod lexical;
 pub mod linear;
 pub mod session;
 pub mod session_file;
+pub mod zero_shot;
 
 pub use encoder::Encoder;
 pub use session::{zero_shot_intent, SessionModel, SessionStep};

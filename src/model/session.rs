@@ -4,7 +4,7 @@
 //! Inputs are encoder text vectors, never item ids, so one trained model serves any store's catalog.
 //! A candidate's score is `dot(intent, item_vector) + content_mix · dot(newest step's text vector,
 //! candidate's text vector) + lexical_mix · words` ([`SessionModel::score`]): `item_vector` comes from
-//! [`SessionModel::item_vectors`] (a learned adapter of the text vector); the learned `content_mix`
+//! [`SessionModel::item_vectors`] (a learned adapter of the text vector); `content_mix` (chosen on validation)
 //! keeps the raw text similarity to the newest step, which the narrow adapter space blurs (near-identical
 //! variants of one product line); `words` is the title word overlap with the recent steps
 //! ([`super::lexical`], recency decay `lexical_decay`), which follows brands and product lines the
@@ -19,6 +19,8 @@ use super::gguf::ModelFile;
 use super::linear::Linear;
 use crate::error::{Error, Result};
 use crate::history::event::EventKind;
+
+pub use super::zero_shot::{zero_shot_intent, zero_shot_kind_weight, zero_shot_weights, ZERO_SHOT_DECAY};
 
 /// `string`: the [`SessionConfig`] JSON.
 pub const KEY_SESSION_CONFIG: &str = "vitrine.session_config";
@@ -60,7 +62,7 @@ pub struct SessionConfig {
     #[serde(default)]
     pub tie_input: bool,
     pub layer_norm_eps: f64,
-    /// Weight of the newest step's raw text similarity in the score (learned; 0 in older files).
+    /// Weight of the newest step's raw text similarity in the score (chosen on validation; 0 in older files).
     #[serde(default)]
     pub content_mix: f32,
     /// Weight of the title word overlap with the recent steps in the score (chosen on validation; 0 in
@@ -117,55 +119,6 @@ pub fn gap_bucket(gap_secs: Option<f32>) -> usize {
         }
         _ => 0,
     }
-}
-
-/// Weight of each event kind in [`zero_shot_intent`]: stronger signals of intent count more; a purchase
-/// counts less than an add-to-cart because the shopper is done with that product.
-pub fn zero_shot_kind_weight(kind: EventKind) -> f32 {
-    match kind {
-        EventKind::View => 1.0,
-        EventKind::Click => 1.5,
-        EventKind::AddToCart => 2.5,
-        EventKind::Purchase => 2.0,
-        EventKind::Search => 1.5,
-    }
-}
-
-/// Per-step decay of [`zero_shot_intent`]: the newest step weighs 1, the one before 0.7, …
-pub const ZERO_SHOT_DECAY: f32 = 0.7;
-
-/// The intent without a trained model: the recency- and event-weighted mean of the step vectors,
-/// L2-normalised (score it by cosine against unit-length text vectors). Steps whose vector length
-/// differs from the newest step's are skipped. No steps (or all-zero vectors) give an empty vector:
-/// there is no intent, and the caller falls back to a non-personal ranking.
-pub fn zero_shot_intent(steps: &[SessionStep]) -> Vec<f32> {
-    let Some(newest) = steps.last() else {
-        return Vec::new();
-    };
-    let dims = newest.vector.len();
-    let mut sum = vec![0f32; dims];
-    for (s, k) in steps.iter().zip(zero_shot_weights(steps)) {
-        if s.vector.len() == dims {
-            sum.iter_mut().zip(s.vector).for_each(|(a, v)| *a += k * v);
-        }
-    }
-    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if !norm.is_finite() || norm == 0.0 {
-        return Vec::new();
-    }
-    sum.iter_mut().for_each(|x| *x /= norm);
-    sum
-}
-
-/// Each step's weight in [`zero_shot_intent`] (oldest first): `kind weight × ZERO_SHOT_DECAY^age`. The
-/// ranking's explanations attribute scores to history events with the same weights.
-pub fn zero_shot_weights(steps: &[SessionStep]) -> Vec<f32> {
-    let n = steps.len();
-    steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| zero_shot_kind_weight(s.kind) * ZERO_SHOT_DECAY.powi((n - 1 - i) as i32))
-        .collect()
 }
 
 struct LayerNorm {

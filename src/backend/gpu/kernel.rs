@@ -36,9 +36,10 @@ impl Kernel {
     /// Records one dispatch of `groups` workgroups (linearised) with the shape uniform at binding
     /// 0 and `buffers` at bindings 1, 2, …
     pub fn dispatch(&self, f: &mut Forward<'_, '_>, buffers: &[&wgpu::Buffer], groups: (u32, u32)) {
-        let all = || std::iter::once(f.shape).chain(buffers.iter().copied());
+        let all: Vec<&wgpu::Buffer> = std::iter::once(f.shape).chain(buffers.iter().copied()).collect();
         let create = || {
-            let entries: Vec<wgpu::BindGroupEntry<'_>> = all()
+            let entries: Vec<wgpu::BindGroupEntry<'_>> = all
+                .iter()
                 .enumerate()
                 .map(|(i, b)| wgpu::BindGroupEntry {
                     binding: i as u32,
@@ -53,13 +54,7 @@ impl Kernel {
         };
         let fresh;
         let group = match f.binds.as_deref_mut() {
-            Some(cache) => {
-                // Identified by address: every buffer bound here outlives the cache (see BindGroups).
-                let key = std::iter::once(std::ptr::from_ref(&self.layout) as usize)
-                    .chain(all().map(|b| std::ptr::from_ref(b) as usize))
-                    .collect();
-                cache.get_or_create(key, create)
-            }
+            Some(cache) => cache.get_or_create(&self.layout, &all, create),
             None => {
                 fresh = create();
                 &fresh
@@ -72,13 +67,13 @@ impl Kernel {
 }
 
 /// The bind groups of one forward in dispatch order, reused by the next forward over the same
-/// buffers: a query's forward makes ~55 dispatches, and creating each bind group again (validated
-/// by WebGPU every time) costs more than recording the dispatch. Its owner must outlive none of
-/// the buffers it binds (the encoder keeps one per set of scratch buffers, dropped with them), so
-/// an address never names another buffer while a group that bound it is kept.
+/// buffers: a query's forward makes ~49 dispatches, and creating each bind group again (validated
+/// by WebGPU every time) costs more than recording the dispatch. Each group is kept with handles to
+/// the layout and buffers it bound, compared by identity, so a group is reused only for those very
+/// buffers (a handle keeps its buffer alive: no other buffer can take its place).
 #[derive(Default)]
 pub struct BindGroups {
-    groups: Vec<(Vec<usize>, wgpu::BindGroup)>,
+    groups: Vec<(wgpu::BindGroupLayout, Vec<wgpu::Buffer>, wgpu::BindGroup)>,
     next: usize,
 }
 
@@ -91,23 +86,31 @@ impl BindGroups {
 
     /// The groups kept, in dispatch order.
     pub fn kept(&self) -> Vec<&wgpu::BindGroup> {
-        self.groups.iter().map(|(_, g)| g).collect()
+        self.groups.iter().map(|(_, _, g)| g).collect()
     }
 
     /// The kept group at this dispatch when it bound the same layout and buffers, else a new one
     /// (replacing it: a forward that takes another path rebuilds from there on).
     fn get_or_create(
         &mut self,
-        key: Vec<usize>,
+        layout: &wgpu::BindGroupLayout,
+        buffers: &[&wgpu::Buffer],
         create: impl FnOnce() -> wgpu::BindGroup,
     ) -> &wgpu::BindGroup {
         let i = self.next;
         self.next += 1;
-        if self.groups.get(i).is_none_or(|(k, _)| *k != key) {
+        let same = |(l, b, _): &(wgpu::BindGroupLayout, Vec<wgpu::Buffer>, _)| {
+            l == layout && b.iter().eq(buffers.iter().copied())
+        };
+        if !self.groups.get(i).is_some_and(same) {
             self.groups.truncate(i);
-            self.groups.push((key, create()));
+            self.groups.push((
+                layout.clone(),
+                buffers.iter().map(|b| (*b).clone()).collect(),
+                create(),
+            ));
         }
-        &self.groups[i].1
+        &self.groups[i].2
     }
 }
 
