@@ -39,12 +39,20 @@ async fn main() -> Result<(), CollectorError> {
     };
     let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(bind)?;
     let running = spawn(&cfg, listener).await?;
-    eprintln!(
-        "vitrine-collector on http://{} (db {}, k = {}); dashboard at /dashboard",
+    // One formatted line in one write: a reader that waits for a newline (tests, scripts) never sees
+    // a partial address, which unbuffered stderr could otherwise deliver in pieces.
+    let line = format!(
+        "vitrine-collector on http://{} (db {}, k = {}); dashboard at /dashboard\n",
         running.addr,
         cfg.db.display(),
         cfg.k
     );
+    {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+    }
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("shutting down: finishing in-flight reports");
     running.shutdown().await;

@@ -23,7 +23,8 @@ async function startCollector(db) {
     let err = '';
     child.stderr.on('data', (d) => {
       err += d;
-      const m = err.match(/on (http:\/\/[\d.:]+)/);
+      // Only a whole line counts: stderr may arrive in pieces ("…on http://127" then ".0.0.1:…").
+      const m = err.match(/ on (http:\/\/[\d.]+:\d+)[ \n]/);
       if (m) resolve(m[1]);
     });
     child.on('exit', (code) => reject(new Error(`collector exited (${code}): ${err}`)));
