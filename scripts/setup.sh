@@ -35,6 +35,11 @@ fi
 if [ -z "${CHROMEDRIVER:-}" ]; then
   [ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
 fi
+# DAP mode's tests (scripts/dap.sh): a private Postgres cluster for the Janus leader and helper, curl
+# for their health checks, openssl for the datastore key.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
+have curl || apt_missing+=(curl)
+have openssl || apt_missing+=(openssl)
 if have dpkg-query; then
   for p in mesa-vulkan-drivers libvulkan1; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$p")
