@@ -98,6 +98,12 @@ pub enum Error {
     /// A catalog vector file that is not one, is damaged, or is of another version.
     #[error("catalog file is invalid: {0}; regenerate it with `vitrine embed-catalog`")]
     Catalog(String),
+
+    /// A DAP task description, HPKE configuration or measurement the client cannot use.
+    #[error(
+        "DAP report: {0}; check the task file against the Janus task (scripts/dap.sh writes both) and the aggregators' /hpke_config"
+    )]
+    Dap(String),
 }
 
 /// Result alias for the core.

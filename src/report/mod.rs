@@ -22,6 +22,8 @@
 //! check: [`Reporter::set_consent`]`(false)` wipes the counters and stops all reporting.
 
 mod budget;
+#[cfg(feature = "dap")]
+pub mod dap;
 mod builder;
 mod ldp;
 mod outcome;

@@ -5,10 +5,14 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::EngineInfo;
 
+#[cfg(feature = "dap")]
+mod dap;
 mod encoder;
 #[cfg(feature = "gpu")]
 mod gpu;
 mod vitrine;
+#[cfg(feature = "dap")]
+pub use dap::{WebDapReporter, WebDapUpload};
 pub use encoder::WebEncoder;
 #[cfg(feature = "gpu")]
 pub use gpu::WebGpuBackend;
