@@ -1,9 +1,27 @@
 // The engine host: owns the wasm engine, its persistence and its reports. It runs inside the package's
-// Web Worker by default (or on the page with `worker: false`); index.js talks to it by method name.
+// Web Worker by default (or on the page with `worker: false`); index.js talks to it through `call`, by
+// method name, and values cross to the engine as plain objects (the shapes of types.d.ts).
 import init, { Engine, engineInfo } from './wasm/vitrine.js';
 import { KvStore } from './store.js';
-import { fetchBytes } from './fetch.js';
+import { fetchBytes, fileName } from './fetch.js';
 import { GpuPath } from './gpu.js';
+import { VitrineError } from './errors.js';
+
+/** The methods a message may call once `init` has run (then `dispose`, last); nothing else is reachable. */
+export const METHODS = new Set([
+  'track',
+  'rank',
+  'setProducts',
+  'pickCopy',
+  'recordOutcome',
+  'intent',
+  'history',
+  'reportPreview',
+  'flushReports',
+  'setConsent',
+  'clear',
+  'diagnostics',
+]);
 
 const HISTORY_KEY = 'history';
 const REPORT_KEY = 'report-state';
@@ -20,14 +38,55 @@ export class EngineHost {
   #diag = {};
   #sendTimer = null;
   #gpu = new GpuPath();
+  /** `new` → `starting` → `ready` (init done) → `disposed`: init runs once, nothing runs after dispose. */
+  #state = 'new';
+  /** Calls still running: dispose waits for them (and their IndexedDB writes) to finish. */
+  #running = new Set();
+
+  /**
+   * Runs one call from index.js: `init` (once, first), a method of METHODS, or `dispose`. `signal`
+   * aborts init's downloads; `progress` receives its progress events. Rejects with a VitrineError.
+   */
+  async call(method, args = [], { signal, progress = () => {} } = {}) {
+    try {
+      if (method === 'dispose') return await this.dispose();
+      if (this.#state === 'disposed') throw new VitrineError('this Vitrine instance was disposed; create a new one', 'disposed');
+      if (method === 'init') {
+        if (this.#state !== 'new') throw new VitrineError('init runs once, and it already has', 'unknown_method');
+        this.#state = 'starting';
+        return await this.#run(() => this.#init(args[0] ?? {}, signal, progress));
+      }
+      if (typeof method !== 'string' || !METHODS.has(method)) {
+        throw new VitrineError(`unknown method ${String(method)}; the engine answers ${[...METHODS].join(', ')}`, 'unknown_method');
+      }
+      if (this.#state !== 'ready') throw new VitrineError(`${method} before init finished`, 'unknown_method');
+      return await this.#run(() => this[method](...args));
+    } catch (err) {
+      throw VitrineError.from(err);
+    }
+  }
+
+  #run(fn) {
+    let promise;
+    try {
+      promise = Promise.resolve(fn());
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    this.#running.add(promise);
+    const forget = () => this.#running.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
 
   /** Loads the wasm module, the models and the persisted state. */
-  async init(opts, progress) {
+  async #init(opts, signal, progress) {
     this.#opts = opts;
-    const signal = opts.signal;
-    progress({ status: 'initiate', name: 'engine' });
-    await init({ module_or_path: opts.wasmUrl ?? new URL('./wasm/vitrine_bg.wasm', import.meta.url) });
-    progress({ status: 'done', name: 'engine' });
+    const wasmUrl = opts.wasmUrl ?? new URL('./wasm/vitrine_bg.wasm', import.meta.url).href;
+    const engineFile = fileName(new URL(wasmUrl, import.meta.url).href);
+    progress({ status: 'initiate', name: 'engine', file: engineFile });
+    await init({ module_or_path: wasmUrl });
+    progress({ status: 'done', name: 'engine', file: engineFile });
     this.#store = await KvStore.open({ persist: opts.persist !== false, name: opts.storeName });
     let salt = await this.#store.get(SALT_KEY);
     if (!(salt instanceof Uint8Array) || salt.length < 16) {
@@ -35,7 +94,7 @@ export class EngineHost {
       await this.#store.set(SALT_KEY, salt);
     }
     const config = { history: opts.history ?? {}, dailyEpsilon: opts.dailyEpsilon, entryEpsilon: opts.entryEpsilon };
-    this.#engine = new Engine(JSON.stringify(config), salt);
+    this.#engine = new Engine(config, salt);
     let modelBytes = null;
     if (opts.model) {
       modelBytes = await fetchBytes(opts.model, { name: 'model', sha256: opts.modelSha256, signal, progress, cache: opts.cache !== false });
@@ -54,42 +113,42 @@ export class EngineHost {
       this.#engine.loadSegments(new TextDecoder().decode(bytes));
     }
     if (opts.products?.length) this.setProducts(opts.products);
+    this.#state = 'ready';
     const skipped = await this.#restore(HISTORY_KEY, (s) => this.#engine.restoreHistory(s));
     await this.#restore(REPORT_KEY, (s) => this.#engine.restoreReportState(s));
     this.#diag = { historySkipped: skipped ?? 0 };
     this.setConsent(opts.consent === true, opts.gpc === true, false);
     await this.#loadPriors();
-    this.#scheduleSend();
     if (modelBytes) {
       // 'webgpu' was asked for explicitly: ready means set up. 'auto' calibrates in the background while
       // the CPU serves, so a slow GPU start never delays the page.
       const started = this.#gpu.start(this.#engine, modelBytes, opts.device ?? 'auto');
       if (opts.device === 'webgpu') await started;
     }
+    this.#scheduleSend();
     return { ...engineInfo(), ...this.diagnostics() };
   }
 
   async track(event) {
-    this.#engine.track(JSON.stringify(event));
+    this.#engine.track(event);
     await this.#store.set(HISTORY_KEY, this.#engine.exportHistory());
   }
 
   async rank(placement, candidates, rules) {
-    const list = candidates == null ? undefined : JSON.stringify(candidates);
     const queries = typeof placement?.query === 'string' ? [placement.query] : [];
-    await this.#gpu.prepare(this.#engine, list, queries);
-    return JSON.parse(this.#engine.rank(JSON.stringify(placement), list, JSON.stringify(rules ?? {})));
+    await this.#gpu.prepare(this.#engine, candidates, queries);
+    return this.#engine.rank(placement, candidates, rules);
   }
 
   setProducts(products) {
-    return this.#engine.setProducts(JSON.stringify(products));
+    return this.#engine.setProducts(products);
   }
 
   async pickCopy(slot, variants, options) {
     if (Array.isArray(variants)) {
-      await this.#gpu.prepare(this.#engine, '[]', [], variants.map((v) => String(v?.text ?? '')));
+      await this.#gpu.prepare(this.#engine, [], [], variants.map((v) => String(v?.text ?? '')));
     }
-    const pick = JSON.parse(this.#engine.pickCopy(slot, JSON.stringify(variants), JSON.stringify(options ?? { mode: 'bandit' })));
+    const pick = this.#engine.pickCopy(slot, variants, options);
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
     return pick;
   }
@@ -104,13 +163,13 @@ export class EngineHost {
   }
 
   history() {
-    return JSON.parse(this.#engine.exportHistory());
+    return this.#engine.exportHistory();
   }
 
   /** The pending counters and today's ε spend: what the next report would be built from (on the device). */
   reportPreview() {
     return {
-      state: JSON.parse(this.#engine.reportState()),
+      state: this.#engine.reportState(),
       consent: this.#diag.consent,
       collector: this.#opts.collector ?? null,
     };
@@ -143,15 +202,15 @@ export class EngineHost {
   async flushReports() {
     const collector = this.#opts.collector;
     if (!collector || this.#diag.consent !== 'granted') return null;
-    const json = this.#engine.buildReport();
+    const report = this.#engine.buildReport() ?? null;
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
     const queue = (await this.#store.get(QUEUE_KEY)) ?? [];
-    if (json) queue.push(json);
+    if (report) queue.push(JSON.stringify(report));
     // Bounded: a device offline for weeks drops its oldest reports rather than grow without limit.
     queue.splice(0, Math.max(0, queue.length - MAX_QUEUED));
     await this.#store.set(QUEUE_KEY, queue);
     if (queue.length) await this.#send(collector, queue);
-    return json ? JSON.parse(json) : null;
+    return report;
   }
 
   async #send(collector, queue) {
@@ -176,24 +235,29 @@ export class EngineHost {
 
   diagnostics() {
     return {
-      ...JSON.parse(this.#engine.diagnostics()),
+      ...this.#engine.diagnostics(),
       ...this.#diag,
       backend: this.#gpu.diagnostics(),
       persistence: { mode: this.#store.mode, reason: this.#store.reason || undefined },
     };
   }
 
-  dispose() {
+  /** Waits for the calls still running and the IndexedDB writes they started, then frees everything. */
+  async dispose() {
+    if (this.#state === 'disposed') return;
+    this.#state = 'disposed';
     clearTimeout(this.#sendTimer);
+    await Promise.allSettled([...this.#running]);
     this.#gpu.dispose();
-    this.#store?.close();
+    await this.#store?.close();
     this.#engine?.free();
     this.#engine = null;
   }
 
   async #restore(key, apply) {
+    // An object from this build, or the JSON string earlier builds stored: the engine takes either.
     const saved = await this.#store.get(key);
-    if (typeof saved !== 'string') return 0;
+    if (saved == null) return 0;
     try {
       return apply(saved);
     } catch (err) {
@@ -230,6 +294,6 @@ export class EngineHost {
   #scheduleSend() {
     const [lo, hi] = this.#opts.reportDelayMs ?? [5_000, 60_000];
     const delay = lo + Math.random() * Math.max(0, hi - lo);
-    this.#sendTimer = setTimeout(() => this.flushReports().catch(() => {}), delay);
+    this.#sendTimer = setTimeout(() => this.#run(() => this.flushReports()).catch(() => {}), delay);
   }
 }

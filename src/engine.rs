@@ -4,6 +4,8 @@ use serde::Serialize;
 
 /// A description of the running engine, shown by the demo page and returned by `Vitrine.info()`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "CoreInfo"))]
 pub struct EngineInfo {
     /// The crate version, which is also the npm package version.
     pub version: &'static str,

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 /// A compute backend for the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The CPU kernels (src/backend/cpu): always available.
@@ -57,6 +58,8 @@ impl FromStr for DevicePreference {
 
 /// Which backend runs, and why: the diagnostics a page or the CLI shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields = nullable))]
 pub struct BackendChoice {
     pub backend: Backend,
     pub reason: String,

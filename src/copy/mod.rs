@@ -52,6 +52,7 @@ pub enum Mode {
 
 /// One variant's score in a bandit choice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct ArmScore {
     /// Variant id.
     pub variant: String,
@@ -69,7 +70,9 @@ pub struct ArmScore {
 
 /// Why a variant was chosen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "mode", rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "CopyWhy"))]
 pub enum Why {
     /// Bandit: every arm's score.
     Bandit {

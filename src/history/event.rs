@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 
 /// What the shopper did. The order is stable: the session model embeds `kind as usize`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EventType"))]
 pub enum EventKind {
     /// Saw a product page or tile long enough to count.
     View = 0,
@@ -50,7 +52,9 @@ pub const MAX_TEXT_LEN: usize = 512;
 
 /// One event as the page sends it (`v.track({...})`). Timestamps are ms since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "ShopperEvent"))]
 pub struct Event {
     /// What happened.
     #[serde(rename = "type")]

@@ -14,13 +14,17 @@ const DAY_MS: f64 = 86_400_000.0;
 
 /// How much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "HistoryLimits"))]
 pub struct StoreConfig {
-    /// Most events kept; the oldest go first.
+    /// Most events kept; the oldest go first (default 500).
     #[serde(default = "default_max_events")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
     pub max_events: usize,
-    /// Events older than this many days are dropped.
+    /// Events older than this many days are dropped (default 30).
     #[serde(default = "default_max_age_days")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
     pub max_age_days: f64,
 }
 
@@ -62,6 +66,8 @@ impl StoreConfig {
 
 /// What `export()` returns and what the browser persists: the shopper's own events, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "HistorySnapshot"))]
 pub struct Snapshot {
     /// [`SCHEMA_VERSION`] when written by this build.
     pub version: u32,

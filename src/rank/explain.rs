@@ -8,6 +8,7 @@ use crate::history::Event;
 
 /// What a reason points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum ReasonKind {
     /// An event in the shopper's history (a product viewed, clicked, carted, bought, or a search).
@@ -24,12 +25,15 @@ pub enum ReasonKind {
 
 /// One driver of a score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Reason {
     /// What kind of driver.
     pub kind: ReasonKind,
     /// The event's type (`view`, `search`, …) for event reasons.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<crate::history::EventKind>"))]
     pub event_type: Option<String>,
     /// The product involved, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,8 @@ pub use rules::{apply_rules, Boost, Diversity, Filters, Pin, Rules};
 
 /// A product the page offers for ranking. Unknown fields are ignored, so pages can pass their own objects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Candidate {
     /// The product id, as in events and in the catalog file.
     pub id: String,
@@ -28,6 +30,7 @@ pub struct Candidate {
 
 /// Where the results will be shown; each placement scores differently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "placement", rename_all = "camelCase", deny_unknown_fields)]
 pub enum Placement {
     /// Personal picks from the session intent.
@@ -61,6 +64,7 @@ impl Placement {
 
 /// One ranked result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Ranked {
     /// Product id.
     pub id: String,

@@ -10,19 +10,27 @@ use crate::error::{Error, Result};
 
 /// Rules for one `rank` call. Every field is optional on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Rules {
     /// How many results to return (1..=1000, default 10).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub limit: usize,
     /// Candidates to drop.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub filters: Filters,
     /// Additive score boosts.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub boosts: Vec<Boost>,
     /// Items forced to a position.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub pins: Vec<Pin>,
     /// Drop products this shopper bought (default true).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub exclude_purchased: bool,
     /// forYou only: also show products already viewed, clicked or carted (default false: new things).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub include_seen: bool,
     /// Maximal marginal relevance: trade relevance for variety.
     pub diversity: Option<Diversity>,
@@ -44,13 +52,18 @@ impl Default for Rules {
 
 /// Candidates to keep or drop.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Filters {
     /// Keep only these categories (when non-empty).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub categories: Vec<String>,
     /// Drop these categories.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub exclude_categories: Vec<String>,
     /// Drop these ids.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub exclude_ids: Vec<String>,
     /// Keep only items priced at least this (items without a price are kept).
     pub min_price: Option<f64>,
@@ -60,13 +73,16 @@ pub struct Filters {
 
 /// Adds `weight` to the score of matching items (a category, or a list of ids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Boost {
     /// Items in this category.
     #[serde(default)]
     pub category: Option<String>,
     /// Items with these ids.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub ids: Vec<String>,
     /// Added to the score, in cosine units (-1..=1).
     pub weight: f32,
@@ -74,6 +90,7 @@ pub struct Boost {
 
 /// Puts an item at a 0-based position, whatever its score (it must be among the candidates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pin {
     /// Product id.
@@ -84,6 +101,7 @@ pub struct Pin {
 
 /// MMR: each next pick maximises `λ·score − (1−λ)·max cosine to the picks so far`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Diversity {
     /// 1 = relevance only, 0 = variety only.

@@ -21,6 +21,7 @@ pub fn eps_to_micros(epsilon: f64) -> u64 {
 /// What one device has spent on the current day. Serializable so the browser can persist it: a reload
 /// must not refill the budget.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Budget {
     daily_micros: u64,
     day: u64,

@@ -35,8 +35,11 @@ impl Default for ReportConfig {
 
 /// The persisted part of a [`Reporter`].
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "ReportState"))]
 pub struct ReporterState {
-    /// Pending counters.
+    /// Pending counters, one `[cell, counters]` pair per cell.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Vec<(CellKey, super::outcome::CellCounters)>"))]
     pub counters: Counters,
     /// The daily budget and today's spend.
     pub budget: Budget,

@@ -75,6 +75,7 @@ pub enum Event {
 
 /// What a report is keyed by: never anything about the person, only which copy and which coarse segment.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct CellKey {
     /// Experiment or placement id (`[A-Za-z0-9_.:-]`, ≤ 64 bytes).
     pub experiment: String,
@@ -104,6 +105,7 @@ impl CellKey {
 
 /// Raw counters of one cell. They never leave the device as such, only through [`CellCounters::outcome`].
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct CellCounters {
     /// Times shown.
     pub impressions: u32,

@@ -29,6 +29,7 @@ pub const HOLDOUT_VARIANT: &str = "holdout";
 
 /// One device's report: entries built at the same time with the same ε.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     /// Schema version ([`SCHEMA_VERSION`]).
@@ -43,7 +44,9 @@ pub struct Report {
 
 /// One randomised cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "ReportEntry"))]
 pub struct Entry {
     /// Experiment or placement id.
     pub experiment: String,

@@ -13,6 +13,7 @@ use crate::report::{CellKey, Event as Outcome, Report, ReporterState};
 
 /// A copy variant as the page passes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct CopyVariant {
     /// Variant id (`[A-Za-z0-9_.:-]`, ≤ 64 bytes); the first is the control.
@@ -23,6 +24,7 @@ pub struct CopyVariant {
 
 /// How to pick: `{"mode":"bandit","fitWeight":1}` (default) or `{"mode":"ab","holdout":0.1}`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
 pub enum CopyOptions {
     /// Thompson sampling blended with semantic fit.
@@ -30,12 +32,14 @@ pub enum CopyOptions {
     Bandit {
         /// How much fit moves the sampled rate (default 1).
         #[serde(default = "one")]
+        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         fit_weight: f32,
     },
     /// Sticky split; the holdout share sees the control.
     Ab {
         /// Share held out, in [0, 1).
         #[serde(default)]
+        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         holdout: f64,
     },
 }
@@ -52,6 +56,7 @@ impl Default for CopyOptions {
 
 /// The pick and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CopyPick {
     /// The slot (experiment) id.

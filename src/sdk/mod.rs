@@ -25,9 +25,12 @@ pub use copy::{CopyOptions, CopyPick, CopyVariant};
 
 /// Settings for [`Vitrine::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EngineConfig", optional_fields))]
 pub struct Config {
     /// History limits (500 events, 30 days by default).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub history: StoreConfig,
     /// Daily ε budget for reports (default 3).
     pub daily_epsilon: Option<f64>,
@@ -37,7 +40,9 @@ pub struct Config {
 
 /// What the engine runs on right now, for the page's diagnostics panel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EngineDiagnostics"))]
 pub struct Diagnostics {
     /// Whether a text encoder is loaded (needed for search, copy and products missing from the catalog).
     pub encoder: bool,

@@ -38,8 +38,8 @@ const TITLES: [&str; 16] = [
 /// Texts per GPU call: bounds the padding of one batch and the buffers it needs.
 const CHUNK: usize = 64;
 
-fn js_err(e: impl std::fmt::Display) -> JsValue {
-    JsError::new(&e.to_string()).into()
+fn js_err(e: crate::Error) -> JsValue {
+    super::js_error(e).into()
 }
 
 /// The engine's encoder with a GPU attached, and which backend won each workload.
@@ -66,9 +66,11 @@ impl WebGpuBackend {
             .parse::<DevicePreference>()
             .map_err(js_err)
             .and_then(|pref| {
-                let encoder = engine
-                    .encoder()
-                    .ok_or_else(|| js_err("GpuBackend.create: load the encoder into the engine first"))?;
+                let encoder = engine.encoder().ok_or_else(|| {
+                    js_err(crate::Error::InvalidInput(
+                        "GpuBackend.create: load the encoder into the engine first".into(),
+                    ))
+                })?;
                 Ok((pref, encoder))
             });
         future_to_promise(async move {
@@ -97,13 +99,11 @@ impl WebGpuBackend {
         })
     }
 
-    /// Encodes `texts` (JSON array of strings) on the GPU: resolves to one `Float32Array` of
-    /// `texts.length × dims` values, row after row; rejects on any GPU error (nothing is cached).
-    pub fn embed(&self, texts: &str) -> js_sys::Promise {
+    /// Encodes `texts` on the GPU: resolves to one `Float32Array` of `texts.length × dims` values,
+    /// row after row; rejects on any GPU error (nothing is cached).
+    pub fn embed(&self, texts: Vec<String>) -> js_sys::Promise {
         let encoder = Rc::clone(&self.encoder);
-        let texts = serde_json::from_str::<Vec<String>>(texts).map_err(|e| js_err(format!("texts: {e}")));
         future_to_promise(async move {
-            let texts = texts?;
             let mut flat = Vec::with_capacity(texts.len() * encoder.dims());
             for chunk in texts.chunks(CHUNK) {
                 let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
@@ -115,12 +115,11 @@ impl WebGpuBackend {
         })
     }
 
-    /// JSON `{query, batch}`: each workload's backend, the reason, the adapter and the calibration.
-    pub fn choice(&self) -> Result<String, JsError> {
-        let choices = Choices {
+    /// `{query, batch}`: each workload's `BackendChoice` (backend, reason, adapter, calibration).
+    pub fn choice(&self) -> Result<JsValue, JsError> {
+        super::to_js(&Choices {
             query: &self.query,
             batch: &self.batch,
-        };
-        serde_json::to_string(&choices).map_err(|e| JsError::new(&e.to_string()))
+        })
     }
 }
