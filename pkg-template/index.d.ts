@@ -45,11 +45,8 @@ export interface VitrineOptions {
   dtype?: 'q8' | 'small';
   /** History bounds. */
   history?: HistoryLimits;
-  /** Daily ε budget of reports (default 3). */
-  dailyEpsilon?: number;
-  /** ε each report entry spends (default 1). */
-  entryEpsilon?: number;
-  /** Random delay range before the last visit's report is sent, ms (default [5000, 60000]). */
+  /** Random delay range of each report before it is sent, ms (default [5000, 60000]). The privacy budget
+   *  (ε 2 per report, 4 per device per day) is the SDK's and cannot be set. */
   reportDelayMs?: [number, number];
   /** Keep history in IndexedDB (default true). */
   persist?: boolean;
@@ -167,9 +164,14 @@ export interface ArmScore {
 
 export interface CopyPick {
   slot: string;
+  /** The registered experiment the pick counts under; null when not counted (see diagnostics().reporting). */
+  experiment: string | null;
+  /** Whether this impression was counted for a report. */
+  counted: boolean;
   variant: string;
   text: string;
   reportVariant: string;
+  /** The session's on-device segment: local only, never reported. */
   segment: number;
   fits: number[];
   why: { mode: 'bandit'; scores: ArmScore[] } | { mode: 'ab'; bucket: number; holdout: boolean };
@@ -182,19 +184,23 @@ export interface HistorySnapshot {
 
 /** A randomised report, as sent to the collector. */
 export interface Report {
-  v: number;
+  v: 2;
+  experiment: string;
   hour: number;
-  epsilon: number;
-  entries: { experiment: string; variant: string; segment: number; bits: number[] }[];
+  /** The A/B arm; absent for a bandit, whose variant is inside `r`. */
+  arm?: string;
+  /** Random single-use id (de-duplicates a resend). */
+  id: string;
+  /** The randomised value (GRR) or bits (OUE). */
+  r: number | number[];
 }
 
 export interface ReportPreview {
   state: {
-    counters: [
-      { experiment: string; variant: string; segment: number },
-      { impressions: number; clicks: number; add_to_carts: number; purchases: number; revenue: number },
+    pending: [
+      string,
+      { variant: string; counters: { impressions: number; clicks: number; add_to_carts: number; purchases: number; revenue: number } },
     ][];
-    budget: { daily_micros: number; day: number; spent_micros: number };
   };
   consent: string;
   collector: string | null;
@@ -214,7 +220,14 @@ export interface Diagnostics {
   historyEvents: number;
   historySkipped?: number;
   consent?: string;
-  priors?: string;
+  /** The collector's registry: how many experiments, or why none. */
+  registry: string;
+  /** Per slot: whether the last pick was counted and, if not, why. */
+  reporting: Record<string, string>;
+  /** `on`, or why nothing is sent. */
+  transport?: string;
+  queued?: number;
+  lastSend?: { status: number; kept: boolean } | null;
   persistence: { mode: 'indexeddb' | 'memory'; reason?: string };
   /** Live: with `device: 'auto'` the GPU calibrates after `create()`. */
   backend: Backends;
@@ -274,7 +287,7 @@ export declare class Vitrine {
   export(): Promise<HistorySnapshot>;
   reportPreview(): Promise<ReportPreview>;
   /** Sends one randomised report now; resolves to it, or null when nothing was sent. */
-  flushReports(): Promise<Report | null>;
+  flushReports(): Promise<Report[]>;
   setConsent(consent: boolean): Promise<string>;
   intent(): Promise<Float32Array>;
   /** Wipes history, encoded vectors, pending counters and the A/B salt. */

@@ -101,6 +101,9 @@ export class Vitrine {
     if (options.dtype && !['q8', 'small'].includes(options.dtype)) {
       throw new TypeError(`dtype must be 'q8' or 'small', not ${JSON.stringify(options.dtype)}`);
     }
+    if ('dailyEpsilon' in options || 'entryEpsilon' in options) {
+      throw new TypeError('dailyEpsilon and entryEpsilon are gone: the privacy budget is the SDK\'s, not the page\'s (docs/privacy.md)');
+    }
     if (signal?.aborted) throw abortError(signal);
     const progress = (event) => {
       try {
@@ -126,8 +129,6 @@ export class Vitrine {
       consent: options.consent === true,
       gpc: globalThis.navigator?.globalPrivacyControl === true,
       history: options.history,
-      dailyEpsilon: options.dailyEpsilon,
-      entryEpsilon: options.entryEpsilon,
       reportDelayMs: options.reportDelayMs,
       persist: options.persist,
       cache: options.cache,
@@ -148,7 +149,10 @@ export class Vitrine {
       // What the page's browser offers; which backend encodes (core.backend) is the engine's own finding.
       const webgpu = device === 'cpu' ? { available: false, reason: "device: 'cpu' was requested" } : await findWebGpu();
       progress({ status: 'ready' });
-      return new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
+      const v = new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
+      // The page going away: queued reports leave with keepalive (fetch, not sendBeacon: no credentials).
+      globalThis.addEventListener?.('pagehide', v.#onPagehide);
+      return v;
     } catch (err) {
       link.close();
       throw err;
@@ -207,7 +211,7 @@ export class Vitrine {
 
   /** Counts what happened after a pick: `'click' | 'add_to_cart' | 'purchase'` (with `revenue`). */
   recordOutcome(pick, kind, revenue = 0) {
-    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, pick.segment, kind, revenue]);
+    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, kind, revenue]);
   }
 
   /** The shopper's own data: `{ version, events }`. */
@@ -220,12 +224,15 @@ export class Vitrine {
     return this.#call('reportPreview', []);
   }
 
-  /** Sends one randomised report now (it is also sent by itself on the next visit). */
+  /**
+   * Builds the reports the device's budget allows now and queues them; each leaves in its own request
+   * after its own random delay (they also go by themselves on a later visit). Resolves to those built.
+   */
   flushReports() {
     return this.#call('flushReports', []);
   }
 
-  /** Gives or withdraws consent to report; withdrawing wipes pending counters. */
+  /** Gives or withdraws consent to report; withdrawing deletes the saved counters and queued reports. */
   setConsent(consent) {
     return this.#call('setConsent', [consent === true, globalThis.navigator?.globalPrivacyControl === true]);
   }
@@ -235,7 +242,8 @@ export class Vitrine {
     return this.#call('intent', []);
   }
 
-  /** Wipes the history, encoded vectors, pending reports and the A/B salt, here and in IndexedDB. */
+  /** Wipes the history, encoded vectors, pending counters and queued reports, the local bandit posterior
+   *  and the A/B salt (a new one is drawn), here and in IndexedDB. Today's privacy budget stays spent. */
   clear() {
     return this.#call('clear', []);
   }
@@ -245,10 +253,15 @@ export class Vitrine {
     return { ...(await this.#call('diagnostics', [])), webgpu: this.#info.webgpu };
   }
 
+  #onPagehide = () => {
+    if (!this.#disposed) this.#link.call('pagehide', []).catch(() => {});
+  };
+
   /** Releases the worker and the engine; any later call rejects. */
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
+    globalThis.removeEventListener?.('pagehide', this.#onPagehide);
     this.#link.close();
   }
 

@@ -45,7 +45,7 @@ impl WebVitrine {
 
 #[wasm_bindgen(js_class = Engine)]
 impl WebVitrine {
-    /// `config`: JSON of `{history: {maxEvents, maxAgeDays}, dailyEpsilon, entryEpsilon}`;
+    /// `config`: JSON of `{history: {maxEvents, maxAgeDays}}` (reporting's ε is the SDK's, not a setting);
     /// `salt`: the device's A/B salt (16+ random bytes kept by the page, never sent).
     #[wasm_bindgen(constructor)]
     pub fn new(config: &str, salt: &[u8]) -> Result<WebVitrine, JsError> {
@@ -161,13 +161,13 @@ impl WebVitrine {
         )
     }
 
-    /// Counts an outcome of a shown variant: `kind` is `click`, `add_to_cart` or `purchase`.
+    /// Counts an outcome of a shown variant: `kind` is `click`, `add_to_cart` or `purchase`. Counted only
+    /// when the slot runs a registered experiment and this is the variant the device measures.
     #[wasm_bindgen(js_name = recordOutcome)]
     pub fn record_outcome(
         &mut self,
         slot: &str,
         report_variant: &str,
-        segment: u8,
         kind: &str,
         revenue: f64,
     ) -> Result<(), JsError> {
@@ -182,7 +182,7 @@ impl WebVitrine {
                 )))
             }
         };
-        Ok(self.inner.record(slot, report_variant, segment, outcome)?)
+        Ok(self.inner.record(slot, report_variant, outcome, now())?)
     }
 
     /// The session intent (unit length, zeros without history).
@@ -202,9 +202,11 @@ impl WebVitrine {
         Ok(self.inner.history_mut().restore(snapshot, now())?)
     }
 
-    /// Forgets the history, encoded vectors and pending report counters.
-    pub fn clear(&mut self) {
+    /// Forgets the history, encoded vectors, pending counters, the local posterior and the A/B salt;
+    /// returns the fresh salt for the page's store to keep.
+    pub fn clear(&mut self) -> Vec<u8> {
         self.inner.clear();
+        self.inner.salt().to_vec()
     }
 
     /// Sets consent (false also when the Global Privacy Control signal is on): off wipes the counters.
@@ -231,14 +233,23 @@ impl WebVitrine {
         Ok(self.inner.restore_report_state(state)?)
     }
 
-    /// Builds one randomised report (JSON) from the pending counters; `undefined` when there is nothing
-    /// to send, no consent, or no ε left today.
-    #[wasm_bindgen(js_name = buildReport)]
-    pub fn build_report(&mut self) -> Result<Option<String>, JsError> {
-        self.inner
-            .build_report(now(), &mut self.rng)
-            .map(|r| json(&r))
-            .transpose()
+    /// The collector's `/v1/experiments` registry JSON: only its experiments are counted.
+    #[wasm_bindgen(js_name = setRegistry)]
+    pub fn set_registry(&mut self, registry: &str) -> Result<(), JsError> {
+        Ok(self.inner.set_registry(registry)?)
+    }
+
+    /// The device's stored ledger JSON (`undefined` when none; damaged reads as spent).
+    #[wasm_bindgen(js_name = setLedger)]
+    pub fn set_ledger(&mut self, ledger: Option<String>) {
+        self.inner.set_ledger(ledger.as_deref(), now());
+    }
+
+    /// Builds the reports the ledger allows: `ledger` is the stored record as read inside the caller's
+    /// readwrite transaction; returns JSON `{reports: [...], ledger}`, the ledger to write back in it.
+    #[wasm_bindgen(js_name = buildReports)]
+    pub fn build_reports(&mut self, ledger: Option<String>) -> Result<String, JsError> {
+        json(&self.inner.build_reports(ledger.as_deref(), now(), &mut self.rng))
     }
 
     /// What runs: encoder, intent model, vector counts, history size (JSON).
