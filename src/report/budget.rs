@@ -71,7 +71,7 @@ pub struct Ledger {
     /// Every experiment started at or before this time (seconds) counts as reported: what a damaged
     /// record's lifetime set held is unknown, so it is taken as everything up to then.
     #[serde(default)]
-    pub reported_started_by: u64,
+    pub reported_started_by: Option<u64>,
 }
 
 impl Ledger {
@@ -98,7 +98,7 @@ impl Ledger {
                 today: BTreeSet::new(),
                 closed: true,
                 reported: BTreeSet::new(),
-                reported_started_by: now_secs,
+                reported_started_by: Some(now_secs),
             },
         }
     }
@@ -117,6 +117,7 @@ impl Ledger {
             self.closed |= other.closed;
         }
         self.reported.extend(other.reported.iter().cloned());
+        // Option's order puts None below every Some: the maximum keeps the latest damage seen.
         self.reported_started_by = self.reported_started_by.max(other.reported_started_by);
     }
 
@@ -132,7 +133,7 @@ impl Ledger {
 
     /// Whether `exp` was reported by this device already.
     pub fn has_reported(&self, exp: &Experiment) -> bool {
-        self.reported.contains(&exp.id) || exp.start <= self.reported_started_by
+        self.reported.contains(&exp.id) || self.reported_started_by.is_some_and(|t| exp.start <= t)
     }
 
     /// Whether a report on `exp` costing `micros` fits on `day`.
@@ -189,7 +190,7 @@ mod tests {
             mode: ExperimentMode::Ab,
             holdout: 0.0,
             k: 100,
-            start: 10,
+            start: 0,
             end: None,
         }
     }
