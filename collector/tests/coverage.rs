@@ -1,4 +1,4 @@
-//! Statistical test of the whole private pipeline, in-process: 1,000 seeded runs of 20,000 simulated
+//! Statistical test of the whole private pipeline, in-process: 1,000 seeded runs of 10,000 simulated
 //! shoppers each go through the core's report builder (the SDK's ε = 2, the layout's randomiser: GRR) and
 //! the collector's estimator, for an A/B test (arm in clear, 4 outcomes) and a bandit (variant inside the
 //! randomised value, 8 cells, ratio estimator with the delta method).
@@ -17,7 +17,7 @@ use vitrine::report::{
 use vitrine_collector::estimate::{estimate, Metric, Noised};
 
 const RUNS: u64 = 1000;
-const SHOPPERS: usize = 20_000;
+const SHOPPERS: usize = 10_000;
 const NOW: u64 = 1_800_000_000;
 
 /// True outcome shares per variant: seen, clicked, added to cart, purchased.

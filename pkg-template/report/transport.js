@@ -110,7 +110,7 @@ export class ReportChannel {
         return () => reports;
       }),
     );
-    this.#schedule();
+    this.#schedule().catch(() => {}); // a closed database (disposed) only means nothing more is sent
     return built;
   }
 

@@ -58,7 +58,13 @@ pub fn validate_id(what: &str, id: &str) -> Result<()> {
 
 /// A fresh report id from `bytes` (16 random bytes).
 pub fn report_id(bytes: [u8; 16]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(REPORT_ID_HEX);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
 }
 
 impl Report {
@@ -161,6 +167,7 @@ mod tests {
     fn accepts_a_good_report_and_rejects_unknown_fields() {
         report().validate(1000).unwrap();
         report().validate_for(&exp()).unwrap();
+        assert_eq!(report_id([0xa5; 16]), "a5".repeat(16));
         let json = serde_json::to_string(&report()).unwrap();
         assert!(serde_json::from_str::<Report>(&json).is_ok());
         for extra in ["\"user_id\":\"u1\"", "\"segment\":3", "\"epsilon\":0.1", "\"variant\":\"B\""] {

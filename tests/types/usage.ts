@@ -22,11 +22,13 @@ export async function storefront(): Promise<void> {
   await v.rerankSearch('mug', [{ id: '1', title: 'Mug' }]);
   const pick: CopyPick = await v.pickCopy('banner', [{ id: 'a', text: 'Hello' }], { mode: 'ab', holdout: 0.1 });
   await v.recordOutcome(pick, 'purchase', 12.5);
+  const counted: boolean = pick.counted;
+  const built: number = (await v.flushReports()).length;
   const history = await v.export();
   const last: number = history.events[0].ts;
   const diag = await v.diagnostics();
   const mode: 'indexeddb' | 'memory' = diag.persistence.mode;
-  console.log(why, last, mode);
+  console.log(why, last, mode, counted, built, diag.reporting[pick.slot]);
 
   // @ts-expect-error: not an event type
   await v.track({ type: 'hover', productId: '1' });
@@ -34,6 +36,8 @@ export async function storefront(): Promise<void> {
   await v.rank({ placement: 'similarTo' });
   // @ts-expect-error: not a device
   await Vitrine.create({ device: 'gpu' });
+  // @ts-expect-error: the privacy budget is the SDK's, not a page option
+  await Vitrine.create({ dailyEpsilon: 8 });
   // @ts-expect-error: the outcome kinds are closed
   await v.recordOutcome(pick, 'like');
   v.dispose();
