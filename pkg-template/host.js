@@ -124,8 +124,9 @@ export class EngineHost {
   }
 
   async clear() {
-    const salt = this.#engine.clear();
-    await this.#store.set(SALT_KEY, salt);
+    // The engine draws a fresh in-memory salt; the stored one goes, and the next load draws its own.
+    this.#engine.clear();
+    await this.#store.delete(SALT_KEY);
     await this.#store.delete(HISTORY_KEY);
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
     // Built reports are the shopper's data too. The ledger stays: a wipe must not buy a fresh budget.
