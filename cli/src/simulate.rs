@@ -129,7 +129,7 @@ fn shopper(registry_json: &str, slot: &str, truths: &[Truth], now_ms: f64, rng: 
     Ok(sdk.build_reports(None, now_ms, rng).reports.into_iter().next())
 }
 
-fn agent() -> ureq::Agent {
+fn new_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -137,13 +137,14 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<()> {
+/// Posts one report; `true` when the collector counted it, `false` for a resend it already had.
+fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<bool> {
     let mut r = agent.post(url).header("content-type", "application/json").send(body)?;
     let text = r.body_mut().read_to_string()?;
     if r.status().as_u16() != 200 {
         bail!("collector answered {}: {text}", r.status());
     }
-    Ok(())
+    Ok(serde_json::from_str::<Value>(&text)?["duplicate"] != true)
 }
 
 fn get_json(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Result<String> {
@@ -168,7 +169,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     let Some(base) = args.collector.as_deref().map(|c| c.trim_end_matches('/').to_owned()) else {
         bail!("--collector URL is needed (or --power)");
     };
-    let agent = agent();
+    let agent = new_agent();
     let registry_json = get_json(&agent, &format!("{base}/v1/experiments"), None)?;
     let registry = Registry::from_json(&registry_json)?;
     let Some(exp) = registry.get(&args.experiment) else {
@@ -191,7 +192,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             .as_u64(),
         None => None,
     };
-    let (acked, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (acked, failed, dup) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let next = Arc::new(AtomicU64::new(0));
     let deadline = args.bench_seconds.map(|s| Instant::now() + Duration::from_secs(s));
     let started = Instant::now();
@@ -200,11 +201,11 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     std::thread::scope(|s| -> Result<()> {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let (acked, failed, next) = (acked.clone(), failed.clone(), next.clone());
+                let (acked, failed, dup, next) = (acked.clone(), failed.clone(), dup.clone(), next.clone());
                 let (registry_json, slot, truths, url) = (&registry_json, &slot, &truths, &url);
                 let seed = args.seed;
                 s.spawn(move || -> Result<()> {
-                    let agent = agent();
+                    let agent = new_agent();
                     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -217,7 +218,8 @@ pub fn run(args: SimulateArgs) -> Result<()> {
                             continue;
                         };
                         match post(&agent, url, &serde_json::to_string(&report)?) {
-                            Ok(()) => acked.fetch_add(1, Ordering::Relaxed),
+                            Ok(true) => acked.fetch_add(1, Ordering::Relaxed),
+                            Ok(false) => dup.fetch_add(1, Ordering::Relaxed),
                             Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                         };
                     }
@@ -231,10 +233,11 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         Ok(())
     })?;
     let elapsed = started.elapsed().as_secs_f64();
-    let (acked, failed) = (acked.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (acked, failed, dup) = (acked.load(Ordering::Relaxed), failed.load(Ordering::Relaxed), dup.load(Ordering::Relaxed));
     eprintln!(
-        "posted {acked} reports ({failed} failed requests) in {elapsed:.1} s = {:.0} reports/s, one per request, {threads} connections",
-        acked as f64 / elapsed
+        "posted {acked} new reports ({dup} resends of reports the collector had, same --seed; {failed} failed requests) \
+         in {elapsed:.1} s = {:.0} reports/s, one per request, {threads} connections",
+        (acked + dup) as f64 / elapsed
     );
     if let (Some(t), Some(before)) = (token, stored_before) {
         let totals: Value = serde_json::from_str(&get_json(&agent, &format!("{base}/v1/admin/totals"), Some(t))?)?;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startCollector, binary, TOKEN } from './collector.mjs';
+import { shotPath } from './browser.mjs';
 
 let collector;
 let browser;
@@ -56,5 +57,6 @@ test('the dashboard names the winner with its lift, chance to beat control, and 
   }
   const quiet = await page.locator('[data-experiment="quiet"] .verdict').textContent();
   assert.match(quiet, /^no difference detectable yet: ≈ [\d,]+ more shoppers per arm/);
+  await page.screenshot({ path: shotPath('dashboard.png'), fullPage: true });
   await page.close();
 });
