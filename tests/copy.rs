@@ -104,15 +104,23 @@ fn only_registered_slots_and_variants_are_counted_and_reports_carry_no_segment()
     let pick = v.pick_copy("banner", &variants(), opts, NOW, &mut rng).unwrap();
     assert_eq!((pick.counted, pick.experiment.as_deref()), (true, Some("hero")));
     // Per-shopper slots and a page that leaves out a registered variant: shown, not counted.
-    let other = v.pick_copy("banner.customer-4711", &variants(), opts, NOW, &mut rng).unwrap();
+    let other = v
+        .pick_copy("banner.customer-4711", &variants(), opts, NOW, &mut rng)
+        .unwrap();
     assert!(!other.counted);
-    let one = v.pick_copy("banner", &variants()[..1], opts, NOW, &mut rng).unwrap();
+    let one = v
+        .pick_copy("banner", &variants()[..1], opts, NOW, &mut rng)
+        .unwrap();
     assert!(!one.counted && v.diagnostics().reporting["banner"].contains("did not pass"));
-    v.record("banner", &pick.report_variant, vitrine::report::Event::Click, NOW).unwrap();
+    v.record("banner", &pick.report_variant, vitrine::report::Event::Click, NOW)
+        .unwrap();
     let built = v.build_reports(None, NOW, &mut rng);
     assert_eq!(built.reports.len(), 1);
     let json = serde_json::to_value(&built.reports[0]).unwrap();
-    assert!(json.get("arm").is_none() && json.get("segment").is_none(), "{json}");
+    assert!(
+        json.get("arm").is_none() && json.get("segment").is_none(),
+        "{json}"
+    );
     // Reported once: the next pick is not counted, even from a stale ledger copy.
     let again = v.pick_copy("banner", &variants(), opts, NOW, &mut rng).unwrap();
     assert!(!again.counted);
@@ -125,23 +133,44 @@ fn withdrawal_and_clear_forget_counters_posterior_and_salt() {
     v.set_registry(&registry("ab")).unwrap();
     let mut rng = StdRng::seed_from_u64(1);
     let opts = CopyOptions::Ab { holdout: 0.0 };
-    assert!(v.pick_copy("banner", &variants(), opts, NOW, &mut rng).unwrap().counted);
+    assert!(
+        v.pick_copy("banner", &variants(), opts, NOW, &mut rng)
+            .unwrap()
+            .counted
+    );
     v.set_consent(false);
     assert!(v.report_state().pending.is_empty());
     v.set_consent(true);
-    assert!(v.pick_copy("banner", &variants(), opts, NOW, &mut rng).unwrap().counted);
+    assert!(
+        v.pick_copy("banner", &variants(), opts, NOW, &mut rng)
+            .unwrap()
+            .counted
+    );
     let bandit = CopyOptions::Bandit { fit_weight: 0.0 };
-    let alpha_of_xmas = |v: &mut Vitrine, rng: &mut StdRng| match v.pick_copy("local", &variants(), bandit, NOW, rng).unwrap().why {
+    let alpha_of_xmas = |v: &mut Vitrine, rng: &mut StdRng| match v
+        .pick_copy("local", &variants(), bandit, NOW, rng)
+        .unwrap()
+        .why
+    {
         vitrine::copy::Why::Bandit { scores } => scores[0].alpha,
         other => panic!("{other:?}"),
     };
     for _ in 0..5 {
-        v.record("local", "xmas", vitrine::report::Event::Click, NOW).unwrap();
+        v.record("local", "xmas", vitrine::report::Event::Click, NOW)
+            .unwrap();
     }
-    assert_eq!(alpha_of_xmas(&mut v, &mut rng), 6.0, "flat prior + 5 local clicks");
+    assert_eq!(
+        alpha_of_xmas(&mut v, &mut rng),
+        6.0,
+        "flat prior + 5 local clicks"
+    );
     let salt = v.salt().to_vec();
     v.clear();
-    assert_eq!(alpha_of_xmas(&mut v, &mut rng), 1.0, "the local posterior is gone");
+    assert_eq!(
+        alpha_of_xmas(&mut v, &mut rng),
+        1.0,
+        "the local posterior is gone"
+    );
     assert!(v.report_state().pending.is_empty());
     assert_ne!(v.salt(), &salt[..], "a fresh salt");
     assert_eq!(v.salt().len(), 16);

@@ -34,7 +34,13 @@ fn needed(exp: &Experiment, rr: &Randomiser, truths: &[Truth]) -> Result<f64> {
     let Some(var) = per_shopper_variance(&exp.layout(), rr, &s, Metric::Ctr) else {
         bail!("no estimate for these rates");
     };
-    Ok(shoppers_per_arm(var[0], var[1], truths[1].ctr - truths[0].ctr, 0.05, 0.8))
+    Ok(shoppers_per_arm(
+        var[0],
+        var[1],
+        truths[1].ctr - truths[0].ctr,
+        0.05,
+        0.8,
+    ))
 }
 
 /// Print the table (and the simulated check).
@@ -57,9 +63,7 @@ pub fn run(args: &SimulateArgs, truths: &[Truth]) -> Result<()> {
     let after = needed(&exp, &rr, truths)?;
     println!(
         "  after  ({}: {:?} over {} cells, epsilon {REPORT_EPSILON} per report): {after:>9.0}",
-        args.mode,
-        rr.mechanism,
-        rr.d
+        args.mode, rr.mechanism, rr.d
     );
     if args.power_runs > 0 {
         let n = after.ceil() as usize;
@@ -79,10 +83,15 @@ pub fn run(args: &SimulateArgs, truths: &[Truth]) -> Result<()> {
 /// estimator: whether the 95 % interval of the CTR difference excludes 0.
 fn simulated_test(exp: &Experiment, truths: &[Truth], n: usize, seed: u64) -> bool {
     let mut rng = StdRng::seed_from_u64(seed);
-    let registry = Registry { v: 1, experiments: vec![exp.clone()] };
+    let registry = Registry {
+        v: 1,
+        experiments: vec![exp.clone()],
+    };
     let layout = exp.layout();
     let d = layout.domain();
-    let Ok(rr) = Randomiser::for_domain(d, REPORT_EPSILON) else { return false };
+    let Ok(rr) = Randomiser::for_domain(d, REPORT_EPSILON) else {
+        return false;
+    };
     let arms = match exp.mode {
         ExperimentMode::Ab => 2,
         ExperimentMode::Bandit => 1,
@@ -104,8 +113,18 @@ fn simulated_test(exp: &Experiment, truths: &[Truth], n: usize, seed: u64) -> bo
             }
         }
     }
-    let est = |j: usize| estimate(&layout, &rr, &noised[if arms == 2 { j } else { 0 }], j, Metric::Ctr);
-    let (Some((a, _)), Some((b, _))) = (est(0), est(1)) else { return false };
+    let est = |j: usize| {
+        estimate(
+            &layout,
+            &rr,
+            &noised[if arms == 2 { j } else { 0 }],
+            j,
+            Metric::Ctr,
+        )
+    };
+    let (Some((a, _)), Some((b, _))) = (est(0), est(1)) else {
+        return false;
+    };
     let se = (a.se * a.se + b.se * b.se).sqrt();
     ((b.estimate - a.estimate) / se).abs() > vitrine_collector::estimate::z95()
 }

@@ -79,7 +79,9 @@ pub fn parse_variants(spec: &str) -> Result<Vec<Truth>> {
         let f: Vec<&str> = part.trim().split(':').collect();
         let rate = |i: usize| -> Result<f64> {
             let Some(s) = f.get(i) else { return Ok(0.0) };
-            let r: f64 = s.parse().with_context(|| format!("rate {s:?} in {part:?} is not a number"))?;
+            let r: f64 = s
+                .parse()
+                .with_context(|| format!("rate {s:?} in {part:?} is not a number"))?;
             if !(0.0..=1.0).contains(&r) {
                 bail!("rate {r} in {part:?} must be within [0, 1]");
             }
@@ -88,7 +90,12 @@ pub fn parse_variants(spec: &str) -> Result<Vec<Truth>> {
         if f.len() < 2 || f.len() > 4 {
             bail!("variant {part:?} must look like NAME:CTR[:ATC[:CVR]], e.g. A:0.05");
         }
-        let t = Truth { name: f[0].to_owned(), ctr: rate(1)?, atc: rate(2)?, cvr: rate(3)? };
+        let t = Truth {
+            name: f[0].to_owned(),
+            ctr: rate(1)?,
+            atc: rate(2)?,
+            cvr: rate(3)?,
+        };
         if t.atc > t.ctr || t.cvr > t.atc {
             bail!("variant {part:?}: rates are nested, so CVR ≤ ATC ≤ CTR");
         }
@@ -102,19 +109,40 @@ pub fn parse_variants(spec: &str) -> Result<Vec<Truth>> {
 
 /// One shopper: a fresh SDK engine with the registry, a pick on the experiment's slot, outcomes drawn
 /// from the truth of the variant shown, and the report the engine builds.
-fn shopper(registry_json: &str, slot: &str, truths: &[Truth], now_ms: f64, rng: &mut StdRng) -> Result<Option<Report>> {
+fn shopper(
+    registry_json: &str,
+    slot: &str,
+    truths: &[Truth],
+    now_ms: f64,
+    rng: &mut StdRng,
+) -> Result<Option<Report>> {
     let salt: [u8; 16] = rng.random();
     let mut sdk = Vitrine::new(Config::default(), &salt)?;
     sdk.set_registry(registry_json)?;
     let variants: Vec<CopyVariant> = truths
         .iter()
-        .map(|t| CopyVariant { id: t.name.clone(), text: t.name.clone() })
+        .map(|t| CopyVariant {
+            id: t.name.clone(),
+            text: t.name.clone(),
+        })
         .collect();
-    let pick = sdk.pick_copy(slot, &variants, CopyOptions::Bandit { fit_weight: 0.0 }, now_ms, rng)?;
+    let pick = sdk.pick_copy(
+        slot,
+        &variants,
+        CopyOptions::Bandit { fit_weight: 0.0 },
+        now_ms,
+        rng,
+    )?;
     if !pick.counted {
-        bail!("the SDK did not count the pick: {:?}", sdk.diagnostics().reporting);
+        bail!(
+            "the SDK did not count the pick: {:?}",
+            sdk.diagnostics().reporting
+        );
     }
-    let truth = truths.iter().find(|t| t.name == pick.variant).unwrap_or(&truths[0]);
+    let truth = truths
+        .iter()
+        .find(|t| t.name == pick.variant)
+        .unwrap_or(&truths[0]);
     let u: f64 = rng.random();
     let mut record = |e: Event| sdk.record(slot, &pick.report_variant, e, now_ms);
     if u < truth.ctr {
@@ -124,7 +152,9 @@ fn shopper(registry_json: &str, slot: &str, truths: &[Truth], now_ms: f64, rng: 
         record(Event::AddToCart)?;
     }
     if u < truth.cvr {
-        record(Event::Purchase { revenue: rng.random_range(ORDER_VALUE.0..ORDER_VALUE.1) })?;
+        record(Event::Purchase {
+            revenue: rng.random_range(ORDER_VALUE.0..ORDER_VALUE.1),
+        })?;
     }
     Ok(sdk.build_reports(None, now_ms, rng).reports.into_iter().next())
 }
@@ -139,7 +169,10 @@ fn new_agent() -> ureq::Agent {
 
 /// Posts one report; `true` when the collector counted it, `false` for a resend it already had.
 fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<bool> {
-    let mut r = agent.post(url).header("content-type", "application/json").send(body)?;
+    let mut r = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)?;
     let text = r.body_mut().read_to_string()?;
     if r.status().as_u16() != 200 {
         bail!("collector answered {}: {text}", r.status());
@@ -152,7 +185,9 @@ fn get_json(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Result<Strin
     if let Some(t) = token {
         req = req.header("authorization", &format!("Bearer {t}"));
     }
-    let mut r = req.call().with_context(|| format!("GET {url} failed: is the collector running?"))?;
+    let mut r = req
+        .call()
+        .with_context(|| format!("GET {url} failed: is the collector running?"))?;
     let text = r.body_mut().read_to_string()?;
     if r.status().as_u16() != 200 {
         bail!("GET {url} answered {}: {text}", r.status());
@@ -166,7 +201,11 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     if args.power {
         return crate::power::run(&args, &truths);
     }
-    let Some(base) = args.collector.as_deref().map(|c| c.trim_end_matches('/').to_owned()) else {
+    let Some(base) = args
+        .collector
+        .as_deref()
+        .map(|c| c.trim_end_matches('/').to_owned())
+    else {
         bail!("--collector URL is needed (or --power)");
     };
     let agent = new_agent();
@@ -181,20 +220,32 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     };
     let names: Vec<&str> = truths.iter().map(|t| t.name.as_str()).collect();
     if exp.variants != names {
-        bail!("--variants {names:?} must be the registered variants {:?}, in order", exp.variants);
+        bail!(
+            "--variants {names:?} must be the registered variants {:?}, in order",
+            exp.variants
+        );
     }
     let slot = exp.slot.clone();
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as f64;
     let url = format!("{base}/v1/reports");
     let token = args.admin_token.as_deref();
     let stored_before = match token {
-        Some(t) => serde_json::from_str::<Value>(&get_json(&agent, &format!("{base}/v1/admin/totals"), Some(t))?)?["reports"]
-            .as_u64(),
+        Some(t) => {
+            serde_json::from_str::<Value>(&get_json(&agent, &format!("{base}/v1/admin/totals"), Some(t))?)?
+                ["reports"]
+                .as_u64()
+        }
         None => None,
     };
-    let (acked, failed, dup) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (acked, failed, dup) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let next = Arc::new(AtomicU64::new(0));
-    let deadline = args.bench_seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let deadline = args
+        .bench_seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
     let started = Instant::now();
     let threads = args.threads.max(1);
     let devices = args.devices as u64;
@@ -233,18 +284,26 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         Ok(())
     })?;
     let elapsed = started.elapsed().as_secs_f64();
-    let (acked, failed, dup) = (acked.load(Ordering::Relaxed), failed.load(Ordering::Relaxed), dup.load(Ordering::Relaxed));
+    let (acked, failed, dup) = (
+        acked.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        dup.load(Ordering::Relaxed),
+    );
     eprintln!(
         "posted {acked} new reports ({dup} resends of reports the collector had, same --seed; {failed} failed requests) \
          in {elapsed:.1} s = {:.0} reports/s, one per request, {threads} connections",
         (acked + dup) as f64 / elapsed
     );
     if let (Some(t), Some(before)) = (token, stored_before) {
-        let totals: Value = serde_json::from_str(&get_json(&agent, &format!("{base}/v1/admin/totals"), Some(t))?)?;
+        let totals: Value =
+            serde_json::from_str(&get_json(&agent, &format!("{base}/v1/admin/totals"), Some(t))?)?;
         let stored = totals["reports"].as_u64().unwrap_or(0).saturating_sub(before);
         eprintln!("stored {stored}; lost {}", acked.saturating_sub(stored));
         if stored < acked {
-            bail!("{} acknowledged reports are missing from the collector", acked - stored);
+            bail!(
+                "{} acknowledged reports are missing from the collector",
+                acked - stored
+            );
         }
     }
     if args.bench_seconds.is_some() {
@@ -265,25 +324,48 @@ pub fn run(args: SimulateArgs) -> Result<()> {
 }
 
 fn print_comparison(st: &Value, experiment: &str, truths: &[Truth]) -> Result<()> {
-    let Some(exp) = st["experiments"].as_array().into_iter().flatten().find(|e| e["experiment"] == experiment) else {
+    let Some(exp) = st["experiments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["experiment"] == experiment)
+    else {
         println!("experiment {experiment}: no window released yet (each arm needs k reports)");
         return Ok(());
     };
-    println!("experiment {experiment}: {} reports released, SRM p-value = {}", exp["reports"], exp["srm_p_value"]);
+    println!(
+        "experiment {experiment}: {} reports released, SRM p-value = {}",
+        exp["reports"], exp["srm_p_value"]
+    );
     println!("verdict: {}", exp["verdict"].as_str().unwrap_or("?"));
-    println!("{:<10} {:<8} {:>9} {:>10} {:>23}  inside", "variant", "metric", "true", "estimate", "95 % interval");
+    println!(
+        "{:<10} {:<8} {:>9} {:>10} {:>23}  inside",
+        "variant", "metric", "true", "estimate", "95 % interval"
+    );
     for v in exp["variants"].as_array().into_iter().flatten() {
         let name = v["variant"].as_str().unwrap_or("?");
-        let truth = if name == HOLDOUT_VARIANT { &truths[0] } else { truths.iter().find(|t| t.name == name).unwrap_or(&truths[0]) };
-        println!("{name:<10} shoppers {}{}", if v["estimated"] == true { "≈ " } else { "" }, v["impressions"]);
+        let truth = if name == HOLDOUT_VARIANT {
+            &truths[0]
+        } else {
+            truths.iter().find(|t| t.name == name).unwrap_or(&truths[0])
+        };
+        println!(
+            "{name:<10} shoppers {}{}",
+            if v["estimated"] == true { "≈ " } else { "" },
+            v["impressions"]
+        );
         for (metric, t) in [("ctr", truth.ctr), ("atc_rate", truth.atc), ("cvr", truth.cvr)] {
             let m = &v[metric];
-            let (Some(e), Some(lo), Some(hi)) = (m["estimate"].as_f64(), m["lo"].as_f64(), m["hi"].as_f64()) else {
+            let (Some(e), Some(lo), Some(hi)) = (m["estimate"].as_f64(), m["lo"].as_f64(), m["hi"].as_f64())
+            else {
                 continue;
             };
             let inside = if lo <= t && t <= hi { "yes" } else { "NO" };
             let short = metric.split('_').next().unwrap_or(metric);
-            println!("{:<10} {short:<8} {t:>9.4} {e:>10.4} [{lo:>10.4}, {hi:>10.4}]  {inside}", "");
+            println!(
+                "{:<10} {short:<8} {t:>9.4} {e:>10.4} [{lo:>10.4}, {hi:>10.4}]  {inside}",
+                ""
+            );
         }
     }
     Ok(())
@@ -296,7 +378,10 @@ mod tests {
     #[test]
     fn parses_variant_specs() {
         let v = parse_variants("A:0.05,B:0.07:0.02:0.01").unwrap();
-        assert_eq!((v[1].name.as_str(), v[1].ctr, v[1].atc, v[1].cvr), ("B", 0.07, 0.02, 0.01));
+        assert_eq!(
+            (v[1].name.as_str(), v[1].ctr, v[1].atc, v[1].cvr),
+            ("B", 0.07, 0.02, 0.01)
+        );
         assert!(parse_variants("A").is_err());
         assert!(parse_variants("A:2").is_err());
         assert!(parse_variants("A:0.05:0.06").is_err(), "ATC above CTR");

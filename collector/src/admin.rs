@@ -64,7 +64,8 @@ async fn add(
     body: axum::body::Bytes,
 ) -> Result<Response, CollectorError> {
     authorise(&st, &headers)?;
-    let n: NewExperiment = serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
+    let n: NewExperiment =
+        serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
     let exp = Experiment {
         id: n.id,
         slot: n.slot,

@@ -29,7 +29,10 @@ pub struct Noised {
 impl Noised {
     /// Empty counts over `d` cells.
     pub fn new(d: usize) -> Self {
-        Self { n: 0, counts: vec![0; d] }
+        Self {
+            n: 0,
+            counts: vec![0; d],
+        }
     }
 
     /// Add another group's counts (same domain).
@@ -170,7 +173,13 @@ pub fn estimate(
             let cells = layout.values_of(variant);
             let weights = |f: &dyn Fn(usize) -> f64| -> Vec<f64> {
                 (0..rr.d)
-                    .map(|v| if cells.contains(&v) { f(v - cells.start) } else { 0.0 })
+                    .map(|v| {
+                        if cells.contains(&v) {
+                            f(v - cells.start)
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect()
             };
             let (d_hat, _) = linear(rr, c, &weights(&|_| 1.0))?;
@@ -260,7 +269,10 @@ mod tests {
             let rr = Randomiser::new(mech, 4, REPORT_EPSILON).unwrap();
             for m in Metric::ALL {
                 let (est, _) = estimate(&ab, &rr, &expected(&rr, &truth, n), 0, m).unwrap();
-                assert!((est.estimate - m.truth(&truth)).abs() < 1e-6, "{mech:?} {m:?} {est:?}");
+                assert!(
+                    (est.estimate - m.truth(&truth)).abs() < 1e-6,
+                    "{mech:?} {m:?} {est:?}"
+                );
             }
         }
         // Bandit: variant B shown to 30 % of reports, with its own outcome shares.

@@ -10,6 +10,7 @@ pub mod registry;
 pub mod server;
 pub mod stats;
 pub mod store;
+mod writer;
 
 pub use error::CollectorError;
 pub use server::{app, spawn, Config, Running};

@@ -93,8 +93,25 @@ enum Experiments {
 
 fn experiments(cmd: Experiments) -> Result<(), CollectorError> {
     match cmd {
-        Experiments::Add { db, id, slot, variants, mode, holdout, k } => {
-            let e = Experiment { id, slot, variants, mode, holdout, k, start: now_secs(), end: None };
+        Experiments::Add {
+            db,
+            id,
+            slot,
+            variants,
+            mode,
+            holdout,
+            k,
+        } => {
+            let e = Experiment {
+                id,
+                slot,
+                variants,
+                mode,
+                holdout,
+                k,
+                start: now_secs(),
+                end: None,
+            };
             registry::add(&open_conn(&db)?, &e)?;
             println!("{}", serde_json::to_string(&e).unwrap_or_default());
         }
@@ -119,7 +136,8 @@ async fn main() -> Result<(), CollectorError> {
             path: file.display().to_string(),
             reason: e.to_string(),
         })?;
-        let reg: Registry = serde_json::from_str(&text).map_err(|e| CollectorError::Malformed(e.to_string()))?;
+        let reg: Registry =
+            serde_json::from_str(&text).map_err(|e| CollectorError::Malformed(e.to_string()))?;
         let added = registry::register_missing(&open_conn(&a.db)?, &reg, now_secs())?;
         if added > 0 {
             eprintln!("registered {added} experiment(s) from {}", file.display());

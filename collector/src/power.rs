@@ -90,8 +90,13 @@ mod tests {
         let l = layout(ExperimentMode::Ab);
         let rr = Randomiser::for_domain(l.domain(), REPORT_EPSILON).unwrap();
         assert_eq!(rr.mechanism, Mechanism::Grr);
-        let v = per_shopper_variance(&l, &rr, &[shares(0.05, 0.0, 0.0), shares(0.07, 0.0, 0.0)], Metric::Ctr)
-            .unwrap();
+        let v = per_shopper_variance(
+            &l,
+            &rr,
+            &[shares(0.05, 0.0, 0.0), shares(0.07, 0.0, 0.0)],
+            Metric::Ctr,
+        )
+        .unwrap();
         let n = shoppers_per_arm(v[0], v[1], 0.02, 0.05, 0.8);
         assert!((n - 22_784.0).abs() < 30.0, "{n} from {v:?}");
     }
@@ -102,8 +107,13 @@ mod tests {
         // not matter): the issue's ≈ 184,000; python math gives 183,624.
         let l = layout(ExperimentMode::Ab);
         let rr = Randomiser::new(Mechanism::Oue, 4, 1.0).unwrap();
-        let v = per_shopper_variance(&l, &rr, &[shares(0.05, 0.0, 0.0), shares(0.07, 0.0, 0.0)], Metric::Ctr)
-            .unwrap();
+        let v = per_shopper_variance(
+            &l,
+            &rr,
+            &[shares(0.05, 0.0, 0.0), shares(0.07, 0.0, 0.0)],
+            Metric::Ctr,
+        )
+        .unwrap();
         let n = shoppers_per_arm(v[0], v[1], 0.02, 0.05, 0.8);
         assert!((n - 183_624.0).abs() < 30.0, "{n}");
     }

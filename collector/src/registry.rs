@@ -26,7 +26,9 @@ pub fn add(conn: &Connection, exp: &Experiment) -> Result<(), CollectorError> {
     exp.validate()
         .map_err(|e| CollectorError::Invalid(e.to_string()))?;
     let exists: Option<String> = conn
-        .query_row("SELECT id FROM experiments WHERE id = ?1", [&exp.id], |r| r.get(0))
+        .query_row("SELECT id FROM experiments WHERE id = ?1", [&exp.id], |r| {
+            r.get(0)
+        })
         .optional()?;
     if exists.is_some() {
         return Err(CollectorError::Conflict(format!(
@@ -76,7 +78,11 @@ pub fn list(conn: &Connection) -> Result<Registry, CollectorError> {
             id: r.get(0)?,
             slot: r.get(1)?,
             variants: variants.split(',').map(str::to_owned).collect(),
-            mode: if mode == "bandit" { ExperimentMode::Bandit } else { ExperimentMode::Ab },
+            mode: if mode == "bandit" {
+                ExperimentMode::Bandit
+            } else {
+                ExperimentMode::Ab
+            },
             holdout: r.get(4)?,
             k: r.get::<_, i64>(5)? as u64,
             start: r.get::<_, i64>(6)? as u64,
@@ -127,7 +133,15 @@ mod tests {
         };
         add(&conn, &e).unwrap();
         assert!(matches!(add(&conn, &e), Err(CollectorError::Conflict(_))));
-        assert!(add(&conn, &Experiment { id: "bad".into(), k: 0, ..e.clone() }).is_err());
+        assert!(add(
+            &conn,
+            &Experiment {
+                id: "bad".into(),
+                k: 0,
+                ..e.clone()
+            }
+        )
+        .is_err());
         assert_eq!(list(&conn).unwrap().experiments, vec![e.clone()]);
         end(&conn, "hero", 70).unwrap();
         assert!(end(&conn, "hero", 80).is_err(), "already ended");

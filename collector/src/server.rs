@@ -114,7 +114,9 @@ impl AppState {
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn post_report(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, CollectorError> {
@@ -132,7 +134,8 @@ async fn post_report(State(st): State<Arc<AppState>>, req: Request) -> Result<Re
     let body = axum::body::to_bytes(req.into_body(), st.body_limit)
         .await
         .map_err(|_| CollectorError::TooLarge(st.body_limit))?;
-    let report: Report = serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
+    let report: Report =
+        serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
     let now = now_secs();
     report
         .validate(u32::try_from(now / 3600).unwrap_or(u32::MAX))
@@ -147,7 +150,9 @@ async fn post_report(State(st): State<Arc<AppState>>, req: Request) -> Result<Re
     if !exp.is_active(now) {
         return Err(CollectorError::NotRunning(exp.id));
     }
-    report.validate_for(&exp).map_err(|e| CollectorError::Invalid(e.to_string()))?;
+    report
+        .validate_for(&exp)
+        .map_err(|e| CollectorError::Invalid(e.to_string()))?;
     let arm = report.arm.clone().unwrap_or_default();
     let fresh = st.store.append(report, arm, exp.layout().domain(), now).await?;
     let body = serde_json::json!({ "accepted": u8::from(fresh), "duplicate": !fresh });
@@ -258,7 +263,10 @@ fn build(cfg: &Config) -> Result<(Router, Arc<AppState>), CollectorError> {
         .route("/", get(dashboard))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(st.clone(), limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, cfg.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            cfg.request_timeout,
+        ))
         .layer(CatchPanicLayer::new())
         .with_state(st.clone());
     Ok((router, st))

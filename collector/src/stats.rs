@@ -125,7 +125,8 @@ fn compare(control: &Rates, v: &Rates) -> Comparison {
     let diff = Interval::new(x.estimate - c.estimate, se);
     let lift = (c.estimate > 0.0).then(|| {
         let r = x.estimate / c.estimate;
-        let se = (x.se * x.se / (c.estimate * c.estimate) + r * r * c.se * c.se / (c.estimate * c.estimate)).sqrt();
+        let se = (x.se * x.se / (c.estimate * c.estimate) + r * r * c.se * c.se / (c.estimate * c.estimate))
+            .sqrt();
         Interval::new(r - 1.0, se)
     });
     let outcome = if diff.lo > 0.0 {
@@ -139,7 +140,11 @@ fn compare(control: &Rates, v: &Rates) -> Comparison {
         variant: v.variant.clone(),
         diff,
         lift,
-        chance_to_beat: if se > 0.0 { normal_cdf(diff.estimate / se) } else { 0.5 },
+        chance_to_beat: if se > 0.0 {
+            normal_cdf(diff.estimate / se)
+        } else {
+            0.5
+        },
         outcome: outcome.into(),
     }
 }
@@ -159,8 +164,15 @@ fn verdict(variants: &[Rates], comps: &[Comparison], days: f64) -> String {
         .filter(|c| c.outcome == "wins")
         .max_by(|a, b| a.diff.estimate.total_cmp(&b.diff.estimate));
     if let Some(b) = best {
-        let lift = b.lift.map_or(String::new(), |l| format!(" (CTR {} vs {}, 95 % interval {} to {})",
-            pct(l.estimate), control.variant, pct(l.lo), pct(l.hi)));
+        let lift = b.lift.map_or(String::new(), |l| {
+            format!(
+                " (CTR {} vs {}, 95 % interval {} to {})",
+                pct(l.estimate),
+                control.variant,
+                pct(l.lo),
+                pct(l.hi)
+            )
+        });
         return format!("{} wins{lift}", b.variant);
     }
     if !comps.is_empty() && comps.iter().all(|c| c.outcome == "loses") {
@@ -222,7 +234,11 @@ pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
             let srm = (exp.mode == ExperimentMode::Ab).then(|| {
                 let arms = exp.layout().arms;
                 let share = |a: &String| {
-                    if a == HOLDOUT_VARIANT { exp.holdout } else { (1.0 - exp.holdout) / exp.variants.len() as f64 }
+                    if a == HOLDOUT_VARIANT {
+                        exp.holdout
+                    } else {
+                        (1.0 - exp.holdout) / exp.variants.len() as f64
+                    }
                 };
                 let counts: Vec<u64> = arms.iter().map(|a| total.get(a).map_or(0, |c| c.n)).collect();
                 srm_p_value(&counts, &arms.iter().map(share).collect::<Vec<_>>())
@@ -238,7 +254,12 @@ pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
                 variants,
                 windows: per_window
                     .into_iter()
-                    .map(|(seq, (start, end, arms))| WindowStats { seq, start, end, variants: rates(exp, &rr, &arms) })
+                    .map(|(seq, (start, end, arms))| WindowStats {
+                        seq,
+                        start,
+                        end,
+                        variants: rates(exp, &rr, &arms),
+                    })
                     .collect(),
             })
         })
@@ -254,17 +275,20 @@ pub fn priors(registry: &Registry, windows: &[WindowRow]) -> PriorsDoc {
         .experiments
         .iter()
         .flat_map(|e| {
-            e.variants.iter().filter(|v| v.variant != HOLDOUT_VARIANT).map(|v| {
-                let (alpha, beta) = beta_prior(&v.ctr);
-                Prior {
-                    experiment: e.experiment.clone(),
-                    variant: v.variant.clone(),
-                    segment: None,
-                    alpha,
-                    beta,
-                    reports: v.impressions,
-                }
-            })
+            e.variants
+                .iter()
+                .filter(|v| v.variant != HOLDOUT_VARIANT)
+                .map(|v| {
+                    let (alpha, beta) = beta_prior(&v.ctr);
+                    Prior {
+                        experiment: e.experiment.clone(),
+                        variant: v.variant.clone(),
+                        segment: None,
+                        alpha,
+                        beta,
+                        reports: v.impressions,
+                    }
+                })
         })
         .collect();
     PriorsDoc { v: 1, k: 0, priors }

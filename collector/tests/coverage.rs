@@ -51,7 +51,10 @@ fn draw(shares: &[f64; LDP_OUTCOMES], rng: &mut StdRng) -> usize {
 /// One run: randomised counts per arm (A/B) or of all reports (bandit, in slot 0).
 fn run(exp: &Experiment, seed: u64) -> Vec<Noised> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let registry = Registry { v: 1, experiments: vec![exp.clone()] };
+    let registry = Registry {
+        v: 1,
+        experiments: vec![exp.clone()],
+    };
     let d = exp.layout().domain();
     let mut counts = vec![Noised::new(d); 2];
     for _ in 0..SHOPPERS {
@@ -59,7 +62,12 @@ fn run(exp: &Experiment, seed: u64) -> Vec<Noised> {
         let variant = &exp.variants[arm];
         let mut dev = Reporter::new();
         let outcome = draw(&TRUTH[arm], &mut rng);
-        let events = [Event::Impression, Event::Click, Event::AddToCart, Event::Purchase { revenue: 30.0 }];
+        let events = [
+            Event::Impression,
+            Event::Click,
+            Event::AddToCart,
+            Event::Purchase { revenue: 30.0 },
+        ];
         for e in &events[..=outcome] {
             dev.track(exp, variant, *e).unwrap();
         }
@@ -80,7 +88,11 @@ fn check(mode: ExperimentMode, report: &mut Vec<String>) {
         let halves: Vec<_> = (0..2u64)
             .map(|t| {
                 let exp = &exp;
-                s.spawn(move || (0..RUNS / 2).map(|i| run(exp, 1000 + 2 * i + t)).collect::<Vec<_>>())
+                s.spawn(move || {
+                    (0..RUNS / 2)
+                        .map(|i| run(exp, 1000 + 2 * i + t))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
@@ -95,12 +107,24 @@ fn check(mode: ExperimentMode, report: &mut Vec<String>) {
                 .collect();
             let covered = est.iter().filter(|i| i.lo <= truth && truth <= i.hi).count();
             let mean = est.iter().map(|i| i.estimate).sum::<f64>() / RUNS as f64;
-            let sd = (est.iter().map(|i| (i.estimate - mean).powi(2)).sum::<f64>() / (RUNS - 1) as f64).sqrt();
+            let sd =
+                (est.iter().map(|i| (i.estimate - mean).powi(2)).sum::<f64>() / (RUNS - 1) as f64).sqrt();
             let se = est.iter().map(|i| i.se).sum::<f64>() / RUNS as f64;
-            report.push(format!("{mode:?} {m:?}[{arm}] {covered}/{RUNS}, se/sd {:.3}", se / sd));
+            report.push(format!(
+                "{mode:?} {m:?}[{arm}] {covered}/{RUNS}, se/sd {:.3}",
+                se / sd
+            ));
             let all = || report.join("; ");
-            assert!((930..=970).contains(&covered), "{mode:?} {m:?}[{arm}] coverage: {}", all());
-            assert!((0.93..1.07).contains(&(se / sd)), "{mode:?} {m:?}[{arm}] se/sd: {}", all());
+            assert!(
+                (930..=970).contains(&covered),
+                "{mode:?} {m:?}[{arm}] coverage: {}",
+                all()
+            );
+            assert!(
+                (0.93..1.07).contains(&(se / sd)),
+                "{mode:?} {m:?}[{arm}] se/sd: {}",
+                all()
+            );
         }
     }
 }

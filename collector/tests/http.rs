@@ -31,10 +31,18 @@ fn per_shopper_ids_and_wrong_shapes_get_4xx_and_store_nothing() {
         r
     };
     cases.extend([
-        ("per-shopper variant as arm", with("arm", "customer-4711".into()), 422),
+        (
+            "per-shopper variant as arm",
+            with("arm", "customer-4711".into()),
+            422,
+        ),
         ("no arm for an A/B test", with("arm", Value::Null), 422),
         ("value outside the 4 outcomes", with("r", 4.into()), 422),
-        ("bits where GRR is expected", with("r", serde_json::json!([0, 1, 0, 0])), 422),
+        (
+            "bits where GRR is expected",
+            with("r", serde_json::json!([0, 1, 0, 0])),
+            422,
+        ),
         ("a declared epsilon", with("epsilon", 0.1.into()), 400),
         ("a segment", with("segment", 3.into()), 400),
         ("old schema", with("v", 1.into()), 422),
@@ -47,12 +55,18 @@ fn per_shopper_ids_and_wrong_shapes_get_4xx_and_store_nothing() {
     for (name, body, want) in cases {
         let (status, v, _) = s.request("POST", "/v1/reports", Some(&body.to_string()), &[]);
         assert_eq!(status, want, "{name}: {v}");
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name}: {v}"
+        );
     }
     let (status, v, _) = s.request("POST", "/v1/reports", Some("{\"v\":2,"), &[]);
     assert_eq!(status, 400, "{v}");
     assert_eq!(s.totals()["reports"], 0, "refused reports stored nothing");
-    assert_eq!(s.post_report(&good), (200, serde_json::json!({"accepted": 1, "duplicate": false})));
+    assert_eq!(
+        s.post_report(&good),
+        (200, serde_json::json!({"accepted": 1, "duplicate": false}))
+    );
     // Ended: refused with 410, and what was received stays.
     assert_eq!(s.admin("/v1/admin/experiments/hero/end", None).0, 200);
     assert_eq!(s.post_report(&report(&hero, "B", false, &mut rng)).0, 410);
@@ -75,11 +89,24 @@ fn stats_name_no_unreleased_group_and_change_only_at_a_release() {
         assert_eq!(s.post_report(&report(&big, "A", i % 2 == 0, &mut rng)).0, 200);
     }
     for i in 0..39 {
-        s.post_report(&report(&hero, if i % 2 == 0 { "A" } else { "B" }, false, &mut rng));
+        s.post_report(&report(
+            &hero,
+            if i % 2 == 0 { "A" } else { "B" },
+            false,
+            &mut rng,
+        ));
     }
-    assert_eq!(s.release(), 0, "hero's B has 19 < k reports; big has 99 (98 fakes and one report resent 99 times)");
+    assert_eq!(
+        s.release(),
+        0,
+        "hero's B has 19 < k reports; big has 99 (98 fakes and one report resent 99 times)"
+    );
     let before = s.stats();
-    assert_eq!(before["experiments"], serde_json::json!([]), "nothing is named: {before}");
+    assert_eq!(
+        before["experiments"],
+        serde_json::json!([]),
+        "nothing is named: {before}"
+    );
     let (_, priors, _) = s.request("GET", "/v1/priors", None, &[]);
     assert_eq!(priors["priors"], serde_json::json!([]), "{priors}");
     // A new arrival changes nothing visible until a release: polling cannot read one report.
@@ -124,7 +151,10 @@ fn released_windows_are_disjoint_and_each_holds_k_per_arm() {
     }
     // The whole-run numbers are exactly the sum of the windows: no difference isolates anything smaller.
     for v in exp["variants"].as_array().unwrap() {
-        assert_eq!(Some(&v["impressions"].as_u64().unwrap()), sum.get(v["variant"].as_str().unwrap()));
+        assert_eq!(
+            Some(&v["impressions"].as_u64().unwrap()),
+            sum.get(v["variant"].as_str().unwrap())
+        );
     }
     let released: u64 = sum.values().sum();
     assert_eq!(exp["reports"].as_u64(), Some(released));
@@ -138,10 +168,17 @@ fn a_resent_report_counts_once() {
     let hero = s.register("hero", &["A"], "ab", 0.0, 10);
     let r = report(&hero, "A", false, &mut StdRng::seed_from_u64(4));
     assert_eq!(s.post_report(&r).1["duplicate"], false);
-    assert_eq!(s.post_report(&r), (200, serde_json::json!({"accepted": 0, "duplicate": true})));
+    assert_eq!(
+        s.post_report(&r),
+        (200, serde_json::json!({"accepted": 0, "duplicate": true}))
+    );
     let mut other = r.clone();
     other.r = Randomised::Value(3);
-    assert_eq!(s.post_report(&other).1["duplicate"], true, "an id is single-use whatever it carries");
+    assert_eq!(
+        s.post_report(&other).1["duplicate"],
+        true,
+        "an id is single-use whatever it carries"
+    );
     assert_eq!(s.totals(), serde_json::json!({"reports": 1, "duplicates": 2}));
 }
 
@@ -156,11 +193,17 @@ fn floods_are_turned_away_before_the_body_is_read() {
     let hero = s.register("hero", &["A"], "ab", 0.0, 10);
     let mut rng = StdRng::seed_from_u64(5);
     // A body that never arrives: the request times out (408) instead of holding a slot forever.
-    let slow = s.raw(b"POST /v1/reports HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{", Duration::from_secs(5));
+    let slow = s.raw(
+        b"POST /v1/reports HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{",
+        Duration::from_secs(5),
+    );
     assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
     assert_eq!(s.post_report(&report(&hero, "A", false, &mut rng)).0, 200);
     // The bucket is empty now: the answer is 429 although the body is still to come (or too large).
-    let flood = s.raw(b"POST /v1/reports HTTP/1.1\r\nhost: x\r\ncontent-length: 999999\r\n\r\n", Duration::from_secs(5));
+    let flood = s.raw(
+        b"POST /v1/reports HTTP/1.1\r\nhost: x\r\ncontent-length: 999999\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert!(flood.starts_with("HTTP/1.1 429"), "{flood}");
     let (status, v) = s.post_report(&report(&hero, "A", false, &mut rng));
     assert_eq!((status, v["error"].as_str()), (429, Some("rate_limited")));
@@ -174,21 +217,39 @@ fn cors_admin_and_the_cacheable_registry() {
     let s = Server::start(c);
     let (status, _, _) = s.request("POST", "/v1/admin/experiments", Some("{}"), &[]);
     assert_eq!(status, 401, "no token");
-    let (status, _, _) = s.request("POST", "/v1/admin/release", None, &[("authorization", "Bearer wrong")]);
+    let (status, _, _) = s.request(
+        "POST",
+        "/v1/admin/release",
+        None,
+        &[("authorization", "Bearer wrong")],
+    );
     assert_eq!(status, 401, "wrong token");
     s.register("hero", &["A", "B"], "ab", 0.1, 10);
     let allow = |hs: &[(String, String)]| {
-        hs.iter().find(|(k, _)| k == "access-control-allow-origin").map(|(_, v)| v.clone())
+        hs.iter()
+            .find(|(k, _)| k == "access-control-allow-origin")
+            .map(|(_, v)| v.clone())
     };
     let (_, _, hs) = s.request("GET", "/v1/stats", None, &[("origin", "https://evil.example")]);
     assert_eq!(allow(&hs), None, "stats are not readable from another origin");
     let (_, _, hs) = s.request("GET", "/v1/stats", None, &[("origin", "https://shop.example")]);
     assert_eq!(allow(&hs).as_deref(), Some("https://shop.example"));
-    let (status, reg, hs) = s.request("GET", "/v1/experiments", None, &[("origin", "https://evil.example")]);
-    assert_eq!((status, allow(&hs).as_deref()), (200, Some("*")), "the registry is public");
+    let (status, reg, hs) = s.request(
+        "GET",
+        "/v1/experiments",
+        None,
+        &[("origin", "https://evil.example")],
+    );
+    assert_eq!(
+        (status, allow(&hs).as_deref()),
+        (200, Some("*")),
+        "the registry is public"
+    );
     assert_eq!(reg["experiments"][0]["variants"], serde_json::json!(["A", "B"]));
     let etag = hs.iter().find(|(k, _)| k == "etag").unwrap().1.clone();
-    assert!(hs.iter().any(|(k, v)| k == "cache-control" && v.contains("max-age")));
+    assert!(hs
+        .iter()
+        .any(|(k, v)| k == "cache-control" && v.contains("max-age")));
     let (status, _, _) = s.request("GET", "/v1/experiments", None, &[("if-none-match", &etag)]);
     assert_eq!(status, 304);
     let (status, html, _) = s.request("GET", "/dashboard", None, &[]);
@@ -206,7 +267,14 @@ fn acknowledged_reports_survive_a_crash_and_reopen() {
     let mut rng = StdRng::seed_from_u64(6);
     let mut acked = 0u64;
     for i in 0..300 {
-        if s.post_report(&report(&hero, if i % 2 == 0 { "A" } else { "B" }, i % 3 == 0, &mut rng)).0 == 200 {
+        if s.post_report(&report(
+            &hero,
+            if i % 2 == 0 { "A" } else { "B" },
+            i % 3 == 0,
+            &mut rng,
+        ))
+        .0 == 200
+        {
             acked += 1;
         }
     }

@@ -147,10 +147,14 @@ impl Ledger {
             return today("today's reporting is closed (the stored budget record was damaged)".into());
         }
         if self.reported.len() >= MAX_REPORTED {
-            return today(format!("the device has reported {MAX_REPORTED} experiments; its ledger is full"));
+            return today(format!(
+                "the device has reported {MAX_REPORTED} experiments; its ledger is full"
+            ));
         }
         if self.today.len() >= MAX_EXPERIMENTS_PER_DAY {
-            return today(format!("{MAX_EXPERIMENTS_PER_DAY} experiments were reported today"));
+            return today(format!(
+                "{MAX_EXPERIMENTS_PER_DAY} experiments were reported today"
+            ));
         }
         if self.spent_micros.saturating_add(micros) > eps_to_micros(DAILY_EPSILON) {
             return today(format!("today's ε budget of {DAILY_EPSILON} is spent"));
@@ -203,8 +207,14 @@ mod tests {
         assert!(l.charge(&exp("a"), 5, R).is_ok());
         assert_eq!(l.charge(&exp("a"), 5, R), Err(Refusal::AlreadyReported));
         assert!(l.charge(&exp("b"), 5, R).is_ok());
-        assert!(matches!(l.charge(&exp("c"), 5, R), Err(Refusal::Today(_))), "4 ε spent");
-        assert!(l.charge(&exp("c"), 4, R).is_err(), "going back a day refills nothing");
+        assert!(
+            matches!(l.charge(&exp("c"), 5, R), Err(Refusal::Today(_))),
+            "4 ε spent"
+        );
+        assert!(
+            l.charge(&exp("c"), 4, R).is_err(),
+            "going back a day refills nothing"
+        );
         assert!(l.charge(&exp("c"), 6, R).is_ok(), "a new day does");
         assert_eq!(l.charge(&exp("a"), 9, R), Err(Refusal::AlreadyReported));
         // DAP reports spend no ε but count against the experiments per day.
@@ -236,12 +246,26 @@ mod tests {
     #[test]
     fn damaged_record_reads_as_spent() {
         let now = 20 * 86_400;
-        for bad in ["{", "{\"v\":1}", "null", "{\"v\":9,\"day\":0,\"spent_micros\":0,\"today\":[],\"reported\":[]}"] {
+        for bad in [
+            "{",
+            "{\"v\":1}",
+            "null",
+            "{\"v\":9,\"day\":0,\"spent_micros\":0,\"today\":[],\"reported\":[]}",
+        ] {
             let mut l = Ledger::from_stored(Some(bad), now);
             assert!(l.check(&exp("new"), now / 86_400, R).is_err(), "{bad}");
-            assert!(l.check(&exp("new"), now / 86_400 + 1, R).is_err(), "experiment started before: {bad}");
-            let later = Experiment { start: now + 1, ..exp("later") };
-            assert!(l.check(&later, now / 86_400 + 1, R).is_ok(), "a later experiment on a later day");
+            assert!(
+                l.check(&exp("new"), now / 86_400 + 1, R).is_err(),
+                "experiment started before: {bad}"
+            );
+            let later = Experiment {
+                start: now + 1,
+                ..exp("later")
+            };
+            assert!(
+                l.check(&later, now / 86_400 + 1, R).is_ok(),
+                "a later experiment on a later day"
+            );
         }
         assert_eq!(Ledger::from_stored(None, now), Ledger::new());
         assert_eq!(eps_to_micros(f64::NAN), u64::MAX);

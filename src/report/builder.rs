@@ -126,7 +126,10 @@ impl Reporter {
         }
         if !self.pending.contains_key(&exp.id) {
             if event != Event::Impression {
-                return Ok(Tracked::Not(format!("no impression of {} was counted first", exp.id)));
+                return Ok(Tracked::Not(format!(
+                    "no impression of {} was counted first",
+                    exp.id
+                )));
             }
             if self.pending.len() >= MAX_CELLS {
                 return Ok(Tracked::Not(format!(
@@ -251,14 +254,21 @@ mod tests {
         for e in &reg.experiments {
             assert_eq!(r.track(e, "C", Event::Impression).unwrap(), Tracked::Counted);
         }
-        assert!(matches!(r.track(&reg.experiments[0], "A", Event::Click).unwrap(), Tracked::Not(_)));
+        assert!(matches!(
+            r.track(&reg.experiments[0], "A", Event::Click).unwrap(),
+            Tracked::Not(_)
+        ));
         let mut ledger = Ledger::new();
         let (reports, why) = r.build(&reg, &mut ledger, NOW, &mut rng);
         assert_eq!(reports.len(), 2, "4 ε a day at 2 per report: {why:?}");
         assert_eq!(r.pending().len(), 1, "the third waits");
         let (later, _) = r.build(&reg, &mut ledger, NOW + 86_400, &mut rng);
         assert_eq!(later.len(), 1);
-        let bandit = reports.iter().chain(&later).find(|x| x.experiment == "bandit").unwrap();
+        let bandit = reports
+            .iter()
+            .chain(&later)
+            .find(|x| x.experiment == "bandit")
+            .unwrap();
         assert_eq!(bandit.arm, None, "the bandit's variant is inside r");
         assert!(matches!(bandit.r, Randomised::Value(v) if v < 12));
         let ab = reports.iter().find(|x| x.experiment == "ab1").unwrap();
@@ -280,12 +290,21 @@ mod tests {
         r.track(&reg.experiments[0], "A", Event::Impression).unwrap();
         r.set_consent(false);
         assert!(r.pending().is_empty());
-        assert!(matches!(r.track(&reg.experiments[0], "A", Event::Impression).unwrap(), Tracked::Not(_)));
+        assert!(matches!(
+            r.track(&reg.experiments[0], "A", Event::Impression).unwrap(),
+            Tracked::Not(_)
+        ));
         let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
         assert!(reports.is_empty());
         let mut r = Reporter::new();
-        assert!(r.track(&reg.experiments[0], "customer-4711", Event::Impression).is_err());
-        assert!(r.track(&reg.experiments[0], "holdout", Event::Impression).is_err(), "no holdout registered");
+        assert!(r
+            .track(&reg.experiments[0], "customer-4711", Event::Impression)
+            .is_err());
+        assert!(
+            r.track(&reg.experiments[0], "holdout", Event::Impression)
+                .is_err(),
+            "no holdout registered"
+        );
     }
 
     #[test]

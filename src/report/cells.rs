@@ -174,9 +174,7 @@ impl CellLayout {
     pub fn values_of(&self, variant_index: usize) -> std::ops::Range<usize> {
         match self.mode {
             ExperimentMode::Ab => 0..LDP_OUTCOMES,
-            ExperimentMode::Bandit => {
-                variant_index * LDP_OUTCOMES..(variant_index + 1) * LDP_OUTCOMES
-            }
+            ExperimentMode::Bandit => variant_index * LDP_OUTCOMES..(variant_index + 1) * LDP_OUTCOMES,
         }
     }
 
@@ -270,17 +268,35 @@ mod tests {
         let mut e = exp(ExperimentMode::Ab, 0.1);
         e.validate().unwrap();
         for bad in [
-            Experiment { holdout: 0.9, ..e.clone() },
+            Experiment {
+                holdout: 0.9,
+                ..e.clone()
+            },
             Experiment { k: 1, ..e.clone() },
-            Experiment { variants: vec!["A".into(), "A".into()], ..e.clone() },
-            Experiment { variants: (0..9).map(|i| format!("v{i}")).collect(), ..e.clone() },
-            Experiment { variants: vec!["holdout".into()], ..e.clone() },
-            Experiment { mode: ExperimentMode::Bandit, ..e.clone() },
+            Experiment {
+                variants: vec!["A".into(), "A".into()],
+                ..e.clone()
+            },
+            Experiment {
+                variants: (0..9).map(|i| format!("v{i}")).collect(),
+                ..e.clone()
+            },
+            Experiment {
+                variants: vec!["holdout".into()],
+                ..e.clone()
+            },
+            Experiment {
+                mode: ExperimentMode::Bandit,
+                ..e.clone()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
         e.end = Some(2000);
-        let r = Registry { v: 1, experiments: vec![e] };
+        let r = Registry {
+            v: 1,
+            experiments: vec![e],
+        };
         let r = Registry::from_json(&serde_json::to_string(&r).unwrap()).unwrap();
         assert!(r.active_for_slot("banner", 1500).is_some());
         assert!(r.active_for_slot("banner", 2000).is_none(), "ended");

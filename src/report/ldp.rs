@@ -160,7 +160,10 @@ mod tests {
         for d in [4, 8, 32] {
             let g = Randomiser::new(Mechanism::Grr, d, 2.0).unwrap();
             assert!((g.p / g.q - 2f64.exp()).abs() < 1e-12);
-            assert!((g.p + (d - 1) as f64 * g.q - 1.0).abs() < 1e-12, "GRR is a distribution");
+            assert!(
+                (g.p + (d - 1) as f64 * g.q - 1.0).abs() < 1e-12,
+                "GRR is a distribution"
+            );
             let o = Randomiser::new(Mechanism::Oue, d, 2.0).unwrap();
             let ratio = o.p * (1.0 - o.q) / ((1.0 - o.p) * o.q);
             assert!((ratio - 2f64.exp()).abs() < 1e-12, "OUE ratio {ratio}");

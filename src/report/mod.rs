@@ -37,4 +37,6 @@ pub use outcome::{
     CellCounters, Event, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER, REVENUE_BUCKET_VALUE,
     REVENUE_CLAMP, SEGMENTS,
 };
-pub use schema::{report_id, validate_id, Report, HOLDOUT_VARIANT, MAX_ID_LEN, REPORT_ID_HEX, SCHEMA_VERSION};
+pub use schema::{
+    report_id, validate_id, Report, HOLDOUT_VARIANT, MAX_ID_LEN, REPORT_ID_HEX, SCHEMA_VERSION,
+};

@@ -170,7 +170,12 @@ mod tests {
         assert_eq!(report_id([0xa5; 16]), "a5".repeat(16));
         let json = serde_json::to_string(&report()).unwrap();
         assert!(serde_json::from_str::<Report>(&json).is_ok());
-        for extra in ["\"user_id\":\"u1\"", "\"segment\":3", "\"epsilon\":0.1", "\"variant\":\"B\""] {
+        for extra in [
+            "\"user_id\":\"u1\"",
+            "\"segment\":3",
+            "\"epsilon\":0.1",
+            "\"variant\":\"B\"",
+        ] {
             let with = json.replacen("{\"v\"", &format!("{{{extra},\"v\""), 1);
             assert!(serde_json::from_str::<Report>(&with).is_err(), "{extra}");
         }
@@ -189,9 +194,15 @@ mod tests {
         assert!(r.validate_for(&e).is_err(), "unregistered arm");
         r.arm = None;
         assert!(r.validate_for(&e).is_err(), "A/B without arm");
-        let bandit = Experiment { mode: ExperimentMode::Bandit, ..exp() };
+        let bandit = Experiment {
+            mode: ExperimentMode::Bandit,
+            ..exp()
+        };
         assert!(report().validate_for(&bandit).is_err(), "bandit arm in clear");
-        let ended = Experiment { end: Some(3600 * 1000), ..exp() };
+        let ended = Experiment {
+            end: Some(3600 * 1000),
+            ..exp()
+        };
         assert!(report().validate_for(&ended).is_err(), "ended");
         let mut r = report();
         r.id = "ABC".into();

@@ -147,7 +147,9 @@ impl Vitrine {
                     .collect::<Vec<_>>();
                 let mode = match (e.mode, options) {
                     (ExperimentMode::Ab, _) => Mode::Ab { holdout: e.holdout },
-                    (ExperimentMode::Bandit, CopyOptions::Bandit { fit_weight }) => Mode::Bandit { fit_weight },
+                    (ExperimentMode::Bandit, CopyOptions::Bandit { fit_weight }) => {
+                        Mode::Bandit { fit_weight }
+                    }
                     (ExperimentMode::Bandit, CopyOptions::Ab { .. }) => Mode::Bandit { fit_weight: 1.0 },
                 };
                 (e.id.clone(), c, mode)
@@ -160,14 +162,24 @@ impl Vitrine {
                 (slot.to_owned(), page, mode)
             }
         };
-        let choice = copy::choose(&key, &candidates, segment, mode, &self.posteriors, &self.salt, rng)?;
+        let choice = copy::choose(
+            &key,
+            &candidates,
+            segment,
+            mode,
+            &self.posteriors,
+            &self.salt,
+            rng,
+        )?;
         let text = variants
             .iter()
             .find(|v| v.id == choice.variant)
             .map(|v| v.text.clone())
             .unwrap_or_default();
         let status = match &exp {
-            Some(e) => self.reporter.track(e, &choice.report_variant, Outcome::Impression)?,
+            Some(e) => self
+                .reporter
+                .track(e, &choice.report_variant, Outcome::Impression)?,
             None => Tracked::Not(reason),
         };
         let counted = status == Tracked::Counted;
@@ -193,24 +205,38 @@ impl Vitrine {
     }
 
     /// The registered experiment running on `slot` whose variants the page passes, or why there is none.
-    fn experiment_for(&self, slot: &str, page: &[copy::Candidate], now_ms: f64) -> (Option<Experiment>, String) {
+    fn experiment_for(
+        &self,
+        slot: &str,
+        page: &[copy::Candidate],
+        now_ms: f64,
+    ) -> (Option<Experiment>, String) {
         if !self.reporter.consent() {
             return (None, "no consent".into());
         }
         let Some(registry) = &self.registry else {
-            return (None, "no registry loaded (no collector, offline, or not fetched yet)".into());
+            return (
+                None,
+                "no registry loaded (no collector, offline, or not fetched yet)".into(),
+            );
         };
         let Some(exp) = registry.active_for_slot(slot, secs(now_ms)) else {
             return (None, format!("slot {slot} runs no registered experiment"));
         };
         if let Some(missing) = exp.variants.iter().find(|v| !page.iter().any(|c| &c.id == *v)) {
-            return (None, format!(
-                "experiment {} registers variant {missing}, which the page did not pass",
-                exp.id
-            ));
+            return (
+                None,
+                format!(
+                    "experiment {} registers variant {missing}, which the page did not pass",
+                    exp.id
+                ),
+            );
         }
         if self.ledger.has_reported(exp) {
-            return (None, format!("this device already reported experiment {}", exp.id));
+            return (
+                None,
+                format!("this device already reported experiment {}", exp.id),
+            );
         }
         (Some(exp.clone()), String::new())
     }
@@ -230,7 +256,8 @@ impl Vitrine {
         match exp {
             Some(e) if self.reporter.pending().contains_key(&e.id) => {
                 if let Tracked::Not(why) = self.reporter.track(&e, report_variant, outcome)? {
-                    self.reporting.insert(slot.to_owned(), format!("outcome not counted: {why}"));
+                    self.reporting
+                        .insert(slot.to_owned(), format!("outcome not counted: {why}"));
                 }
                 Ok(())
             }

@@ -42,11 +42,26 @@ impl Server {
         });
         let addr = running.addr;
         // 4xx must come back as responses to inspect, not as errors.
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Self { rt, running: Some(running), url: format!("http://{addr}"), addr, agent }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            rt,
+            running: Some(running),
+            url: format!("http://{addr}"),
+            addr,
+            agent,
+        }
     }
 
-    pub fn request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value, Vec<(String, String)>) {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value, Vec<(String, String)>) {
         let url = format!("{}{path}", self.url);
         let mut r = match (method, body) {
             ("GET", _) => {
@@ -64,19 +79,36 @@ impl Server {
                 q.send(b.unwrap_or("")).unwrap()
             }
         };
-        let hs = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+        let hs = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
         let text = r.body_mut().read_to_string().unwrap_or_default();
-        (r.status().as_u16(), serde_json::from_str(&text).unwrap_or(Value::String(text)), hs)
+        (
+            r.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            hs,
+        )
     }
 
     pub fn post_report(&self, report: &Report) -> (u16, Value) {
-        let (s, v, _) = self.request("POST", "/v1/reports", Some(&serde_json::to_string(report).unwrap()), &[]);
+        let (s, v, _) = self.request(
+            "POST",
+            "/v1/reports",
+            Some(&serde_json::to_string(report).unwrap()),
+            &[],
+        );
         (s, v)
     }
 
     pub fn admin(&self, path: &str, body: Option<&str>) -> (u16, Value) {
         let auth = format!("Bearer {TOKEN}");
-        let method = if body.is_some() || path.ends_with("release") || path.ends_with("/end") { "POST" } else { "GET" };
+        let method = if body.is_some() || path.ends_with("release") || path.ends_with("/end") {
+            "POST"
+        } else {
+            "GET"
+        };
         let (s, v, _) = self.request(method, path, body, &[("authorization", &auth)]);
         (s, v)
     }
@@ -134,7 +166,10 @@ pub fn report(exp: &Experiment, variant: &str, clicked: bool, rng: &mut StdRng) 
     if clicked {
         dev.track(exp, variant, Event::Click).unwrap();
     }
-    let registry = Registry { v: 1, experiments: vec![exp.clone()] };
+    let registry = Registry {
+        v: 1,
+        experiments: vec![exp.clone()],
+    };
     let (mut reports, why) = dev.build(&registry, &mut Ledger::new(), now(), rng);
     assert_eq!(reports.len(), 1, "{why:?}");
     let mut r = reports.remove(0);
