@@ -195,10 +195,16 @@ fn verdict(variants: &[Rates], comps: &[Comparison], days: f64) -> String {
     } else {
         String::new()
     };
-    format!(
-        "no difference detectable yet: ≈ {} more shoppers per arm{when}",
-        (more / 100.0).ceil() as u64 * 100
-    )
+    let rounded = ((more / 100.0).ceil() as u64 * 100).to_string();
+    // Thousands separated, as a marketer reads a count.
+    let mut grouped = String::new();
+    for (i, c) in rounded.chars().enumerate() {
+        if i > 0 && (rounded.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("no difference detectable yet: ≈ {grouped} more shoppers per arm{when}")
 }
 
 /// Build the statistics document from released windows.
