@@ -6,6 +6,7 @@ import { KvStore } from './store.js';
 import { fetchBytes, fileName } from './fetch.js';
 import { GpuPath } from './gpu.js';
 import { VitrineError } from './errors.js';
+import { ReportChannel } from './report/transport.js';
 
 /** The methods a message may call once `init` has run (then `dispose`, last); nothing else is reachable. */
 export const METHODS = new Set([
@@ -18,6 +19,7 @@ export const METHODS = new Set([
   'history',
   'reportPreview',
   'flushReports',
+  'pagehide',
   'setConsent',
   'clear',
   'diagnostics',
@@ -26,10 +28,8 @@ export const METHODS = new Set([
 const HISTORY_KEY = 'history';
 const REPORT_KEY = 'report-state';
 const SALT_KEY = 'ab-salt';
-const PRIORS_KEY = 'priors';
-const QUEUE_KEY = 'report-queue';
-// Reports kept while the collector is unreachable (each is one device-day's entries at most).
-const MAX_QUEUED = 16;
+// Earlier versions kept these here; the per-origin report database holds them now (report/db.js).
+const OLD_KEYS = ['priors', 'report-queue'];
 
 export class EngineHost {
   #engine = null;
@@ -38,6 +38,7 @@ export class EngineHost {
   #diag = {};
   #sendTimer = null;
   #gpu = new GpuPath();
+  #reports = null;
   /** `new` → `starting` → `ready` (init done) → `disposed`: init runs once, nothing runs after dispose. */
   #state = 'new';
   /** Calls still running: dispose waits for them (and their IndexedDB writes) to finish. */
@@ -93,7 +94,8 @@ export class EngineHost {
       salt = crypto.getRandomValues(new Uint8Array(16));
       await this.#store.set(SALT_KEY, salt);
     }
-    const config = { history: opts.history ?? {}, dailyEpsilon: opts.dailyEpsilon, entryEpsilon: opts.entryEpsilon };
+    // Reporting's ε is the SDK's, not a setting (docs/privacy.md).
+    const config = { history: opts.history ?? {} };
     this.#engine = new Engine(config, salt);
     let modelBytes = null;
     if (opts.model) {
@@ -117,8 +119,15 @@ export class EngineHost {
     const skipped = await this.#restore(HISTORY_KEY, (s) => this.#engine.restoreHistory(s));
     await this.#restore(REPORT_KEY, (s) => this.#engine.restoreReportState(s));
     this.#diag = { historySkipped: skipped ?? 0 };
-    this.setConsent(opts.consent === true, opts.gpc === true, false);
-    await this.#loadPriors();
+    for (const key of OLD_KEYS) await this.#store.delete(key);
+    this.#reports = await ReportChannel.open({
+      collector: opts.collector,
+      persistent: this.#store.mode === 'indexeddb',
+      delayMs: opts.reportDelayMs,
+    });
+    await this.setConsent(opts.consent === true, opts.gpc === true, false);
+    // Without consent the collector is never contacted at all: even a GET would reveal the visit.
+    await this.#reports.load(this.#engine, this.#diag.consent === 'granted');
     if (modelBytes) {
       // 'webgpu' was asked for explicitly: ready means set up. 'auto' calibrates in the background while
       // the CPU serves, so a slow GPU start never delays the page.
@@ -126,7 +135,7 @@ export class EngineHost {
       if (opts.device === 'webgpu') await started;
     }
     this.#scheduleSend();
-    return { ...engineInfo(), ...this.diagnostics() };
+    return { ...engineInfo(), ...(await this.diagnostics()) };
   }
 
   async track(event) {
@@ -153,8 +162,8 @@ export class EngineHost {
     return pick;
   }
 
-  async recordOutcome(slot, reportVariant, segment, kind, revenue) {
-    this.#engine.recordOutcome(slot, reportVariant, segment, kind, revenue ?? 0);
+  async recordOutcome(slot, reportVariant, kind, revenue) {
+    this.#engine.recordOutcome(slot, reportVariant, kind, revenue ?? 0);
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
   }
 
@@ -166,7 +175,7 @@ export class EngineHost {
     return this.#engine.exportHistory();
   }
 
-  /** The pending counters and today's ε spend: what the next report would be built from (on the device). */
+  /** The pending counters: what the next reports would be built from (on the device). */
   reportPreview() {
     return {
       state: this.#engine.reportState(),
@@ -176,67 +185,55 @@ export class EngineHost {
   }
 
   async clear() {
+    // The engine draws a fresh in-memory salt; the stored one goes, and the next load draws its own.
     this.#engine.clear();
-    for (const key of [HISTORY_KEY, PRIORS_KEY, SALT_KEY, QUEUE_KEY]) await this.#store.delete(key);
-    // Counters go, but today's ε spend stays: a wipe must not buy a fresh privacy budget.
+    await this.#store.delete(SALT_KEY);
+    await this.#store.delete(HISTORY_KEY);
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
+    // Built reports are the shopper's data too. The ledger stays: a wipe must not buy a fresh budget.
+    await this.#reports?.wipe();
   }
 
-  setConsent(consent, gpc, fetchPriors = true) {
+  async setConsent(consent, gpc, fetchPriors = true) {
     const allowed = consent && !gpc;
+    const was = this.#diag.consent;
     this.#engine.setConsent(allowed);
     this.#diag.consent = allowed ? 'granted' : gpc ? 'refused: Global Privacy Control is on' : 'not given';
     if (!allowed) {
       clearTimeout(this.#sendTimer);
-      this.#store?.delete(QUEUE_KEY); // withdrawn consent: queued reports are not sent either
+      // Withdrawn: the saved counters and every queued report go, not only the ones in memory.
+      await this.#store.set(REPORT_KEY, this.#engine.reportState());
+      await this.#reports?.wipe();
+    } else if (fetchPriors && was !== 'granted') {
+      await this.#reports?.load(this.#engine, true);
     }
-    else if (fetchPriors) this.#loadPriors().catch(() => {});
     return this.#diag.consent;
   }
 
   /**
-   * Builds one randomised report from the pending counters, queues it, and sends the queue as one batch;
-   * resolves to the report built now (or null). A failed send keeps the queue for the next visit: the ε a
-   * report spent is not wasted by a network error.
+   * Builds the reports the device's shared ledger allows now and queues them; each is sent in its own
+   * request after its own random delay (never at once: the page must not be able to time a report).
+   * Resolves to the reports built (randomised; empty when nothing is due or allowed).
    */
   async flushReports() {
-    const collector = this.#opts.collector;
-    if (!collector || this.#diag.consent !== 'granted') return null;
-    const report = this.#engine.buildReport() ?? null;
+    if (!this.#reports?.on || this.#diag.consent !== 'granted') return [];
+    const built = await this.#reports.build(this.#engine);
     await this.#store.set(REPORT_KEY, this.#engine.reportState());
-    const queue = (await this.#store.get(QUEUE_KEY)) ?? [];
-    if (report) queue.push(JSON.stringify(report));
-    // Bounded: a device offline for weeks drops its oldest reports rather than grow without limit.
-    queue.splice(0, Math.max(0, queue.length - MAX_QUEUED));
-    await this.#store.set(QUEUE_KEY, queue);
-    if (queue.length) await this.#send(collector, queue);
-    return report;
+    return built;
   }
 
-  async #send(collector, queue) {
-    const body = `{"reports":[${queue.join(',')}]}`;
-    try {
-      // No cookies, no referrer, survives the page going away; text/plain keeps it a simple CORS request.
-      const res = await fetch(new URL('/v1/reports', collector), {
-        method: 'POST',
-        body,
-        keepalive: true,
-        credentials: 'omit',
-        referrerPolicy: 'no-referrer',
-        headers: { 'content-type': 'text/plain' },
-      });
-      this.#diag.lastReport = { status: res.status, reports: queue.length };
-      // 4xx means the collector will never take these (schema, budget): drop them; 5xx may pass later.
-      if (res.ok || (res.status >= 400 && res.status < 500)) await this.#store.delete(QUEUE_KEY);
-    } catch (err) {
-      this.#diag.lastReport = { error: `${err?.message ?? err}; kept for the next visit`, reports: queue.length };
-    }
+  /** The page is going away: what is queued leaves now, with keepalive (best effort). */
+  async pagehide() {
+    if (this.#diag.consent !== 'granted' || !this.#reports?.on) return 0;
+    await this.flushReports();
+    return this.#reports.sendDue({ all: true, keepalive: true });
   }
 
-  diagnostics() {
+  async diagnostics() {
     return {
       ...this.#engine.diagnostics(),
       ...this.#diag,
+      ...(await this.#reports?.diagnostics()),
       backend: this.#gpu.diagnostics(),
       persistence: { mode: this.#store.mode, reason: this.#store.reason || undefined },
     };
@@ -248,6 +245,7 @@ export class EngineHost {
     this.#state = 'disposed';
     clearTimeout(this.#sendTimer);
     await Promise.allSettled([...this.#running]);
+    this.#reports?.close();
     this.#gpu.dispose();
     await this.#store?.close();
     this.#engine?.free();
@@ -267,33 +265,13 @@ export class EngineHost {
     }
   }
 
-  async #loadPriors() {
-    const collector = this.#opts.collector;
-    let priors = await this.#store.get(PRIORS_KEY);
-    // Without consent the collector is never contacted at all: even a GET would reveal the visit.
-    if (collector && this.#diag.consent === 'granted' && (!priors || Date.now() - priors.at > 3_600_000)) {
-      try {
-        const res = await fetch(new URL('/v1/priors', collector), { credentials: 'omit', referrerPolicy: 'no-referrer' });
-        if (res.ok) {
-          priors = { at: Date.now(), json: await res.text() };
-          await this.#store.set(PRIORS_KEY, priors);
-        }
-      } catch {
-        // Offline or no collector: cached or flat priors serve.
-      }
-    }
-    try {
-      if (priors?.json) this.#engine.setPriors(priors.json);
-      this.#diag.priors = priors?.json ? 'collector' : 'flat';
-    } catch (err) {
-      this.#diag.priors = `flat (the collector's priors were invalid: ${err?.message ?? err})`;
-    }
-  }
-
-  /** What the last visit counted goes out on this visit, after a random delay (unlinkable timing). */
+  /** What the last visit counted is built after a random delay and leaves in this visit, each report at
+   *  its own time (a visit that fetched the registry sends nothing). */
   #scheduleSend() {
+    if (this.#diag.consent !== 'granted' || !this.#reports?.on) return;
     const [lo, hi] = this.#opts.reportDelayMs ?? [5_000, 60_000];
     const delay = lo + Math.random() * Math.max(0, hi - lo);
+    this.#reports.start().catch(() => {});
     this.#sendTimer = setTimeout(() => this.#run(() => this.flushReports()).catch(() => {}), delay);
   }
 }

@@ -6,9 +6,8 @@ import type {
   ArmScore,
   BackendChoice,
   Boost,
-  Budget,
   CellCounters,
-  CellKey,
+  PendingCell,
   CopyOptions,
   CopyPick,
   CopyVariant,
@@ -27,8 +26,8 @@ import type {
   Ranked,
   Reason,
   ReasonKind,
+  Randomised,
   Report,
-  ReportEntry,
   ReportState,
   Rules,
   ShopperEvent,
@@ -39,9 +38,8 @@ export type {
   ArmScore,
   BackendChoice,
   Boost,
-  Budget,
   CellCounters,
-  CellKey,
+  PendingCell,
   CopyOptions,
   CopyPick,
   CopyVariant,
@@ -58,8 +56,8 @@ export type {
   Ranked,
   Reason,
   ReasonKind,
+  Randomised,
   Report,
-  ReportEntry,
   ReportState,
   Rules,
   ShopperEvent,
@@ -139,7 +137,8 @@ export interface VitrineOptions extends EngineConfig {
   device?: Device;
   /** With a folder `model` URL: `q8` (minilm-l6-q8_0.gguf, default) or `small` (minilm-l6-small.gguf). */
   dtype?: 'q8' | 'small';
-  /** Random delay range before the last visit's report is sent, ms (default [5000, 60000]). */
+  /** Random delay range of each report before it is sent, ms (default [5000, 60000]). The privacy budget
+   *  (ε 2 per report, 4 per device per day) is the SDK's and cannot be set. */
   reportDelayMs?: [number, number];
   /** Keep history in IndexedDB (default true). */
   persist?: boolean;
@@ -192,7 +191,10 @@ export type WebGpuInfo =
 export interface Diagnostics extends EngineDiagnostics {
   historySkipped?: number;
   consent?: string;
-  priors?: string;
+  /** `on`, or why nothing is sent. */
+  transport?: string;
+  queued?: number;
+  lastSend?: { status: number; kept: boolean } | null;
   persistence: { mode: 'indexeddb' | 'memory'; reason?: string };
   /** Live: with `device: 'auto'` the GPU calibrates after `create()`. */
   backend: Backends;
@@ -233,8 +235,11 @@ export declare class Vitrine {
   /** The shopper's own data. */
   export(): Promise<HistorySnapshot>;
   reportPreview(): Promise<ReportPreview>;
-  /** Sends one randomised report now; resolves to it, or null when nothing was sent. */
-  flushReports(): Promise<Report | null>;
+  /**
+   * Builds the randomised reports the device's ledger allows now and queues them, each sent later in its
+   * own request after its own random delay; resolves to them (empty when nothing is due or allowed).
+   */
+  flushReports(): Promise<Report[]>;
   setConsent(consent: boolean): Promise<string>;
   intent(): Promise<Float32Array>;
   /** Wipes history, encoded vectors, pending counters and the A/B salt. */

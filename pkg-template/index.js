@@ -137,6 +137,9 @@ export class Vitrine {
     if (options.dtype && !['q8', 'small'].includes(options.dtype)) {
       throw new VitrineError(`dtype must be 'q8' or 'small', not ${JSON.stringify(options.dtype)}`, 'invalid_option');
     }
+    if ('dailyEpsilon' in options || 'entryEpsilon' in options) {
+      throw new VitrineError('dailyEpsilon and entryEpsilon are gone: the privacy budget is the SDK\'s, not the page\'s (docs/privacy.md)', 'invalid_option');
+    }
     if (signal?.aborted) throw abortError(signal);
     const progress = (event) => {
       try {
@@ -162,8 +165,6 @@ export class Vitrine {
       consent: options.consent === true,
       gpc: globalThis.navigator?.globalPrivacyControl === true,
       history: options.history,
-      dailyEpsilon: options.dailyEpsilon,
-      entryEpsilon: options.entryEpsilon,
       reportDelayMs: options.reportDelayMs,
       persist: options.persist,
       cache: options.cache,
@@ -183,7 +184,10 @@ export class Vitrine {
       // What the page's browser offers; which backend encodes (core.backend) is the engine's own finding.
       const webgpu = device === 'cpu' ? { available: false, reason: "device: 'cpu' was requested" } : await findWebGpu();
       progress({ status: 'ready' });
-      return new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
+      const v = new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
+      // The page going away: queued reports leave with keepalive (fetch, not sendBeacon: no credentials).
+      globalThis.addEventListener?.('pagehide', v.#onPagehide);
+      return v;
     } catch (err) {
       await link.close({ wait: false });
       throw err;
@@ -242,7 +246,7 @@ export class Vitrine {
 
   /** Counts what happened after a pick: `'click' | 'add_to_cart' | 'purchase'` (with `revenue`). */
   recordOutcome(pick, kind, revenue = 0) {
-    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, pick.segment, kind, revenue]);
+    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, kind, revenue]);
   }
 
   /** The shopper's own data: `{ version, events }`. */
@@ -255,12 +259,15 @@ export class Vitrine {
     return this.#call('reportPreview', []);
   }
 
-  /** Sends one randomised report now (it is also sent by itself on the next visit). */
+  /**
+   * Builds the reports the device's budget allows now and queues them; each leaves in its own request
+   * after its own random delay (they also go by themselves on a later visit). Resolves to those built.
+   */
   flushReports() {
     return this.#call('flushReports', []);
   }
 
-  /** Gives or withdraws consent to report; withdrawing wipes pending counters. */
+  /** Gives or withdraws consent to report; withdrawing deletes the saved counters and queued reports. */
   setConsent(consent) {
     return this.#call('setConsent', [consent === true, globalThis.navigator?.globalPrivacyControl === true]);
   }
@@ -270,7 +277,8 @@ export class Vitrine {
     return this.#call('intent', []);
   }
 
-  /** Wipes the history, encoded vectors, pending reports and the A/B salt, here and in IndexedDB. */
+  /** Wipes the history, encoded vectors, pending counters and queued reports, the local bandit posterior
+   *  and the A/B salt (a new one is drawn), here and in IndexedDB. Today's privacy budget stays spent. */
   clear() {
     return this.#call('clear', []);
   }
@@ -280,11 +288,16 @@ export class Vitrine {
     return { ...(await this.#call('diagnostics', [])), webgpu: this.#info.webgpu };
   }
 
+  #onPagehide = () => {
+    if (!this.#disposed) this.#link.call('pagehide', []).catch(() => {});
+  };
+
   /**
    * Releases the worker and the engine once the calls already made have finished and their IndexedDB
    * writes are committed; resolves then. Any later call rejects (`code: 'disposed'`).
    */
   dispose() {
+    if (!this.#disposed) globalThis.removeEventListener?.('pagehide', this.#onPagehide);
     this.#disposed ??= this.#link.close();
     return this.#disposed;
   }

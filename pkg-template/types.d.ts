@@ -30,17 +30,10 @@ arch: string, };
  */
 export type EngineConfig = { 
 /**
- * History limits (500 events, 30 days by default).
+ * History limits (500 events, 30 days by default). Reporting has no settings: its ε and caps are
+ * the SDK's constants (`report::REPORT_EPSILON`, `DAILY_EPSILON`, …), not the page's.
  */
-history?: HistoryLimits, 
-/**
- * Daily ε budget for reports (default 3).
- */
-dailyEpsilon?: number, 
-/**
- * ε each report entry spends (default 1).
- */
-entryEpsilon?: number, };
+history?: HistoryLimits, };
 
 /**
  * How much history to keep.
@@ -82,7 +75,15 @@ encodedVectors: number,
 /**
  * Events in the history.
  */
-historyEvents: number, };
+historyEvents: number, 
+/**
+ * The collector's registry: how many experiments it lists, or why there is none.
+ */
+registry: string, 
+/**
+ * Per slot (and `report:EXPERIMENT`): whether the last pick or report was counted, and if not why.
+ */
+reporting: { [key in string]: string }, };
 
 /**
  * Which backend runs, and why: the diagnostics a page or the CLI shows.
@@ -357,7 +358,8 @@ id: string,
 text: string, };
 
 /**
- * How to pick: `{"mode":"bandit","fitWeight":1}` (default) or `{"mode":"ab","holdout":0.1}`.
+ * How to pick: `{"mode":"bandit","fitWeight":1}` (default) or `{"mode":"ab","holdout":0.1}`. For a
+ * registered experiment the registry's mode and holdout apply; the page's only when unregistered.
  */
 export type CopyOptions = { "mode": "bandit", 
 /**
@@ -374,9 +376,17 @@ holdout?: number, };
  */
 export type CopyPick = { 
 /**
- * The slot (experiment) id.
+ * The slot id.
  */
 slot: string, 
+/**
+ * The registered experiment the pick is counted under, if any.
+ */
+experiment: string | null, 
+/**
+ * Whether this impression was counted for a report (see `diagnostics().reporting` if not).
+ */
+counted: boolean, 
 /**
  * The variant to show.
  */
@@ -390,11 +400,11 @@ text: string,
  */
 reportVariant: string, 
 /**
- * The on-device segment of the session (the only context a report carries).
+ * The on-device segment of the session: local only, it never leaves the device.
  */
 segment: number, 
 /**
- * Each variant's cosine to the session intent, in variant order.
+ * Each variant's cosine to the session intent, in the page's variant order.
  */
 fits: Array<number>, 
 /**
@@ -449,7 +459,7 @@ fit: number,
 score: number, };
 
 /**
- * One device's report: entries built at the same time with the same ε.
+ * One device's report about one experiment.
  */
 export type Report = { 
 /**
@@ -457,68 +467,53 @@ export type Report = {
  */
 v: number, 
 /**
+ * A registered experiment id.
+ */
+experiment: string, 
+/**
  * Hours since the Unix epoch when the report was built.
  */
 hour: number, 
 /**
- * ε spent by each entry.
+ * The A/B arm (a variant id or `holdout`); absent in bandit mode.
  */
-epsilon: number, 
+arm?: string | null, 
 /**
- * One per reported cell.
+ * Random single-use id (lowercase hex): a resend of the same report counts once.
  */
-entries: Array<ReportEntry>, };
+id: string, 
+/**
+ * The randomised value.
+ */
+r: Randomised, };
 
 /**
- * One randomised cell.
+ * The randomised part of a report.
  */
-export type ReportEntry = { 
-/**
- * Experiment or placement id.
- */
-experiment: string, 
-/**
- * Variant id (or [`HOLDOUT_VARIANT`]).
- */
-variant: string, 
-/**
- * Segment `< 8`.
- */
-segment: number, 
-/**
- * [`CATEGORIES`] randomised bits, each 0 or 1.
- */
-bits: Array<number>, };
+export type Randomised = number | Array<number>;
 
 /**
- * The persisted part of a [`Reporter`].
+ * The persisted part of a [`Reporter`]: pending counters by experiment id.
  */
 export type ReportState = { 
 /**
- * Pending counters, one `[cell, counters]` pair per cell.
+ * Pending counters.
  */
-counters: Array<[CellKey, CellCounters]>, 
-/**
- * The daily budget and today's spend.
- */
-budget: Budget, };
+pending: Array<[string, PendingCell]>, };
 
 /**
- * What a report is keyed by: never anything about the person, only which copy and which coarse segment.
+ * One experiment's pending counters on this device: about the first variant it was shown (a device
+ * reports one cell per experiment; later exposures to other variants of a bandit are not counted).
  */
-export type CellKey = { 
+export type PendingCell = { 
 /**
- * Experiment or placement id (`[A-Za-z0-9_.:-]`, ≤ 64 bytes).
- */
-experiment: string, 
-/**
- * Variant id, same rules; `holdout` for the holdout arm of an A/B test.
+ * The measured variant (or `holdout`).
  */
 variant: string, 
 /**
- * Segment `< SEGMENTS`.
+ * What happened after it was shown.
  */
-segment: number, };
+counters: CellCounters, };
 
 /**
  * Raw counters of one cell. They never leave the device as such, only through [`CellCounters::outcome`].
@@ -544,9 +539,3 @@ purchases: number,
  * Purchase revenue, clamped to [`REVENUE_CLAMP`] as it accumulates.
  */
 revenue: number, };
-
-/**
- * What one device has spent on the current day. Serializable so the browser can persist it: a reload
- * must not refill the budget.
- */
-export type Budget = { daily_micros: number, day: number, spent_micros: number, };

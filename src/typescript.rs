@@ -73,11 +73,10 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         Decl::of::<copy::ArmScore>(cfg),
         // Reports.
         Decl::of::<report::Report>(cfg),
-        Decl::of::<report::Entry>(cfg),
+        Decl::of::<report::Randomised>(cfg),
         Decl::of::<report::ReporterState>(cfg),
-        Decl::of::<report::CellKey>(cfg),
+        Decl::of::<report::Pending>(cfg),
         Decl::of::<report::CellCounters>(cfg),
-        Decl::of::<report::Budget>(cfg),
     ]
 }
 

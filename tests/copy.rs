@@ -83,10 +83,97 @@ fn segment_is_the_nearest_centroid_and_fit_follows_the_session() {
         .0;
     assert_eq!(pick.segment as usize, by_hand);
 
-    // The impression was counted under that segment.
-    let state = serde_json::to_value(v.report_state()).unwrap();
-    assert_eq!(state["counters"][0][0]["segment"], by_hand);
-    assert_eq!(state["counters"][0][1]["impressions"], 1);
+    // No registry: the pick works and nothing is counted (the segment stays on the device either way).
+    assert!(!pick.counted && pick.experiment.is_none());
+    assert!(v.report_state().pending.is_empty());
+    assert!(v.diagnostics().reporting["banner"].contains("no registry"));
+}
+
+fn registry(mode: &str) -> String {
+    serde_json::json!({"v": 1, "experiments": [{"id": "hero", "slot": "banner", "variants": ["xmas", "garden"],
+        "mode": mode, "holdout": 0.0, "k": 100, "start": 0}]})
+    .to_string()
+}
+
+#[test]
+fn only_registered_slots_and_variants_are_counted_and_reports_carry_no_segment() {
+    let mut v = engine(2);
+    v.set_registry(&registry("bandit")).unwrap();
+    let mut rng = StdRng::seed_from_u64(9);
+    let opts = CopyOptions::Bandit { fit_weight: 1.0 };
+    let pick = v.pick_copy("banner", &variants(), opts, NOW, &mut rng).unwrap();
+    assert_eq!((pick.counted, pick.experiment.as_deref()), (true, Some("hero")));
+    // Per-shopper slots and a page that leaves out a registered variant: shown, not counted.
+    let other = v
+        .pick_copy("banner.customer-4711", &variants(), opts, NOW, &mut rng)
+        .unwrap();
+    assert!(!other.counted);
+    let one = v
+        .pick_copy("banner", &variants()[..1], opts, NOW, &mut rng)
+        .unwrap();
+    assert!(!one.counted && v.diagnostics().reporting["banner"].contains("did not pass"));
+    v.record("banner", &pick.report_variant, vitrine::report::Event::Click, NOW)
+        .unwrap();
+    let built = v.build_reports(None, NOW, &mut rng);
+    assert_eq!(built.reports.len(), 1);
+    let json = serde_json::to_value(&built.reports[0]).unwrap();
+    assert!(
+        json.get("arm").is_none() && json.get("segment").is_none(),
+        "{json}"
+    );
+    // Reported once: the next pick is not counted, even from a stale ledger copy.
+    let again = v.pick_copy("banner", &variants(), opts, NOW, &mut rng).unwrap();
+    assert!(!again.counted);
+    assert!(v.build_reports(Some("{}"), NOW, &mut rng).reports.is_empty());
+}
+
+#[test]
+fn withdrawal_and_clear_forget_counters_posterior_and_salt() {
+    let mut v = Vitrine::new(Config::default(), &[3; 16]).unwrap();
+    v.set_registry(&registry("ab")).unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    let opts = CopyOptions::Ab { holdout: 0.0 };
+    assert!(
+        v.pick_copy("banner", &variants(), opts, NOW, &mut rng)
+            .unwrap()
+            .counted
+    );
+    v.set_consent(false);
+    assert!(v.report_state().pending.is_empty());
+    v.set_consent(true);
+    assert!(
+        v.pick_copy("banner", &variants(), opts, NOW, &mut rng)
+            .unwrap()
+            .counted
+    );
+    let bandit = CopyOptions::Bandit { fit_weight: 0.0 };
+    let alpha_of_xmas = |v: &mut Vitrine, rng: &mut StdRng| match v
+        .pick_copy("local", &variants(), bandit, NOW, rng)
+        .unwrap()
+        .why
+    {
+        vitrine::copy::Why::Bandit { scores } => scores[0].alpha,
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..5 {
+        v.record("local", "xmas", vitrine::report::Event::Click, NOW)
+            .unwrap();
+    }
+    assert_eq!(
+        alpha_of_xmas(&mut v, &mut rng),
+        6.0,
+        "flat prior + 5 local clicks"
+    );
+    let salt = v.salt().to_vec();
+    v.clear();
+    assert_eq!(
+        alpha_of_xmas(&mut v, &mut rng),
+        1.0,
+        "the local posterior is gone"
+    );
+    assert!(v.report_state().pending.is_empty());
+    assert_ne!(v.salt(), &salt[..], "a fresh salt");
+    assert_eq!(v.salt().len(), 16);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use serde_json::Value;
 use vitrine::copy::Segments;
 use vitrine::history::{Event, EventKind};
 use vitrine::rank::{Boost, Candidate, Diversity, Filters, Pin, Placement, Rules};
-use vitrine::report::Batch;
+use vitrine::report::{Registry, Report};
 use vitrine::sdk::{Config, CopyOptions, CopyVariant};
 use vitrine::{Catalog, Encoder, SessionModel, Vitrine};
 
@@ -60,6 +60,9 @@ fn catalog() -> Catalog {
     c
 }
 
+/// A registry with one bandit experiment on `use_engine`'s slot, started before `NOW`.
+const REGISTRY: &str = r#"{"v":1,"experiments":[{"id":"exp","slot":"slot","variants":["a","b"],"mode":"bandit","k":10,"start":0}]}"#;
+
 fn engine() -> Vitrine {
     let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
     v.load_catalog(&catalog()).unwrap();
@@ -77,7 +80,8 @@ fn use_engine(v: &mut Vitrine) {
     let _ = v.intent(NOW);
     let variants = [CopyVariant { id: "a".into(), text: "a".into() }, CopyVariant { id: "b".into(), text: "b".into() }];
     let _ = v.pick_copy("slot", &variants, CopyOptions::default(), NOW, &mut rng);
-    let _ = v.build_report(NOW, &mut rng);
+    let _ = v.record("slot", "a", vitrine::report::Event::Click, NOW);
+    let _ = v.build_reports(None, NOW, &mut rng);
 }
 
 fn view(i: usize) -> Event {
@@ -225,6 +229,8 @@ fn json() -> impl Strategy<Value = Value> {
         "ts", "counters", "budget", "daily_micros", "day", "spent_micros", "experiment", "variant",
         "segment", "impressions", "clicks", "add_to_carts", "purchases", "revenue", "k", "priors",
         "alpha", "beta", "reports", "hour", "epsilon", "entries", "bits", "encoder", "source", "centroids",
+        "pending", "experiments", "slot", "variants", "mode", "holdout", "start", "end", "arm", "id", "r",
+        "today", "reported", "closed", "reported_started_by",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -354,16 +360,30 @@ proptest! {
         use_engine(&mut v);
     }
 
-    /// Persisted report state, the collector's priors and a posted batch of reports, of any shape.
+    /// Persisted report state and ledger, the collector's registry and priors, and a posted report, of
+    /// any shape (a registered experiment on the slot `use_engine` picks for, so reports are built).
     #[test]
-    fn report_json_is_taken_or_refused(state in json(), priors in json(), batch in json()) {
+    fn report_json_is_taken_or_refused(
+        state in json(),
+        ledger in json(),
+        priors in json(),
+        registry in json(),
+        report in json(),
+    ) {
         let mut v = engine();
         v.set_consent(true);
         let _ = v.restore_report_state(&state.to_string());
         let _ = v.set_priors(&priors.to_string());
+        let _ = v.set_registry(&registry.to_string());
+        v.set_ledger(Some(&ledger.to_string()), NOW);
         use_engine(&mut v);
-        if let Ok(b) = serde_json::from_value::<Batch>(batch) {
-            let _ = b.validate((NOW / 3.6e6) as u32);
+        v.set_registry(REGISTRY).unwrap();
+        use_engine(&mut v);
+        if let Ok(r) = serde_json::from_value::<Report>(report) {
+            if r.validate((NOW / 3.6e6) as u32).is_ok() {
+                let registry = Registry::from_json(REGISTRY).unwrap();
+                let _ = r.validate_for(&registry.experiments[0]);
+            }
         }
     }
 
@@ -410,7 +430,7 @@ proptest! {
         if let Ok(pick) = v.pick_copy(&slot, &variants, options, NOW, &mut rng) {
             prop_assert!(variants.iter().any(|x| x.id == pick.variant));
         }
-        let _ = v.build_report(NOW, &mut rng);
+        let _ = v.build_reports(None, NOW, &mut rng);
     }
 
     /// Segment files of any shape.

@@ -85,6 +85,11 @@ impl Posteriors {
             .insert((experiment.into(), variant.into(), segment), (alpha, beta));
     }
 
+    /// Forget this device's own observations (the shopper's wipe); the collector's priors stay.
+    pub fn clear_local(&mut self) {
+        self.local.clear();
+    }
+
     /// Count one local impression outcome of `variant`.
     pub fn observe(&mut self, experiment: &str, variant: &str, segment: u8, clicked: bool) {
         let c = self

@@ -6,7 +6,7 @@ mod copy;
 mod placements;
 mod vectors;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
@@ -18,10 +18,10 @@ use crate::history::{Event, EventKind, History, StoreConfig};
 use crate::model::session::{zero_shot_intent, SessionModel, SessionStep};
 use crate::model::Encoder;
 use crate::rank::{Candidate, Placement, Ranked, Rules};
-use crate::report::{ReportConfig, Reporter};
+use crate::report::{Ledger, Registry, Reporter};
 use vectors::VectorStore;
 
-pub use copy::{CopyOptions, CopyPick, CopyVariant};
+pub use copy::{BuiltReports, CopyOptions, CopyPick, CopyVariant};
 
 /// Settings for [`Vitrine::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -29,13 +29,10 @@ pub use copy::{CopyOptions, CopyPick, CopyVariant};
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 #[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EngineConfig", optional_fields))]
 pub struct Config {
-    /// History limits (500 events, 30 days by default).
+    /// History limits (500 events, 30 days by default). Reporting has no settings: its ε and caps are
+    /// the SDK's constants (`report::REPORT_EPSILON`, `DAILY_EPSILON`, …), not the page's.
     #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub history: StoreConfig,
-    /// Daily ε budget for reports (default 3).
-    pub daily_epsilon: Option<f64>,
-    /// ε each report entry spends (default 1).
-    pub entry_epsilon: Option<f64>,
 }
 
 /// What the engine runs on right now, for the page's diagnostics panel.
@@ -56,6 +53,10 @@ pub struct Diagnostics {
     pub encoded_vectors: usize,
     /// Events in the history.
     pub history_events: usize,
+    /// The collector's registry: how many experiments it lists, or why there is none.
+    pub registry: String,
+    /// Per slot (and `report:EXPERIMENT`): whether the last pick or report was counted, and if not why.
+    pub reporting: BTreeMap<String, String>,
 }
 
 /// The on-device personalization engine.
@@ -65,6 +66,12 @@ pub struct Vitrine {
     encoder: Option<Rc<Encoder>>,
     vectors: VectorStore,
     reporter: Reporter,
+    /// The collector's public registry: only its experiments are counted.
+    registry: Option<Registry>,
+    /// The device's ledger as last read from its one record, merged (running maximum).
+    ledger: Ledger,
+    /// Why the last pick per slot was (not) counted, for diagnostics.
+    reporting: BTreeMap<String, String>,
     posteriors: Posteriors,
     /// Random per-device salt of the A/B split: kept on the device, never reported.
     salt: Vec<u8>,
@@ -88,17 +95,14 @@ impl Vitrine {
                 "the device salt must be at least 16 random bytes".into(),
             ));
         }
-        let defaults = ReportConfig::default();
-        let report = ReportConfig {
-            daily_epsilon: config.daily_epsilon.unwrap_or(defaults.daily_epsilon),
-            entry_epsilon: config.entry_epsilon.unwrap_or(defaults.entry_epsilon),
-            ..defaults
-        };
         Ok(Self {
             history: History::new(config.history)?,
             encoder: None,
             vectors: VectorStore::default(),
-            reporter: Reporter::new(report)?,
+            reporter: Reporter::new(),
+            registry: None,
+            ledger: Ledger::new(),
+            reporting: BTreeMap::new(),
             posteriors: Posteriors::flat(),
             salt: salt.to_vec(),
             segments: None,
@@ -182,14 +186,23 @@ impl Vitrine {
         self.history.push(event, now_ms)
     }
 
-    /// Forgets the history, every vector encoded on this device and the pending report counters.
+    /// Forgets the history, every vector encoded on this device, the pending report counters, the local
+    /// bandit posterior and the A/B salt (a fresh random one replaces it: [`Self::salt`] to persist it).
+    /// The ledger stays: a wipe must not buy a fresh privacy budget.
     pub fn clear(&mut self) {
+        use rand::{Rng, SeedableRng};
         self.history.clear();
         self.vectors.clear_encoded();
         self.projected.clear();
-        let consent = self.reporter.consent();
-        self.reporter.set_consent(false);
-        self.reporter.set_consent(consent);
+        self.reporter.clear();
+        self.posteriors.clear_local();
+        self.reporting.clear();
+        self.salt = rand::rngs::StdRng::from_os_rng().random::<[u8; 16]>().to_vec();
+    }
+
+    /// The device's A/B salt (the browser persists it; it never leaves the device).
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
     }
 
     /// What runs, for diagnostics.
@@ -204,6 +217,11 @@ impl Vitrine {
             catalog_vectors: self.vectors.catalog_len(),
             encoded_vectors: self.vectors.encoded_len(),
             history_events: self.history.len(),
+            registry: match &self.registry {
+                Some(r) => format!("{} registered experiments", r.experiments.len()),
+                None => "none loaded: nothing is counted (no collector, no consent, or offline)".into(),
+            },
+            reporting: self.reporting.clone(),
         }
     }
 

@@ -58,8 +58,8 @@ impl WebVitrine {
 
 #[wasm_bindgen(js_class = Engine)]
 impl WebVitrine {
-    /// `config`: an `EngineConfig` (`{history: {maxEvents, maxAgeDays}, dailyEpsilon, entryEpsilon}`,
-    /// every field optional); `salt`: the device's A/B salt (16+ random bytes kept by the page, never sent).
+    /// `config`: an `EngineConfig` (`{history: {maxEvents, maxAgeDays}}`, every field optional; reporting's
+    /// ε is the SDK's, not a setting); `salt`: the device's A/B salt (16+ random bytes kept by the page, never sent).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue, salt: &[u8]) -> Result<WebVitrine, JsError> {
         let config: Config = if given(&config) { from_js("config", config)? } else { Config::default() };
@@ -153,12 +153,12 @@ impl WebVitrine {
     }
 
     /// Counts an outcome of a shown variant: `kind` is `impression`, `click`, `add_to_cart` or `purchase`.
+    /// Counted only when the slot runs a registered experiment and this is the variant the device measures.
     #[wasm_bindgen(js_name = recordOutcome)]
     pub fn record_outcome(
         &mut self,
         slot: &str,
         report_variant: &str,
-        segment: u8,
         kind: &str,
         revenue: f64,
     ) -> Result<(), JsError> {
@@ -173,7 +173,7 @@ impl WebVitrine {
                 ))))
             }
         };
-        self.inner.record(slot, report_variant, segment, outcome).js()
+        self.inner.record(slot, report_variant, outcome, now()).js()
     }
 
     /// The session intent (unit length, zeros without history).
@@ -195,9 +195,11 @@ impl WebVitrine {
         self.inner.history_mut().restore(&json, now()).js()
     }
 
-    /// Forgets the history, encoded vectors and pending report counters.
-    pub fn clear(&mut self) {
+    /// Forgets the history, encoded vectors, pending counters, the local posterior and the A/B salt;
+    /// returns the fresh salt for the page's store to keep.
+    pub fn clear(&mut self) -> Vec<u8> {
         self.inner.clear();
+        self.inner.salt().to_vec()
     }
 
     /// Sets consent (false also when the Global Privacy Control signal is on): off wipes the counters.
@@ -225,14 +227,23 @@ impl WebVitrine {
         self.inner.restore_report_state(&json).js()
     }
 
-    /// Builds one randomised `Report` from the pending counters; `undefined` when there is nothing to
-    /// send, no consent, or no ε left today.
-    #[wasm_bindgen(js_name = buildReport)]
-    pub fn build_report(&mut self) -> Result<JsValue, JsError> {
-        match self.inner.build_report(now(), &mut self.rng) {
-            Some(report) => to_js(&report),
-            None => Ok(JsValue::UNDEFINED),
-        }
+    /// The collector's `/v1/experiments` registry JSON text: only its experiments are counted.
+    #[wasm_bindgen(js_name = setRegistry)]
+    pub fn set_registry(&mut self, registry: &str) -> Result<(), JsError> {
+        self.inner.set_registry(registry).js()
+    }
+
+    /// The device's stored ledger JSON text (`undefined` when none; damaged reads as spent).
+    #[wasm_bindgen(js_name = setLedger)]
+    pub fn set_ledger(&mut self, ledger: Option<String>) {
+        self.inner.set_ledger(ledger.as_deref(), now());
+    }
+
+    /// Builds the reports the ledger allows: `ledger` is the stored record's JSON text as read inside the
+    /// caller's readwrite transaction; returns `{reports, ledger}`, the ledger text to write back in it.
+    #[wasm_bindgen(js_name = buildReports)]
+    pub fn build_reports(&mut self, ledger: Option<String>) -> Result<JsValue, JsError> {
+        to_js(&self.inner.build_reports(ledger.as_deref(), now(), &mut self.rng))
     }
 
     /// What runs: encoder, intent model, vector counts, history size (`EngineDiagnostics`).

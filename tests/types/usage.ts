@@ -22,6 +22,8 @@ export async function storefront(): Promise<void> {
   await v.rerankSearch('mug', [{ id: '1', title: 'Mug' }]);
   const pick: CopyPick = await v.pickCopy('banner', [{ id: 'a', text: 'Hello' }], { mode: 'ab', holdout: 0.1 });
   await v.recordOutcome(pick, 'purchase', 12.5);
+  const counted: boolean = pick.counted;
+  const built: number = (await v.flushReports()).length;
   const history = await v.export();
   const last: number = history.events[0].ts;
   const diag = await v.diagnostics();
@@ -29,7 +31,7 @@ export async function storefront(): Promise<void> {
   const vectors: number = diag.catalogVectors;
   const state: ReportState = (await v.reportPreview()).state;
   const rules: Rules = { filters: { maxPrice: 20 }, boosts: [{ ids: ['1'], weight: 0.1 }], includeSeen: true };
-  console.log(why, last, mode, vectors, state.budget, rules);
+  console.log(why, last, mode, vectors, state.pending.length, rules, counted, built, diag.reporting[pick.slot]);
   try {
     await v.track({ type: 'view', productId: '' });
   } catch (err) {
@@ -52,6 +54,8 @@ export async function storefront(): Promise<void> {
   await v.rank({ placement: 'similarTo' });
   // @ts-expect-error: not a device
   await Vitrine.create({ device: 'gpu' });
+  // @ts-expect-error: the privacy budget is the SDK's, not a page option
+  await Vitrine.create({ dailyEpsilon: 8 });
   // @ts-expect-error: the outcome kinds are closed
   await v.recordOutcome(pick, 'like');
   // @ts-expect-error: not a rule (the generated Rules type is closed)
