@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use vitrine::copy::{choose_ab, Candidate};
+use vitrine::copy::{choose_ab, Arm};
 use vitrine::report::{
-    Batch, CellKey, Event, Report, ReportConfig, Reporter, MAX_REPORTS_PER_BATCH, REVENUE_BUCKET_UPPER,
+    Batch, CellKey, Interaction, Report, ReportConfig, Reporter, MAX_REPORTS_PER_BATCH, REVENUE_BUCKET_UPPER,
     REVENUE_BUCKET_VALUE, SEGMENTS,
 };
 
@@ -113,9 +113,9 @@ fn bucketed_order_value() -> f64 {
 
 /// One device: sticky split, its outcome drawn from the true rates, one report from the core's builder.
 fn device(truths: &[Truth], args: &SimulateArgs, now: u64, rng: &mut StdRng) -> Result<Option<Report>> {
-    let cands: Vec<Candidate> = truths
+    let cands: Vec<Arm> = truths
         .iter()
-        .map(|t| Candidate {
+        .map(|t| Arm {
             id: t.name.clone(),
             fit: 0.0,
         })
@@ -136,18 +136,18 @@ fn device(truths: &[Truth], args: &SimulateArgs, now: u64, rng: &mut StdRng) -> 
         &choice.report_variant,
         rng.random_range(0..SEGMENTS),
     )?;
-    dev.track(&key, Event::Impression)?;
+    dev.track(&key, Interaction::Impression)?;
     let u: f64 = rng.random();
     if u < truth.ctr {
-        dev.track(&key, Event::Click)?;
+        dev.track(&key, Interaction::Click)?;
     }
     if u < truth.atc {
-        dev.track(&key, Event::AddToCart)?;
+        dev.track(&key, Interaction::AddToCart)?;
     }
     if u < truth.cvr {
         dev.track(
             &key,
-            Event::Purchase {
+            Interaction::Purchase {
                 revenue: rng.random_range(ORDER_VALUE.0..ORDER_VALUE.1),
             },
         )?;

@@ -17,7 +17,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vitrine::report::{CellKey, Event, ReportConfig, Reporter, CATEGORIES, REVENUE_BUCKET_VALUE};
+use vitrine::report::{CellKey, Interaction, ReportConfig, Reporter, CATEGORIES, REVENUE_BUCKET_VALUE};
 use vitrine_collector::estimate::{estimate, Counts, Metric};
 
 const RUNS: u64 = 1000;
@@ -45,16 +45,16 @@ fn draw(shares: &[f64; CATEGORIES], rng: &mut StdRng) -> usize {
 }
 
 /// The events a device records to reach outcome `category`.
-fn events(category: usize) -> Vec<Event> {
-    let mut ev = vec![Event::Impression];
+fn events(category: usize) -> Vec<Interaction> {
+    let mut ev = vec![Interaction::Impression];
     if category >= 1 {
-        ev.push(Event::Click);
+        ev.push(Interaction::Click);
     }
     if category >= 2 {
-        ev.push(Event::AddToCart);
+        ev.push(Interaction::AddToCart);
     }
     if category >= 3 {
-        ev.push(Event::Purchase {
+        ev.push(Interaction::Purchase {
             revenue: REVENUE_BUCKET_VALUE[category - 3],
         });
     }

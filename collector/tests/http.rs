@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::Value;
-use vitrine::report::{Batch, CellKey, Event, Report, ReportConfig, Reporter};
+use vitrine::report::{Batch, CellKey, Interaction, Report, ReportConfig, Reporter};
 use vitrine_collector::{spawn, Config, Running};
 
 struct Server {
@@ -84,9 +84,9 @@ fn now() -> u64 {
 fn report(variant: &str, clicked: bool, rng: &mut StdRng) -> Report {
     let mut dev = Reporter::new(ReportConfig::default()).unwrap();
     let key = CellKey::new("hero", variant, 1).unwrap();
-    dev.track(&key, Event::Impression).unwrap();
+    dev.track(&key, Interaction::Impression).unwrap();
     if clicked {
-        dev.track(&key, Event::Click).unwrap();
+        dev.track(&key, Interaction::Click).unwrap();
     }
     dev.build(now(), rng).unwrap()
 }

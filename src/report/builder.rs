@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::budget::{Budget, DEFAULT_DAILY_EPSILON};
 use super::ldp::Oue;
-use super::outcome::{CellKey, Counters, Event};
+use super::outcome::{CellKey, Counters, Interaction};
 use super::schema::{Entry, Report, MAX_ENTRIES_PER_REPORT, SCHEMA_VERSION};
 use crate::Result;
 
@@ -116,7 +116,7 @@ impl Reporter {
     }
 
     /// Count one event; ignored without consent.
-    pub fn track(&mut self, key: &CellKey, event: Event) -> Result<()> {
+    pub fn track(&mut self, key: &CellKey, event: Interaction) -> Result<()> {
         if !self.consent {
             return Ok(());
         }
@@ -194,7 +194,7 @@ mod tests {
         for i in 0..10 {
             r.track(
                 &CellKey::new("e", &format!("v{i}"), 0).unwrap(),
-                Event::Impression,
+                Interaction::Impression,
             )
             .unwrap();
         }
@@ -227,7 +227,7 @@ mod tests {
                 for i in 0..n {
                     let key = CellKey::new("e", &format!("v{step}-{i}"), 0).unwrap();
                     // The 64-cell cap may refuse some when the budget holds cells back; that is fine here.
-                    let _ = r.track(&key, Event::Impression);
+                    let _ = r.track(&key, Interaction::Impression);
                 }
                 if let Some(rep) = r.build(NOW + step * 600, &mut rng) {
                     spent_today += rep.epsilon * rep.entries.len() as f64;
@@ -243,11 +243,11 @@ mod tests {
     #[test]
     fn no_consent_no_report() {
         let mut r = reporter();
-        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression)
+        r.track(&CellKey::new("e", "A", 0).unwrap(), Interaction::Impression)
             .unwrap();
         r.set_consent(false);
         assert!(r.counters().is_empty());
-        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression)
+        r.track(&CellKey::new("e", "A", 0).unwrap(), Interaction::Impression)
             .unwrap();
         assert!(r.build(NOW, &mut StdRng::seed_from_u64(0)).is_none());
     }
@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn report_json_has_no_identifying_fields() {
         let mut r = reporter();
-        r.track(&CellKey::new("hero", "B", 4).unwrap(), Event::Impression)
+        r.track(&CellKey::new("hero", "B", 4).unwrap(), Interaction::Impression)
             .unwrap();
         let rep = r.build(NOW, &mut StdRng::seed_from_u64(0)).unwrap();
         let v = serde_json::to_value(&rep).unwrap();

@@ -31,7 +31,7 @@ pub use budget::{eps_to_micros, Budget, DEFAULT_DAILY_EPSILON};
 pub use builder::{ReportConfig, Reporter, ReporterState, DEFAULT_ENTRY_EPSILON};
 pub use ldp::{Oue, MAX_EPSILON, MIN_EPSILON};
 pub use outcome::{
-    CellCounters, CellKey, Counters, Event, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER,
+    CellCounters, CellKey, Counters, Interaction, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER,
     REVENUE_BUCKET_VALUE, REVENUE_CLAMP, SEGMENTS,
 };
 pub use schema::{

@@ -59,7 +59,7 @@ impl Outcome {
 
 /// One event the page tracks for a cell.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Event {
+pub enum Interaction {
     /// The copy or placement was shown.
     Impression,
     /// It was clicked.
@@ -168,8 +168,8 @@ impl From<Vec<(CellKey, CellCounters)>> for Counters {
 
 impl Counters {
     /// Count `event` for `key`. Refuses a new cell beyond [`MAX_CELLS`] and invalid revenue.
-    pub fn track(&mut self, key: &CellKey, event: Event) -> Result<()> {
-        if let Event::Purchase { revenue } = event {
+    pub fn track(&mut self, key: &CellKey, event: Interaction) -> Result<()> {
+        if let Interaction::Purchase { revenue } = event {
             if !(revenue.is_finite() && revenue >= 0.0) {
                 return Err(Error::InvalidInput(format!(
                     "purchase revenue {revenue} must be a finite number ≥ 0; pass the order value in currency units"
@@ -189,10 +189,10 @@ impl Counters {
             return Ok(());
         };
         match event {
-            Event::Impression => c.impressions = c.impressions.saturating_add(1),
-            Event::Click => c.clicks = c.clicks.saturating_add(1),
-            Event::AddToCart => c.add_to_carts = c.add_to_carts.saturating_add(1),
-            Event::Purchase { revenue } => {
+            Interaction::Impression => c.impressions = c.impressions.saturating_add(1),
+            Interaction::Click => c.clicks = c.clicks.saturating_add(1),
+            Interaction::AddToCart => c.add_to_carts = c.add_to_carts.saturating_add(1),
+            Interaction::Purchase { revenue } => {
                 c.purchases = c.purchases.saturating_add(1);
                 c.revenue = (c.revenue + revenue).min(REVENUE_CLAMP);
             }
@@ -239,16 +239,16 @@ mod tests {
     fn outcome_is_the_deepest_stage_with_clamped_revenue() {
         let key = CellKey::new("hero", "A", 1).unwrap();
         let mut c = Counters::default();
-        c.track(&key, Event::Impression).unwrap();
+        c.track(&key, Interaction::Impression).unwrap();
         assert_eq!(c.get(&key).unwrap().outcome(), Some(Outcome::Seen));
-        c.track(&key, Event::Click).unwrap();
+        c.track(&key, Interaction::Click).unwrap();
         assert_eq!(c.get(&key).unwrap().outcome(), Some(Outcome::Clicked));
-        c.track(&key, Event::Purchase { revenue: 30.0 }).unwrap();
+        c.track(&key, Interaction::Purchase { revenue: 30.0 }).unwrap();
         assert_eq!(
             c.get(&key).unwrap().outcome(),
             Some(Outcome::Purchased { bucket: 1 })
         );
-        c.track(&key, Event::Purchase { revenue: 1e9 }).unwrap();
+        c.track(&key, Interaction::Purchase { revenue: 1e9 }).unwrap();
         assert_eq!(c.get(&key).unwrap().revenue, REVENUE_CLAMP);
         assert_eq!(Outcome::Purchased { bucket: 3 }.category(), CATEGORIES - 1);
     }
@@ -260,17 +260,22 @@ mod tests {
         assert!(CellKey::new("hero", "a b", 0).is_err());
         let key = CellKey::new("hero", "A", 0).unwrap();
         let mut c = Counters::default();
-        assert!(c.track(&key, Event::Purchase { revenue: f64::NAN }).is_err());
-        assert!(c.track(&key, Event::Purchase { revenue: -1.0 }).is_err());
+        assert!(c
+            .track(&key, Interaction::Purchase { revenue: f64::NAN })
+            .is_err());
+        assert!(c.track(&key, Interaction::Purchase { revenue: -1.0 }).is_err());
         for i in 0..MAX_CELLS {
             c.track(
                 &CellKey::new("e", &format!("v{i}"), 0).unwrap(),
-                Event::Impression,
+                Interaction::Impression,
             )
             .unwrap();
         }
         assert!(c
-            .track(&CellKey::new("e", "one-more", 0).unwrap(), Event::Impression)
+            .track(
+                &CellKey::new("e", "one-more", 0).unwrap(),
+                Interaction::Impression
+            )
             .is_err());
     }
 }

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::vectors::VectorStore;
 use super::Vitrine;
-use crate::copy::{self, Mode, Posteriors, Why};
+use crate::copy::{self, CopyOptions, Posteriors, Why};
 use crate::error::{Error, Result};
 use crate::rank::dot;
-use crate::report::{CellKey, Event as Outcome, Report, ReporterState};
+use crate::report::{CellKey, Interaction, Report, ReporterState};
 
 /// A copy variant as the page passes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,35 +19,6 @@ pub struct CopyVariant {
     pub id: String,
     /// The copy text, embedded to measure its fit to the session.
     pub text: String,
-}
-
-/// How to pick: `{"mode":"bandit","fitWeight":1}` (default) or `{"mode":"ab","holdout":0.1}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
-pub enum CopyOptions {
-    /// Thompson sampling blended with semantic fit.
-    #[serde(rename_all = "camelCase")]
-    Bandit {
-        /// How much fit moves the sampled rate (default 1).
-        #[serde(default = "one")]
-        fit_weight: f32,
-    },
-    /// Sticky split; the holdout share sees the control.
-    Ab {
-        /// Share held out, in [0, 1).
-        #[serde(default)]
-        holdout: f64,
-    },
-}
-
-fn one() -> f32 {
-    1.0
-}
-
-impl Default for CopyOptions {
-    fn default() -> Self {
-        Self::Bandit { fit_weight: 1.0 }
-    }
 }
 
 /// The pick and why.
@@ -104,23 +75,19 @@ impl Vitrine {
             };
             fits.push(fit);
         }
-        let candidates: Vec<copy::Candidate> = variants
+        let candidates: Vec<copy::Arm> = variants
             .iter()
             .zip(&fits)
-            .map(|(v, f)| copy::Candidate {
+            .map(|(v, f)| copy::Arm {
                 id: v.id.clone(),
                 fit: *f,
             })
             .collect();
-        let mode = match options {
-            CopyOptions::Bandit { fit_weight } => Mode::Bandit { fit_weight },
-            CopyOptions::Ab { holdout } => Mode::Ab { holdout },
-        };
         let choice = copy::choose(
             slot,
             &candidates,
             segment,
-            mode,
+            options,
             &self.posteriors,
             &self.salt,
             rng,
@@ -130,7 +97,7 @@ impl Vitrine {
             .find(|v| v.id == choice.variant)
             .map(|v| v.text.clone())
             .unwrap_or_default();
-        self.record(slot, &choice.report_variant, segment, Outcome::Impression)?;
+        self.record(slot, &choice.report_variant, segment, Interaction::Impression)?;
         Ok(CopyPick {
             slot: slot.to_owned(),
             variant: choice.variant,
@@ -143,9 +110,15 @@ impl Vitrine {
     }
 
     /// Counts an outcome (`click`, `add_to_cart`, `purchase` with revenue) of a shown variant.
-    pub fn record(&mut self, slot: &str, report_variant: &str, segment: u8, outcome: Outcome) -> Result<()> {
+    pub fn record(
+        &mut self,
+        slot: &str,
+        report_variant: &str,
+        segment: u8,
+        outcome: Interaction,
+    ) -> Result<()> {
         let key = CellKey::new(slot, report_variant, segment)?;
-        if let Outcome::Click = outcome {
+        if let Interaction::Click = outcome {
             self.posteriors.observe(slot, report_variant, segment, true);
         }
         self.reporter.track(&key, outcome)

@@ -21,7 +21,8 @@ use crate::rank::{Candidate, Placement, Ranked, Rules};
 use crate::report::{ReportConfig, Reporter};
 use vectors::VectorStore;
 
-pub use copy::{CopyOptions, CopyPick, CopyVariant};
+pub use crate::copy::CopyOptions;
+pub use copy::{CopyPick, CopyVariant};
 
 /// Settings for [`Vitrine::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

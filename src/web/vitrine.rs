@@ -11,7 +11,7 @@ use crate::copy::Segments;
 use crate::history::Event;
 use crate::model::SessionModel;
 use crate::rank::{Candidate, Placement, Rules};
-use crate::report::Event as Outcome;
+use crate::report::Interaction;
 use crate::sdk::{Config, CopyOptions, CopyVariant};
 use crate::Vitrine;
 
@@ -172,10 +172,10 @@ impl WebVitrine {
         revenue: f64,
     ) -> Result<(), JsError> {
         let outcome = match kind {
-            "impression" => Outcome::Impression,
-            "click" => Outcome::Click,
-            "add_to_cart" => Outcome::AddToCart,
-            "purchase" => Outcome::Purchase { revenue },
+            "impression" => Interaction::Impression,
+            "click" => Interaction::Click,
+            "add_to_cart" => Interaction::AddToCart,
+            "purchase" => Interaction::Purchase { revenue },
             other => {
                 return Err(JsError::new(&format!(
                     "outcome `{other}` is not one of impression, click, add_to_cart, purchase"
