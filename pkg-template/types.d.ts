@@ -358,16 +358,18 @@ id: string,
 text: string, };
 
 /**
- * How to pick: `{"mode":"bandit","fitWeight":1}` (default) or `{"mode":"ab","holdout":0.1}`. For a
- * registered experiment the registry's mode and holdout apply; the page's only when unregistered.
+ * How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit","fitWeight":1}` (default) or
+ * `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
+ * page's only when unregistered.
  */
 export type CopyOptions = { "mode": "bandit", 
 /**
- * How much fit moves the sampled rate (default 1).
+ * How much fit moves the sampled rate (default 1): 0 ignores fit; 1 lets a perfect fit multiply
+ * the sampled rate by e.
  */
 fitWeight?: number, } | { "mode": "ab", 
 /**
- * Share held out, in [0, 1).
+ * Share of devices held out, in [0, 1).
  */
 holdout?: number, };
 

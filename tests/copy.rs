@@ -112,7 +112,7 @@ fn only_registered_slots_and_variants_are_counted_and_reports_carry_no_segment()
         .pick_copy("banner", &variants()[..1], opts, NOW, &mut rng)
         .unwrap();
     assert!(!one.counted && v.diagnostics().reporting["banner"].contains("did not pass"));
-    v.record("banner", &pick.report_variant, vitrine::report::Event::Click, NOW)
+    v.record("banner", &pick.report_variant, vitrine::report::Interaction::Click, NOW)
         .unwrap();
     let built = v.build_reports(None, NOW, &mut rng);
     assert_eq!(built.reports.len(), 1);
@@ -156,7 +156,7 @@ fn withdrawal_and_clear_forget_counters_posterior_and_salt() {
         other => panic!("{other:?}"),
     };
     for _ in 0..5 {
-        v.record("local", "xmas", vitrine::report::Event::Click, NOW)
+        v.record("local", "xmas", vitrine::report::Interaction::Click, NOW)
             .unwrap();
     }
     assert_eq!(

@@ -66,3 +66,40 @@ fn fast_erf_matches_libm() {
     assert!((vitrine::backend::cpu::ops::erf(100.0) - 1.0).abs() <= 1e-6);
     assert!(vitrine::backend::cpu::ops::erf(f32::NAN).is_nan());
 }
+
+#[test]
+#[cfg(not(target_arch = "wasm32"))] // reads the model files
+fn packed_weights_give_back_their_gguf_blocks_byte_for_byte() {
+    // The GPU uploads the blocks re-derived from the CPU's packed copy instead of reading the model
+    // file again: they must be the file's bytes exactly, for random weights (zero blocks included)...
+    for &dtype in DTYPES {
+        let mut v = kernel_cases::values(16 * 96, 4);
+        v[32..64].fill(0.0);
+        let w = Tensor::from_vec(v, (16, 96), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, dtype).unwrap();
+        let packed = PackedQ8::from_qtensor(&q).unwrap();
+        assert_eq!(packed.ggml_blocks(), q.data().unwrap().to_vec(), "{dtype:?}");
+    }
+    // ...and for every matrix of both shipped models, read by candle's own GGUF reader.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for model in ["minilm-l6-q8_0", "minilm-l6-small"] {
+        let bytes = std::fs::read(root.join(format!("models/{model}.gguf"))).expect("model");
+        let mut cursor = std::io::Cursor::new(&bytes);
+        let content = candle_core::quantized::gguf_file::Content::read(&mut cursor).unwrap();
+        let mut checked = 0;
+        for name in content.tensor_infos.keys() {
+            let q = content.tensor(&mut cursor, name, &Device::Cpu).unwrap();
+            if let Some(packed) = PackedQ8::from_qtensor(&q) {
+                assert_eq!(packed.dtype(), q.dtype());
+                assert!(
+                    packed.ggml_blocks() == q.data().unwrap().as_ref(),
+                    "{model}: {name}"
+                );
+                checked += 1;
+            }
+        }
+        // 6 layers × 6 matrices, plus the word table.
+        assert!(checked >= 36, "{model}: only {checked} packed matrices");
+        eprintln!("{model}: {checked} matrices give back their blocks exactly");
+    }
+}

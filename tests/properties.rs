@@ -80,7 +80,7 @@ fn use_engine(v: &mut Vitrine) {
     let _ = v.intent(NOW);
     let variants = [CopyVariant { id: "a".into(), text: "a".into() }, CopyVariant { id: "b".into(), text: "b".into() }];
     let _ = v.pick_copy("slot", &variants, CopyOptions::default(), NOW, &mut rng);
-    let _ = v.record("slot", "a", vitrine::report::Event::Click, NOW);
+    let _ = v.record("slot", "a", vitrine::report::Interaction::Click, NOW);
     let _ = v.build_reports(None, NOW, &mut rng);
 }
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{
-    Event, Experiment, ExperimentMode, Ledger, Mechanism, Randomiser, Registry, Reporter, REPORT_EPSILON,
+    Interaction, Experiment, ExperimentMode, Ledger, Mechanism, Randomiser, Registry, Reporter, REPORT_EPSILON,
 };
 use vitrine_collector::estimate::{estimate, Metric, Noised};
 use vitrine_collector::power::{per_shopper_variance, shares, shoppers_per_arm};
@@ -101,9 +101,9 @@ fn simulated_test(exp: &Experiment, truths: &[Truth], n: usize, seed: u64) -> bo
         for _ in 0..n {
             let mut dev = Reporter::new();
             let v = &exp.variants[j];
-            let _ = dev.track(exp, v, Event::Impression);
+            let _ = dev.track(exp, v, Interaction::Impression);
             if rng.random_bool(truth.ctr) {
-                let _ = dev.track(exp, v, Event::Click);
+                let _ = dev.track(exp, v, Interaction::Click);
             }
             let (reports, _) = dev.build(&registry, &mut Ledger::new(), NOW, &mut rng);
             for r in reports {

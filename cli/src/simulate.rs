@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use vitrine::report::{Event, Registry, Report, HOLDOUT_VARIANT};
+use vitrine::report::{Interaction, Registry, Report, HOLDOUT_VARIANT};
 use vitrine::sdk::{Config, CopyOptions, CopyVariant};
 use vitrine::Vitrine;
 
@@ -144,15 +144,15 @@ fn shopper(
         .find(|t| t.name == pick.variant)
         .unwrap_or(&truths[0]);
     let u: f64 = rng.random();
-    let mut record = |e: Event| sdk.record(slot, &pick.report_variant, e, now_ms);
+    let mut record = |e: Interaction| sdk.record(slot, &pick.report_variant, e, now_ms);
     if u < truth.ctr {
-        record(Event::Click)?;
+        record(Interaction::Click)?;
     }
     if u < truth.atc {
-        record(Event::AddToCart)?;
+        record(Interaction::AddToCart)?;
     }
     if u < truth.cvr {
-        record(Event::Purchase {
+        record(Interaction::Purchase {
             revenue: rng.random_range(ORDER_VALUE.0..ORDER_VALUE.1),
         })?;
     }

@@ -12,7 +12,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{
-    Event, Experiment, ExperimentMode, Ledger, Randomiser, Registry, Reporter, LDP_OUTCOMES, REPORT_EPSILON,
+    Interaction, Experiment, ExperimentMode, Ledger, Randomiser, Registry, Reporter, LDP_OUTCOMES, REPORT_EPSILON,
 };
 use vitrine_collector::estimate::{estimate, Metric, Noised};
 
@@ -63,10 +63,10 @@ fn run(exp: &Experiment, seed: u64) -> Vec<Noised> {
         let mut dev = Reporter::new();
         let outcome = draw(&TRUTH[arm], &mut rng);
         let events = [
-            Event::Impression,
-            Event::Click,
-            Event::AddToCart,
-            Event::Purchase { revenue: 30.0 },
+            Interaction::Impression,
+            Interaction::Click,
+            Interaction::AddToCart,
+            Interaction::Purchase { revenue: 30.0 },
         ];
         for e in &events[..=outcome] {
             dev.track(exp, variant, *e).unwrap();

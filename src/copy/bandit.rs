@@ -3,7 +3,7 @@
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
 
-use super::{validate_candidates, ArmScore, Candidate, Choice, Posteriors, Why};
+use super::{validate_candidates, Arm, ArmScore, Choice, Posteriors, Why};
 use crate::{Error, Result};
 
 /// Sample each variant's click rate from its posterior, weight it by `exp(fit_weight · fit)`, and pick the
@@ -11,7 +11,7 @@ use crate::{Error, Result};
 /// rescue a variant the data say is much worse.
 pub fn choose_bandit<R: Rng + ?Sized>(
     experiment: &str,
-    candidates: &[Candidate],
+    candidates: &[Arm],
     segment: u8,
     fit_weight: f32,
     posteriors: &Posteriors,
@@ -63,13 +63,13 @@ mod tests {
     use super::*;
     use rand::{rngs::StdRng, SeedableRng};
 
-    fn cands(fit_b: f32) -> Vec<Candidate> {
+    fn cands(fit_b: f32) -> Vec<Arm> {
         vec![
-            Candidate {
+            Arm {
                 id: "A".into(),
                 fit: 0.0,
             },
-            Candidate {
+            Arm {
                 id: "B".into(),
                 fit: fit_b,
             },
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn rejects_non_finite_fit() {
-        let bad = vec![Candidate {
+        let bad = vec![Arm {
             id: "A".into(),
             fit: f32::NAN,
         }];

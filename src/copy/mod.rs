@@ -1,11 +1,12 @@
 //! Promo copy selection: a Thompson-sampling bandit blended with semantic fit, or a sticky A/B split with
 //! a holdout. Every choice says why (the scores it compared), and the RNG is injected so tests are seeded.
 //!
-//! - [`choose`] dispatches on [`Mode`]: [`Mode::Bandit`] samples each variant's click rate from its Beta
-//!   posterior ([`Posteriors`]: the collector's `/v1/priors` plus this device's own observations, flat
-//!   Beta(1, 1) when there is none) and multiplies it by `exp(fit_weight · fit)`, where `fit` is the
-//!   caller's cosine between the variant's text vector and the session intent; [`Mode::Ab`] hashes the
-//!   experiment id with a device salt (which never leaves the device) into a sticky bucket.
+//! - [`choose`] dispatches on [`CopyOptions`]: [`CopyOptions::Bandit`] samples each variant's click rate
+//!   from its Beta posterior ([`Posteriors`]: the collector's `/v1/priors` plus this device's own
+//!   observations, flat Beta(1, 1) when there is none) and multiplies it by `exp(fit_weight · fit)`, where
+//!   `fit` is the caller's cosine between the variant's text vector and the session intent;
+//!   [`CopyOptions::Ab`] hashes the experiment id with a device salt (which never leaves the device) into
+//!   a sticky bucket.
 //! - The chosen [`Choice::report_variant`] is the label to count impressions and outcomes under
 //!   ([`crate::report`]): the variant id, or `holdout` for the A/B holdout, which is shown the control.
 
@@ -27,27 +28,46 @@ use crate::{Error, Result};
 
 /// A variant to choose among, with its semantic fit to the session (cosine in [-1, 1]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
+pub struct Arm {
     /// Variant id; the first candidate is the control.
     pub id: String,
     /// Cosine between the variant text vector and the session intent.
     pub fit: f32,
 }
 
-/// How to choose.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Mode {
-    /// Thompson sampling; `fit_weight` scales how much semantic fit moves the sampled rate.
+/// How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit","fitWeight":1}` (default) or
+/// `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
+/// page's only when unregistered.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
+pub enum CopyOptions {
+    /// Thompson sampling blended with semantic fit.
+    #[serde(rename_all = "camelCase")]
     Bandit {
-        /// 0 ignores fit; 1 lets a perfect fit multiply the sampled rate by e.
+        /// How much fit moves the sampled rate (default 1): 0 ignores fit; 1 lets a perfect fit multiply
+        /// the sampled rate by e.
+        #[serde(default = "one")]
+        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         fit_weight: f32,
     },
-    /// Deterministic sticky split; a `holdout` share in [0, 1) sees the control and reports as `holdout`.
+    /// Deterministic sticky split; the holdout share sees the control and reports as `holdout`.
     Ab {
-        /// Share of devices held out.
+        /// Share of devices held out, in [0, 1).
+        #[serde(default)]
+        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         holdout: f64,
     },
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self::Bandit { fit_weight: 1.0 }
+    }
 }
 
 /// One variant's score in a bandit choice.
@@ -102,23 +122,23 @@ pub struct Choice {
 /// Choose a variant for `experiment` and `segment`.
 pub fn choose<R: Rng + ?Sized>(
     experiment: &str,
-    candidates: &[Candidate],
+    candidates: &[Arm],
     segment: u8,
-    mode: Mode,
+    options: CopyOptions,
     posteriors: &Posteriors,
     device_salt: &[u8],
     rng: &mut R,
 ) -> Result<Choice> {
-    match mode {
-        Mode::Bandit { fit_weight } => {
+    match options {
+        CopyOptions::Bandit { fit_weight } => {
             choose_bandit(experiment, candidates, segment, fit_weight, posteriors, rng)
         }
-        Mode::Ab { holdout } => choose_ab(experiment, candidates, holdout, device_salt),
+        CopyOptions::Ab { holdout } => choose_ab(experiment, candidates, holdout, device_salt),
     }
 }
 
 /// Shared checks: ids plain, none called `holdout`, fits finite, at least one candidate.
-fn validate_candidates(experiment: &str, candidates: &[Candidate]) -> Result<()> {
+fn validate_candidates(experiment: &str, candidates: &[Arm]) -> Result<()> {
     validate_id("experiment", experiment)?;
     if candidates.is_empty() {
         return Err(Error::InvalidInput(format!(

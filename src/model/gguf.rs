@@ -12,7 +12,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
-use super::linear::Linear;
+use crate::backend::cpu::Linear;
 use crate::error::{Error, Result};
 
 /// Version of the layout below; bump it when a key or tensor name changes meaning.

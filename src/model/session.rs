@@ -16,7 +16,7 @@ use candle_core::{Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use super::gguf::ModelFile;
-use super::linear::Linear;
+use crate::backend::cpu::Linear;
 use crate::error::{Error, Result};
 use crate::history::event::EventKind;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::budget::{eps_to_micros, Ledger, Refusal, REPORT_EPSILON};
 use super::cells::{Experiment, ExperimentMode, Registry};
 use super::ldp::Randomiser;
-use super::outcome::{CellCounters, Event, MAX_CELLS};
+use super::outcome::{CellCounters, Interaction, MAX_CELLS};
 use super::schema::{report_id, validate_id, Report, HOLDOUT_VARIANT, SCHEMA_VERSION};
 use crate::{Error, Result};
 
@@ -116,7 +116,7 @@ impl Reporter {
     }
 
     /// Count `event` for `variant` (a registered variant, or `holdout` in an A/B test) of `exp`.
-    pub fn track(&mut self, exp: &Experiment, variant: &str, event: Event) -> Result<Tracked> {
+    pub fn track(&mut self, exp: &Experiment, variant: &str, event: Interaction) -> Result<Tracked> {
         if !self.consent {
             return Ok(Tracked::Not("no consent".into()));
         }
@@ -129,7 +129,7 @@ impl Reporter {
             )));
         }
         if !self.pending.contains_key(&exp.id) {
-            if event != Event::Impression {
+            if event != Interaction::Impression {
                 return Ok(Tracked::Not(format!(
                     "no impression of {} was counted first",
                     exp.id
@@ -256,10 +256,10 @@ mod tests {
         let mut r = Reporter::new();
         let mut rng = StdRng::seed_from_u64(1);
         for e in &reg.experiments {
-            assert_eq!(r.track(e, "C", Event::Impression).unwrap(), Tracked::Counted);
+            assert_eq!(r.track(e, "C", Interaction::Impression).unwrap(), Tracked::Counted);
         }
         assert!(matches!(
-            r.track(&reg.experiments[0], "A", Event::Click).unwrap(),
+            r.track(&reg.experiments[0], "A", Interaction::Click).unwrap(),
             Tracked::Not(_)
         ));
         let mut ledger = Ledger::new();
@@ -282,7 +282,7 @@ mod tests {
             rep.validate_for(reg.get(&rep.experiment).unwrap()).unwrap();
         }
         // Counted again after reporting: never reported twice.
-        r.track(&reg.experiments[0], "C", Event::Impression).unwrap();
+        r.track(&reg.experiments[0], "C", Interaction::Impression).unwrap();
         let (again, why) = r.build(&reg, &mut ledger, NOW + 3 * 86_400, &mut rng);
         assert!(again.is_empty() && why[0].1.contains("lifetime"), "{why:?}");
     }
@@ -291,21 +291,21 @@ mod tests {
     fn no_consent_no_counters_and_unregistered_variants_refused() {
         let reg = registry();
         let mut r = Reporter::new();
-        r.track(&reg.experiments[0], "A", Event::Impression).unwrap();
+        r.track(&reg.experiments[0], "A", Interaction::Impression).unwrap();
         r.set_consent(false);
         assert!(r.pending().is_empty());
         assert!(matches!(
-            r.track(&reg.experiments[0], "A", Event::Impression).unwrap(),
+            r.track(&reg.experiments[0], "A", Interaction::Impression).unwrap(),
             Tracked::Not(_)
         ));
         let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
         assert!(reports.is_empty());
         let mut r = Reporter::new();
         assert!(r
-            .track(&reg.experiments[0], "customer-4711", Event::Impression)
+            .track(&reg.experiments[0], "customer-4711", Interaction::Impression)
             .is_err());
         assert!(
-            r.track(&reg.experiments[0], "holdout", Event::Impression)
+            r.track(&reg.experiments[0], "holdout", Interaction::Impression)
                 .is_err(),
             "no holdout registered"
         );
@@ -315,7 +315,7 @@ mod tests {
     fn report_json_carries_only_the_clear_fields() {
         let reg = registry();
         let mut r = Reporter::new();
-        r.track(&reg.experiments[0], "B", Event::Impression).unwrap();
+        r.track(&reg.experiments[0], "B", Interaction::Impression).unwrap();
         let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
         let v = serde_json::to_value(&reports[0]).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();

@@ -34,7 +34,7 @@ pub use builder::{Pending, Reporter, ReporterState, Tracked};
 pub use cells::{CellLayout, Experiment, ExperimentMode, Registry, LDP_OUTCOMES, MAX_VARIANTS, MIN_K};
 pub use ldp::{grr_variance, olh_variance, oue_variance, Mechanism, Randomised, Randomiser};
 pub use outcome::{
-    CellCounters, Event, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER, REVENUE_BUCKET_VALUE,
+    CellCounters, Interaction, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER, REVENUE_BUCKET_VALUE,
     REVENUE_CLAMP, SEGMENTS,
 };
 pub use schema::{

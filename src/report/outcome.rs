@@ -63,7 +63,7 @@ impl Outcome {
 
 /// One event the page tracks for a cell.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Event {
+pub enum Interaction {
     /// The copy or placement was shown.
     Impression,
     /// It was clicked.
@@ -113,12 +113,12 @@ impl CellCounters {
     }
 
     /// Count `event`. Refuses invalid revenue (the page's input).
-    pub fn track(&mut self, event: Event) -> Result<()> {
+    pub fn track(&mut self, event: Interaction) -> Result<()> {
         match event {
-            Event::Impression => self.impressions = self.impressions.saturating_add(1),
-            Event::Click => self.clicks = self.clicks.saturating_add(1),
-            Event::AddToCart => self.add_to_carts = self.add_to_carts.saturating_add(1),
-            Event::Purchase { revenue } => {
+            Interaction::Impression => self.impressions = self.impressions.saturating_add(1),
+            Interaction::Click => self.clicks = self.clicks.saturating_add(1),
+            Interaction::AddToCart => self.add_to_carts = self.add_to_carts.saturating_add(1),
+            Interaction::Purchase { revenue } => {
                 if !(revenue.is_finite() && revenue >= 0.0) {
                     return Err(Error::InvalidInput(format!(
                         "purchase revenue {revenue} must be a finite number ≥ 0; pass the order value in currency units"
@@ -140,17 +140,17 @@ mod tests {
     fn outcome_is_the_deepest_stage_with_clamped_revenue() {
         let mut c = CellCounters::default();
         assert_eq!(c.outcome(), None, "never shown: nothing to report");
-        c.track(Event::Impression).unwrap();
+        c.track(Interaction::Impression).unwrap();
         assert_eq!(c.outcome(), Some(Outcome::Seen));
-        c.track(Event::Click).unwrap();
+        c.track(Interaction::Click).unwrap();
         assert_eq!(c.outcome(), Some(Outcome::Clicked));
-        c.track(Event::Purchase { revenue: 30.0 }).unwrap();
+        c.track(Interaction::Purchase { revenue: 30.0 }).unwrap();
         assert_eq!(c.outcome(), Some(Outcome::Purchased { bucket: 1 }));
-        c.track(Event::Purchase { revenue: 1e9 }).unwrap();
+        c.track(Interaction::Purchase { revenue: 1e9 }).unwrap();
         assert_eq!(c.revenue, REVENUE_CLAMP);
         assert_eq!(Outcome::Purchased { bucket: 3 }.category(), CATEGORIES - 1);
         assert_eq!(Outcome::Purchased { bucket: 3 }.ldp_index(), 3);
-        assert!(c.track(Event::Purchase { revenue: f64::NAN }).is_err());
-        assert!(c.track(Event::Purchase { revenue: -1.0 }).is_err());
+        assert!(c.track(Interaction::Purchase { revenue: f64::NAN }).is_err());
+        assert!(c.track(Interaction::Purchase { revenue: -1.0 }).is_err());
     }
 }

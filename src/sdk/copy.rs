@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::vectors::VectorStore;
 use super::Vitrine;
-use crate::copy::{self, Mode, Posteriors, Why};
+use crate::copy::{self, CopyOptions, Posteriors, Why};
 use crate::error::{Error, Result};
 use crate::rank::dot;
 use crate::report::{
-    Event as Outcome, Experiment, ExperimentMode, Ledger, Registry, Report, ReporterState, Tracked,
+    Experiment, Interaction, ExperimentMode, Ledger, Registry, Report, ReporterState, Tracked,
 };
 
 /// A copy variant as the page passes it.
@@ -26,39 +26,6 @@ pub struct CopyVariant {
     pub id: String,
     /// The copy text, embedded to measure its fit to the session.
     pub text: String,
-}
-
-/// How to pick: `{"mode":"bandit","fitWeight":1}` (default) or `{"mode":"ab","holdout":0.1}`. For a
-/// registered experiment the registry's mode and holdout apply; the page's only when unregistered.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
-#[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
-pub enum CopyOptions {
-    /// Thompson sampling blended with semantic fit.
-    #[serde(rename_all = "camelCase")]
-    Bandit {
-        /// How much fit moves the sampled rate (default 1).
-        #[serde(default = "one")]
-        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
-        fit_weight: f32,
-    },
-    /// Sticky split; the holdout share sees the control.
-    Ab {
-        /// Share held out, in [0, 1).
-        #[serde(default)]
-        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
-        holdout: f64,
-    },
-}
-
-fn one() -> f32 {
-    1.0
-}
-
-impl Default for CopyOptions {
-    fn default() -> Self {
-        Self::Bandit { fit_weight: 1.0 }
-    }
 }
 
 /// The pick and why.
@@ -133,10 +100,10 @@ impl Vitrine {
             };
             fits.push(fit);
         }
-        let page: Vec<copy::Candidate> = variants
+        let page: Vec<copy::Arm> = variants
             .iter()
             .zip(&fits)
-            .map(|(v, f)| copy::Candidate {
+            .map(|(v, f)| copy::Arm {
                 id: v.id.clone(),
                 fit: *f,
             })
@@ -151,21 +118,13 @@ impl Vitrine {
                     .filter_map(|id| page.iter().find(|c| &c.id == id).cloned())
                     .collect::<Vec<_>>();
                 let mode = match (e.mode, options) {
-                    (ExperimentMode::Ab, _) => Mode::Ab { holdout: e.holdout },
-                    (ExperimentMode::Bandit, CopyOptions::Bandit { fit_weight }) => {
-                        Mode::Bandit { fit_weight }
-                    }
-                    (ExperimentMode::Bandit, CopyOptions::Ab { .. }) => Mode::Bandit { fit_weight: 1.0 },
+                    (ExperimentMode::Ab, _) => CopyOptions::Ab { holdout: e.holdout },
+                    (ExperimentMode::Bandit, bandit @ CopyOptions::Bandit { .. }) => bandit,
+                    (ExperimentMode::Bandit, CopyOptions::Ab { .. }) => CopyOptions::default(),
                 };
                 (e.id.clone(), c, mode)
             }
-            None => {
-                let mode = match options {
-                    CopyOptions::Bandit { fit_weight } => Mode::Bandit { fit_weight },
-                    CopyOptions::Ab { holdout } => Mode::Ab { holdout },
-                };
-                (slot.to_owned(), page, mode)
-            }
+            None => (slot.to_owned(), page, options),
         };
         let choice = copy::choose(
             &key,
@@ -184,7 +143,7 @@ impl Vitrine {
         let status = match &exp {
             Some(e) => self
                 .reporter
-                .track(e, &choice.report_variant, Outcome::Impression)?,
+                .track(e, &choice.report_variant, Interaction::Impression)?,
             None => Tracked::Not(reason),
         };
         let counted = status == Tracked::Counted;
@@ -213,7 +172,7 @@ impl Vitrine {
     fn experiment_for(
         &self,
         slot: &str,
-        page: &[copy::Candidate],
+        page: &[copy::Arm],
         now_ms: f64,
     ) -> (Option<Experiment>, String) {
         if !self.reporter.consent() {
@@ -247,14 +206,14 @@ impl Vitrine {
     }
 
     /// Counts an outcome (`click`, `add_to_cart`, `purchase` with revenue) of a shown variant.
-    pub fn record(&mut self, slot: &str, report_variant: &str, outcome: Outcome, now_ms: f64) -> Result<()> {
+    pub fn record(&mut self, slot: &str, report_variant: &str, outcome: Interaction, now_ms: f64) -> Result<()> {
         let exp = self
             .registry
             .as_ref()
             .and_then(|r| r.active_for_slot(slot, secs(now_ms)))
             .cloned();
         let key = exp.as_ref().map_or(slot, |e| e.id.as_str());
-        if let Outcome::Click = outcome {
+        if let Interaction::Click = outcome {
             // The local posterior learns from every click, counted or not: it never leaves the device.
             self.posteriors.observe(key, report_variant, 0, true);
         }

@@ -21,7 +21,8 @@ use crate::rank::{Candidate, Placement, Ranked, Rules};
 use crate::report::{Ledger, Registry, Reporter};
 use vectors::VectorStore;
 
-pub use copy::{BuiltReports, CopyOptions, CopyPick, CopyVariant};
+pub use crate::copy::CopyOptions;
+pub use copy::{BuiltReports, CopyPick, CopyVariant};
 
 /// Settings for [`Vitrine::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

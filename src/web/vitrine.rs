@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::history::Event;
 use crate::model::SessionModel;
 use crate::rank::{Candidate, Placement, Rules};
-use crate::report::Event as Outcome;
+use crate::report::Interaction;
 use crate::sdk::{Config, CopyOptions, CopyVariant};
 use crate::Vitrine;
 
@@ -163,10 +163,10 @@ impl WebVitrine {
         revenue: f64,
     ) -> Result<(), JsError> {
         let outcome = match kind {
-            "impression" => Outcome::Impression,
-            "click" => Outcome::Click,
-            "add_to_cart" => Outcome::AddToCart,
-            "purchase" => Outcome::Purchase { revenue },
+            "impression" => Interaction::Impression,
+            "click" => Interaction::Click,
+            "add_to_cart" => Interaction::AddToCart,
+            "purchase" => Interaction::Purchase { revenue },
             other => {
                 return Err(js_error(Error::InvalidInput(format!(
                     "outcome `{other}` is not one of impression, click, add_to_cart, purchase"

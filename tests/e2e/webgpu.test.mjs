@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDemo, newPage } from './browser.mjs';
+import { measure } from '../../scripts/bench-memory.mjs';
 
 let plain;
 let gpu;
@@ -66,6 +67,16 @@ test('WebGPU vectors match the CPU at cos >= 0.9999 (SwiftShader)', async () => 
   console.log(`GPU vs CPU cosines: min ${worst.toFixed(7)} over ${result.cosines.length}`);
   assert.deepEqual(page.errors, []);
   await page.close();
+});
+
+test('attaching the GPU does not copy the model into wasm memory again', async () => {
+  // The GPU's weights come from the encoder's own copy, one matrix at a time; handing the 23.6 MiB file
+  // over and parsing it again grew wasm memory (which never shrinks) by 11.9 MiB.
+  const row = await measure(gpu, 'minilm-l6-q8_0');
+  assert.equal(row.gpuError, undefined, row.gpuError);
+  const grown = (row.gpuAttached - row.cpuOnly) / 2 ** 20;
+  console.log(`wasm memory: ${(row.cpuOnly / 2 ** 20).toFixed(1)} MiB on the CPU, +${grown.toFixed(1)} MiB with the GPU`);
+  assert.ok(grown <= 2, `attaching the GPU grew wasm memory by ${grown.toFixed(1)} MiB`);
 });
 
 test("device: 'webgpu' encodes the catalog on the GPU and ranks as the CPU does", async () => {

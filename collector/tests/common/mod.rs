@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::Value;
-use vitrine::report::{report_id, Event, Experiment, Ledger, Registry, Report, Reporter};
+use vitrine::report::{report_id, Interaction, Experiment, Ledger, Registry, Report, Reporter};
 use vitrine_collector::{spawn, Config, Running};
 
 pub const TOKEN: &str = "test-admin-token";
@@ -162,9 +162,9 @@ pub fn now() -> u64 {
 /// A real report from the core's builder: one device shown `variant` of `exp`, clicked or not.
 pub fn report(exp: &Experiment, variant: &str, clicked: bool, rng: &mut StdRng) -> Report {
     let mut dev = Reporter::new();
-    dev.track(exp, variant, Event::Impression).unwrap();
+    dev.track(exp, variant, Interaction::Impression).unwrap();
     if clicked {
-        dev.track(exp, variant, Event::Click).unwrap();
+        dev.track(exp, variant, Interaction::Click).unwrap();
     }
     let registry = Registry {
         v: 1,
