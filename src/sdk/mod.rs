@@ -226,6 +226,7 @@ impl Vitrine {
                 dup.id
             )));
         }
+        self.vectors.begin_call();
         self.ensure_history_vectors()?;
         self.vectors.ensure(self.encoder.as_deref(), candidates)?;
         if matches!(placement, Placement::ForYou) {
@@ -237,6 +238,7 @@ impl Vitrine {
     /// The session intent in the encoder's space (unit length; all zeros with no usable history).
     pub fn intent(&mut self, now_ms: f64) -> Result<Vec<f32>> {
         self.history.prune(now_ms);
+        self.vectors.begin_call();
         self.ensure_history_vectors()?;
         let steps = self.steps();
         Ok(zero_shot_intent(
@@ -279,7 +281,8 @@ impl Vitrine {
         let Some(enc) = self.encoder.as_ref() else {
             return Ok(());
         };
-        let texts = self.vectors.missing(self.history_texts());
+        let texts = self.history_texts();
+        let texts = self.vectors.missing(texts);
         self.vectors.encode_into(enc, texts)
     }
 
@@ -312,7 +315,7 @@ impl Vitrine {
             .chain(VectorStore::titled(candidates).map(|(id, t)| (id.to_owned(), t.to_owned())))
             .chain(queries)
             .chain(copy);
-        self.vectors.missing(all)
+        self.vectors.lacking(all)
     }
 
     /// Caches vectors for `keys` (from [`Self::pending_texts`]) made by another backend of the loaded
