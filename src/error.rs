@@ -95,9 +95,38 @@ pub enum Error {
     #[error("the GPU kernels do not support this model: {0}; use device `cpu` or `auto`")]
     GpuUnsupported(String),
 
+    /// Two vectors or buffers that must have one length do not: vectors from different models met, or
+    /// a caller passed the wrong slice.
+    #[error(
+        "size mismatch in {what}: expected {expected} values, found {found}; load the encoder, catalog, session model and segments made by one model (report it if they are)"
+    )]
+    SizeMismatch {
+        /// The computation and the operand, e.g. `dot`.
+        what: String,
+        /// Length it needs.
+        expected: usize,
+        /// Length it got.
+        found: usize,
+    },
+
     /// A catalog vector file that is not one, is damaged, or is of another version.
     #[error("catalog file is invalid: {0}; regenerate it with `vitrine embed-catalog`")]
     Catalog(String),
+}
+
+impl Error {
+    /// A [`Error::SizeMismatch`] unless `found == expected`.
+    pub fn check_len(what: &str, expected: usize, found: usize) -> Result<()> {
+        if found == expected {
+            Ok(())
+        } else {
+            Err(Self::SizeMismatch {
+                what: what.to_owned(),
+                expected,
+                found,
+            })
+        }
+    }
 }
 
 /// Result alias for the core.

@@ -74,7 +74,7 @@ pub struct Ranked {
     pub reasons: Vec<Reason>,
 }
 
-/// Dot product; both slices have the encoder's length.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// Dot product of two vectors of one length; two lengths mean two models met ([`crate::Error::SizeMismatch`]).
+pub fn dot(a: &[f32], b: &[f32]) -> crate::Result<f32> {
     crate::backend::cpu::ops::dot(a, b)
 }

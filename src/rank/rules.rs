@@ -171,14 +171,14 @@ pub struct Placed {
 /// Orders candidates by `relevance` (`None` = cannot be scored, dropped) under `rules`.
 /// `vectors[i]` is candidate i's text vector, used by MMR; `excluded` holds the ids the history rules out
 /// (purchased, or seen for forYou), already resolved by the caller against `exclude_purchased` and
-/// `include_seen`.
+/// `include_seen`. Vectors of two lengths (MMR compares them) are an error.
 pub fn apply_rules(
     candidates: &[Candidate],
     relevance: &[Option<f32>],
     vectors: &[Option<&[f32]>],
     rules: &Rules,
     excluded: &HashSet<&str>,
-) -> Vec<Placed> {
+) -> Result<Vec<Placed>> {
     let pinned: HashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
     let mut pool: Vec<Placed> = candidates
         .iter()
@@ -199,7 +199,7 @@ pub fn apply_rules(
     // Stable sort: ties keep the page's order, so the same inputs give the same output.
     pool.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut picked = match rules.diversity {
-        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, rules.limit),
+        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, rules.limit)?,
         _ => {
             pool.truncate(rules.limit);
             pool
@@ -224,10 +224,10 @@ pub fn apply_rules(
         }
     }
     picked.truncate(rules.limit);
-    picked
+    Ok(picked)
 }
 
-fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Vec<Placed> {
+fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Result<Vec<Placed>> {
     pool.truncate((limit * MMR_POOL_PER_RESULT).clamp(limit, MMR_POOL_MAX));
     let mut picked: Vec<Placed> = Vec::with_capacity(limit);
     // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
@@ -255,12 +255,12 @@ fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: us
         if let Some(vj) = vectors[pool[j].index] {
             for (k, q) in pool.iter().enumerate() {
                 if let (false, Some(vk)) = (taken[k], vectors[q.index]) {
-                    max_sim[k] = max_sim[k].max(dot(vj, vk));
+                    max_sim[k] = max_sim[k].max(dot(vj, vk)?);
                 }
             }
         }
     }
-    picked
+    Ok(picked)
 }
 
 #[cfg(test)]
@@ -293,20 +293,29 @@ mod tests {
         let bought: HashSet<&str> = ["a"].into();
         let mut rules = Rules::default();
         // "a" is bought, "d" has no score: b, c remain, by relevance.
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["b", "c"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought).unwrap()),
+            ["b", "c"]
+        );
         rules.boosts.push(Boost {
             category: Some("x".into()),
             ids: vec![],
             weight: 0.2,
         });
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["c", "b"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought).unwrap()),
+            ["c", "b"]
+        );
         rules.filters.max_price = Some(20.0);
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["c"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought).unwrap()),
+            ["c"]
+        );
         rules.pins.push(Pin {
             id: "d".into(),
             position: 0,
         });
-        let out = apply_rules(&c, &rel, &v, &rules, &bought);
+        let out = apply_rules(&c, &rel, &v, &rules, &bought).unwrap();
         assert_eq!(ids(&c, &out), ["d", "c"]);
         assert!(out[0].pinned && !out[1].pinned);
         // The caller resolves exclude_purchased = false to an empty exclusion set.
@@ -316,7 +325,7 @@ mod tests {
         };
         rules.pins.clear();
         assert_eq!(
-            ids(&c, &apply_rules(&c, &rel, &v, &rules, &HashSet::new())),
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &HashSet::new()).unwrap()),
             ["a", "c"]
         );
     }
@@ -330,7 +339,10 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(
-            ids(&c, &apply_rules(&c, &rel, &[None; 5], &rules, &HashSet::new())),
+            ids(
+                &c,
+                &apply_rules(&c, &rel, &[None; 5], &rules, &HashSet::new()).unwrap()
+            ),
             ["0", "1", "2"]
         );
     }
@@ -348,7 +360,7 @@ mod tests {
             diversity: Some(Diversity { lambda: 0.5 }),
             ..Rules::default()
         };
-        let out = apply_rules(&c, &rel, &v, &rules, &HashSet::new());
+        let out = apply_rules(&c, &rel, &v, &rules, &HashSet::new()).unwrap();
         assert_eq!(ids(&c, &out), ["a", "c", "b"]);
         // Reference MMR score of the second pick: 0.5·0.5 − 0.5·max(0, cos(c, a)) = 0.25.
         assert!((out[1].score - 0.25).abs() < 1e-6);
@@ -357,7 +369,7 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(
-            ids(&c, &apply_rules(&c, &rel, &v, &plain, &HashSet::new())),
+            ids(&c, &apply_rules(&c, &rel, &v, &plain, &HashSet::new()).unwrap()),
             ["a", "b", "c"]
         );
     }

@@ -69,7 +69,7 @@ impl Vitrine {
             let fit = match (&self.encoder, intent.iter().any(|x| *x != 0.0)) {
                 (Some(enc), true) => {
                     let key = variant_key(&v.text);
-                    dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)
+                    dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)?
                 }
                 _ => 0.0,
             };
