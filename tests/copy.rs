@@ -13,7 +13,8 @@ const NOW: f64 = 1.7e12;
 
 fn engine(salt: u8) -> Vitrine {
     let mut v = Vitrine::new(Config::default(), &[salt; 16]).unwrap();
-    v.set_encoder(Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap());
+    v.set_encoder(Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap())
+        .unwrap();
     let json = std::fs::read_to_string("models/segments-onlineretail.json").unwrap();
     v.set_segments(Segments::from_json(&json).unwrap()).unwrap();
     v

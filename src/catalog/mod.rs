@@ -112,6 +112,11 @@ impl Catalog {
         if self.index.contains_key(&id) {
             return Err(Error::InvalidInput(format!("duplicate catalog id `{id}`")));
         }
+        if vector.iter().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "vector for `{id}` holds a NaN or infinity; re-encode the product"
+            )));
+        }
         self.index.insert(id.clone(), self.ids.len());
         self.ids.push(id);
         self.vectors.extend_from_slice(vector);
@@ -255,6 +260,13 @@ impl Catalog {
                 _ => f32::NAN,
             })
             .collect();
+        // A NaN would score NaN, which sorts above every number: refused here rather than ranked first.
+        if let Some(at) = catalog.vectors.iter().position(|x| !x.is_finite()) {
+            return Err(bad(format!(
+                "the vector of `{}` holds a NaN or infinity",
+                ids[at / dims]
+            )));
+        }
         for (i, id) in ids.iter().enumerate() {
             if catalog.index.insert(id.clone(), i).is_some() {
                 return Err(bad(format!("duplicate id `{id}`")));
@@ -304,5 +316,21 @@ mod tests {
         assert!(err(&version).contains("version 9"));
         assert!(Catalog::new(3, "xyz").is_err());
         assert!(sample().push("a", &[0.0; 3]).is_err());
+        assert!(sample().push("n", &[f32::NAN, 0.0, 0.0]).is_err());
+    }
+
+    #[test]
+    fn refuses_non_finite_vectors() {
+        for bad_value in [f32::NAN, f32::INFINITY] {
+            // A file whose checksum is right but whose second vector holds `bad_value`.
+            let bytes = sample().to_bytes(Precision::F32);
+            let mut body = bytes[..bytes.len() - SHA_LEN].to_vec();
+            let at = body.len() - 3 * 4;
+            body[at..at + 4].copy_from_slice(&bad_value.to_le_bytes());
+            let sum = Sha256::digest(&body);
+            body.extend_from_slice(&sum);
+            let err = Catalog::from_bytes(&body).unwrap_err().to_string();
+            assert!(err.contains("`é🙂` holds a NaN or infinity"), "{err}");
+        }
     }
 }

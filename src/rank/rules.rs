@@ -72,7 +72,8 @@ pub struct Boost {
     pub weight: f32,
 }
 
-/// Puts an item at a 0-based position, whatever its score (it must be among the candidates).
+/// Puts an item at a 0-based position, whatever its score (it must be among the candidates). An id
+/// pinned twice is placed once, at the lower position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pin {
@@ -168,7 +169,7 @@ pub struct Placed {
     pub pinned: bool,
 }
 
-/// Orders candidates by `relevance` (`None` = cannot be scored, dropped) under `rules`.
+/// Orders candidates by `relevance` (`None` or NaN = cannot be scored, dropped) under `rules`.
 /// `vectors[i]` is candidate i's text vector, used by MMR; `excluded` holds the ids the history rules out
 /// (purchased, or seen for forYou), already resolved by the caller against `exclude_purchased` and
 /// `include_seen`. Vectors of two lengths (MMR compares them) are an error.
@@ -184,7 +185,10 @@ pub fn apply_rules(
         .iter()
         .enumerate()
         .filter(|(i, c)| {
-            relevance[*i].is_some() && rules.keeps(c, excluded) && !pinned.contains(c.id.as_str())
+            // NaN would sort above every number (total_cmp): it is no score at all.
+            relevance[*i].is_some_and(|r| !r.is_nan())
+                && rules.keeps(c, excluded)
+                && !pinned.contains(c.id.as_str())
         })
         .map(|(i, c)| {
             let boost = rules.boost(c);
@@ -208,9 +212,13 @@ pub fn apply_rules(
     // Pins last: they name a position in the final list. A pinned id absent from the candidates is skipped.
     let mut pins: Vec<&Pin> = rules.pins.iter().collect();
     pins.sort_by_key(|p| p.position);
+    let mut placed = HashSet::new();
     for pin in pins {
+        if !placed.insert(pin.id.as_str()) {
+            continue;
+        }
         if let Some(index) = candidates.iter().position(|c| c.id == pin.id) {
-            let score = relevance[index].unwrap_or(0.0);
+            let score = relevance[index].filter(|r| !r.is_nan()).unwrap_or(0.0);
             let at = pin.position.min(picked.len());
             picked.insert(
                 at,
@@ -328,6 +336,26 @@ mod tests {
             ids(&c, &apply_rules(&c, &rel, &v, &rules, &HashSet::new()).unwrap()),
             ["a", "c"]
         );
+    }
+
+    #[test]
+    fn an_id_pinned_twice_is_placed_once_at_its_first_position() {
+        let c: Vec<_> = ["a", "b", "c", "d"].iter().map(|id| cand(id, "x", 1.0)).collect();
+        let rel = [Some(0.1), Some(0.9), Some(0.8), Some(0.7)];
+        let rules: Rules =
+            serde_json::from_str(r#"{"pins":[{"id":"a","position":2},{"id":"a","position":0}]}"#).unwrap();
+        rules.validate().unwrap();
+        let out = apply_rules(&c, &rel, &[None; 4], &rules, &HashSet::new()).unwrap();
+        assert_eq!(ids(&c, &out), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn a_nan_relevance_is_unscored_not_first() {
+        // NaN compares above every number under total_cmp: it must not reach the sort.
+        let c: Vec<_> = ["a", "b", "c"].iter().map(|id| cand(id, "x", 1.0)).collect();
+        let rel = [Some(0.2), Some(f32::NAN), Some(0.5)];
+        let out = apply_rules(&c, &rel, &[None; 3], &Rules::default(), &HashSet::new()).unwrap();
+        assert_eq!(ids(&c, &out), ["c", "a"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! drive it natively. The clock is an argument, so every call is reproducible.
 
 mod copy;
+mod models;
 mod placements;
 mod vectors;
 
@@ -11,7 +12,6 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::copy::{Posteriors, Segments};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
@@ -104,65 +104,6 @@ impl Vitrine {
         })
     }
 
-    /// Uses `encoder` for titles and queries. A loaded catalog made by another encoder is dropped:
-    /// vectors from two models are not comparable.
-    pub fn set_encoder(&mut self, encoder: Encoder) {
-        self.vectors.set_model(encoder.checksum());
-        self.encoder = Some(Rc::new(encoder));
-    }
-
-    /// Adds precomputed product vectors; returns how many the engine now has from catalog files.
-    pub fn load_catalog(&mut self, catalog: &Catalog) -> Result<usize> {
-        if let Some(enc) = &self.encoder {
-            if catalog.model_checksum() != enc.checksum() || catalog.dims() != enc.dims() {
-                return Err(Error::Catalog(format!(
-                    "its vectors were made by encoder {} ({} dims), but the loaded encoder is {} ({} dims)",
-                    &catalog.model_checksum()[..12],
-                    catalog.dims(),
-                    &enc.checksum()[..12],
-                    enc.dims()
-                )));
-            }
-        }
-        self.vectors.add_catalog(catalog)
-    }
-
-    /// The loaded encoder, shared: a GPU backend attaches to it and encodes beside the engine.
-    pub fn encoder(&self) -> Option<Rc<Encoder>> {
-        self.encoder.clone()
-    }
-
-    /// Uses a trained session model for forYou; it must read the loaded encoder's vectors.
-    pub fn set_session_model(&mut self, model: SessionModel) -> Result<()> {
-        if let Some(enc) = &self.encoder {
-            if model.dims() != enc.dims() {
-                return Err(Error::InvalidInput(format!(
-                    "the session model reads {}-dim vectors, the encoder makes {}; use a model trained on this encoder",
-                    model.dims(),
-                    enc.dims()
-                )));
-            }
-        }
-        self.projected.clear();
-        self.session = Some(model);
-        Ok(())
-    }
-
-    /// Uses shipped segment centroids; they must come from the loaded encoder.
-    pub fn set_segments(&mut self, segments: Segments) -> Result<()> {
-        if let Some(enc) = &self.encoder {
-            if segments.encoder != enc.checksum() || segments.centroids[0].len() != enc.dims() {
-                return Err(Error::InvalidInput(format!(
-                    "segments were made with encoder {}, but the loaded encoder is {}; regenerate them with `vitrine segments`",
-                    segments.encoder.get(..12).unwrap_or(&segments.encoder),
-                    &enc.checksum()[..12]
-                )));
-            }
-        }
-        self.segments = Some(segments);
-        Ok(())
-    }
-
     /// The history, oldest event first.
     pub fn history(&self) -> &History {
         &self.history
@@ -220,11 +161,14 @@ impl Vitrine {
             )));
         }
         let mut seen = HashSet::new();
-        if let Some(dup) = candidates.iter().find(|c| !seen.insert(c.id.as_str())) {
-            return Err(Error::InvalidInput(format!(
-                "candidate id {} appears twice",
-                dup.id
-            )));
+        for c in candidates {
+            c.validate()?;
+            if !seen.insert(c.id.as_str()) {
+                return Err(Error::InvalidInput(format!(
+                    "candidate id {} appears twice",
+                    c.id
+                )));
+            }
         }
         self.vectors.begin_call();
         self.ensure_history_vectors()?;

@@ -25,7 +25,8 @@ struct Encoded {
 
 #[derive(Default)]
 pub(super) struct VectorStore {
-    model: Option<String>,
+    /// Checksum of the encoder every vector here comes from, and their length.
+    model: Option<(String, usize)>,
     catalog: HashMap<String, Vec<f32>>,
     encoded: HashMap<String, Encoded>,
     /// The current call's number: what it uses carries it and is not evicted until a later call.
@@ -39,12 +40,17 @@ impl VectorStore {
     }
 
     /// A new encoder invalidates everything made by another one.
-    pub fn set_model(&mut self, checksum: &str) {
-        if self.model.as_deref() != Some(checksum) {
+    pub fn set_model(&mut self, checksum: &str, dims: usize) {
+        if self.space() != Some((checksum, dims)) {
             self.catalog.clear();
             self.encoded.clear();
-            self.model = Some(checksum.to_owned());
+            self.model = Some((checksum.to_owned(), dims));
         }
+    }
+
+    /// The encoder checksum and length of the vectors here, once an encoder or catalog set them.
+    pub fn space(&self) -> Option<(&str, usize)> {
+        self.model.as_ref().map(|(m, d)| (m.as_str(), *d))
     }
 
     /// Starts a call (a `rank`, an intent, a copy pick): from here until the next call starts, every
@@ -55,15 +61,16 @@ impl VectorStore {
 
     pub fn add_catalog(&mut self, catalog: &Catalog) -> Result<usize> {
         let checksum = catalog.model_checksum();
-        match &self.model {
-            Some(m) if *m != checksum => {
+        match self.space() {
+            Some((m, dims)) if m != checksum || dims != catalog.dims() => {
                 return Err(Error::Catalog(format!(
-                    "made by encoder {}, but the engine's vectors come from {}",
+                    "made by encoder {} ({} dims), but the engine's vectors come from {} ({dims} dims)",
                     &checksum[..12],
+                    catalog.dims(),
                     &m[..12.min(m.len())]
                 )))
             }
-            _ => self.model = Some(checksum),
+            _ => self.model = Some((checksum, catalog.dims())),
         }
         for (i, id) in catalog.ids().iter().enumerate() {
             if let Some(v) = catalog.vector(i) {
