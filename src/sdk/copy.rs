@@ -118,10 +118,15 @@ impl Vitrine {
         outcome: Interaction,
     ) -> Result<()> {
         let key = CellKey::new(slot, report_variant, segment)?;
-        if let Interaction::Click = outcome {
-            self.posteriors.observe(slot, report_variant, segment, true);
+        self.reporter.track(&key, outcome)?;
+        // The bandit learns from trials and successes alike: counting clicks only let one click lock a
+        // variant in on this device.
+        match outcome {
+            Interaction::Impression => self.posteriors.impression(slot, report_variant, segment),
+            Interaction::Click => self.posteriors.click(slot, report_variant, segment),
+            _ => {}
         }
-        self.reporter.track(&key, outcome)
+        Ok(())
     }
 
     /// Uses the collector's `/v1/priors` document for the bandit.

@@ -119,9 +119,11 @@ impl Vitrine {
         self.history.push(event, now_ms)
     }
 
-    /// Forgets the history, every vector encoded on this device and the pending report counters.
+    /// Forgets the history, every vector encoded on this device, the bandit's own counts of what was
+    /// shown and clicked here, and the pending report counters.
     pub fn clear(&mut self) {
         self.history.clear();
+        self.posteriors.clear_local();
         self.vectors.clear_encoded();
         self.projected.clear();
         let consent = self.reporter.consent();
