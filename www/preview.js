@@ -84,6 +84,7 @@ async function run() {
       el('h3', {}, persona.name),
       el('p', { class: 'winner' }, 'Copy: ', el('strong', {}, winner.id), ` — “${winner.text}”`),
       el('table', { class: 'cells' }, el('caption', {}, 'Why: fit to this persona’s intent'),
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Variant'), el('th', { scope: 'col' }, 'Fit (cosine)'), el('th', { scope: 'col' }, 'Expected click rate'))),
         el('tbody', {}, variants.map((v, i) => el('tr', {}, el('th', { scope: 'row' }, v.id), el('td', {}, pick.fits[i].toFixed(3)), el('td', {}, expected[i].toFixed(3)))))),
       el('ol', { class: 'ranking' }, ranked.map((r) => el('li', {}, `${byId.get(r.id)?.title ?? r.id} ${money(byId.get(r.id)?.price)}`)))));
   }

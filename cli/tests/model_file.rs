@@ -66,7 +66,7 @@ fn parts() -> (BTreeMap<String, Value>, BTreeMap<String, QTensor>) {
     let bytes = model_bytes("q8_0");
     let mut cur = Cursor::new(&bytes);
     let content = Content::read(&mut cur).unwrap();
-    let mut meta: BTreeMap<String, Value> = content.metadata.clone().into_iter().collect();
+    let meta: BTreeMap<String, Value> = content.metadata.clone().into_iter().collect();
     let mut tensors = BTreeMap::new();
     for name in content.tensor_infos.keys() {
         tensors.insert(
