@@ -17,7 +17,7 @@ use vitrine::model::gguf::{
 use vitrine::{Encoder, Error};
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn sums() -> BTreeMap<String, String> {

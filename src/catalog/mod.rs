@@ -77,19 +77,14 @@ impl Catalog {
     /// An empty catalog for vectors of `dims` made by the encoder whose weights hash to
     /// `model_checksum` (64 hex digits, [`crate::Encoder::checksum`]).
     pub fn new(dims: usize, model_checksum: &str) -> Result<Self> {
-        let hex = model_checksum.as_bytes();
-        if hex.len() != 64 || dims == 0 || u32::try_from(dims).is_err() {
+        if model_checksum.len() != 64 || dims == 0 || u32::try_from(dims).is_err() {
             return Err(Error::InvalidInput(
                 "catalog needs dims > 0 and a 64-digit hex checksum".into(),
             ));
         }
         let mut sum = [0u8; 32];
-        for (i, out) in sum.iter_mut().enumerate() {
-            let pair = std::str::from_utf8(&hex[2 * i..2 * i + 2]).ok();
-            *out = pair
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .ok_or_else(|| Error::InvalidInput("model checksum is not hex".into()))?;
-        }
+        hex::decode_to_slice(model_checksum, &mut sum)
+            .map_err(|e| Error::InvalidInput(format!("model checksum is not hex ({e})")))?;
         Ok(Self {
             ids: Vec::new(),
             index: HashMap::new(),
@@ -160,7 +155,7 @@ impl Catalog {
 
     /// Hex SHA-256 of the encoder weights the vectors came from.
     pub fn model_checksum(&self) -> String {
-        crate::model::gguf::hex(&self.model_checksum)
+        hex::encode(self.model_checksum)
     }
 
     /// Serialises to format version 1.
@@ -315,6 +310,9 @@ mod tests {
         version[8] = 9;
         assert!(err(&version).contains("version 9"));
         assert!(Catalog::new(3, "xyz").is_err());
+        // Not hex, though `u8::from_str_radix` takes "+1" for 1.
+        assert!(Catalog::new(3, &"+1".repeat(32)).is_err());
+        assert!(Catalog::new(3, &"zz".repeat(32)).is_err());
         assert!(sample().push("a", &[0.0; 3]).is_err());
         assert!(sample().push("n", &[f32::NAN, 0.0, 0.0]).is_err());
     }

@@ -83,13 +83,8 @@ impl ModelDigest {
             h.update((data.len() as u64).to_le_bytes());
             h.update(data);
         }
-        Ok(hex(&h.finalize()))
+        Ok(hex::encode(h.finalize()))
     }
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// ggml's type numbering (candle keeps its own private), used only inside the digest.
