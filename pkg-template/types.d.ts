@@ -6,7 +6,7 @@
  * so it can switch on the kind of failure without parsing the message. Codes never change meaning;
  * a new variant gets a new code.
  */
-export type CoreErrorCode = "invalid_input" | "not_gguf" | "model_truncated" | "model_version" | "model_metadata" | "missing_tensor" | "tensor_shape" | "model_checksum" | "tokenizer" | "tensor" | "gpu_unavailable" | "gpu" | "gpu_unsupported" | "catalog";
+export type CoreErrorCode = "invalid_input" | "not_gguf" | "model_truncated" | "model_version" | "model_metadata" | "missing_tensor" | "tensor_shape" | "model_checksum" | "tokenizer" | "tensor" | "gpu_unavailable" | "gpu" | "gpu_unsupported" | "catalog" | "size_mismatch";
 
 /**
  * A description of the running engine, shown by the demo page and returned by `Vitrine.info()`.
@@ -268,7 +268,8 @@ ids?: Array<string>,
 weight: number, };
 
 /**
- * Puts an item at a 0-based position, whatever its score (it must be among the candidates).
+ * Puts an item at a 0-based position, whatever its score (it must be among the candidates). An id
+ * pinned twice is placed once, at the lower position.
  */
 export type Pin = { 
 /**
@@ -358,14 +359,14 @@ id: string,
 text: string, };
 
 /**
- * How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit","fitWeight":1}` (default) or
+ * How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight` 8) or
  * `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
  * page's only when unregistered.
  */
 export type CopyOptions = { "mode": "bandit", 
 /**
- * How much fit moves the sampled rate (default 1): 0 ignores fit; 1 lets a perfect fit multiply
- * the sampled rate by e.
+ * How far fit moves a variant's prior click rate, in logits per unit of cosine (default
+ * [`DEFAULT_FIT_WEIGHT`]); 0 ignores fit.
  */
 fitWeight?: number, } | { "mode": "ab", 
 /**
@@ -440,7 +441,8 @@ export type ArmScore = {
  */
 variant: string, 
 /**
- * Posterior Beta parameters the rate was sampled from.
+ * Posterior Beta parameters the rate was sampled from (fit prior, collector prior and this device's
+ * counts together).
  */
 alpha: number, 
 /**
@@ -456,7 +458,7 @@ sampled_rate: number,
  */
 fit: number, 
 /**
- * `sampled_rate · exp(fit_weight · fit)`: the highest wins.
+ * What the arms are compared on (the sampled rate): the highest wins.
  */
 score: number, };
 

@@ -18,15 +18,15 @@ export async function measure(demo, model) {
     const mb = () => memory.buffer.byteLength;
     const bytes = new Uint8Array(await (await fetch(`/models/${model}.gguf`)).arrayBuffer());
     const row = { model, fileBytes: bytes.length, instantiated: mb() };
-    const engine = new wasm.Engine('{}', new Uint8Array(16).fill(1));
+    const engine = new wasm.Engine({}, new Uint8Array(16).fill(1));
     engine.loadEncoder(bytes);
     row.cpuOnly = mb();
     try {
       const gpu = await wasm.GpuBackend.create(engine, bytes, 'webgpu');
       row.gpuAttached = mb();
-      await gpu.embed(JSON.stringify(['red candle', 'WHITE HANGING HEART T-LIGHT HOLDER']));
+      await gpu.embed(['red candle', 'WHITE HANGING HEART T-LIGHT HOLDER']);
       row.afterGpuBatch = mb();
-      row.adapter = JSON.parse(gpu.choice()).batch.adapter;
+      row.adapter = gpu.choice().batch.adapter;
     } catch (err) {
       row.gpuError = String(err?.message ?? err);
     }

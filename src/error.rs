@@ -95,6 +95,20 @@ pub enum Error {
     #[error("the GPU kernels do not support this model: {0}; use device `cpu` or `auto`")]
     GpuUnsupported(String),
 
+    /// Two vectors or buffers that must have one length do not: vectors from different models met, or
+    /// a caller passed the wrong slice.
+    #[error(
+        "size mismatch in {what}: expected {expected} values, found {found}; load the encoder, catalog, session model and segments made by one model (report it if they are)"
+    )]
+    SizeMismatch {
+        /// The computation and the operand, e.g. `dot`.
+        what: String,
+        /// Length it needs.
+        expected: usize,
+        /// Length it got.
+        found: usize,
+    },
+
     /// A catalog vector file that is not one, is damaged, or is of another version.
     #[error("catalog file is invalid: {0}; regenerate it with `vitrine embed-catalog`")]
     Catalog(String),
@@ -136,11 +150,14 @@ pub enum ErrorCode {
     GpuUnsupported,
     /// [`Error::Catalog`]: a catalog vector file is invalid or made by another encoder.
     Catalog,
+    /// [`Error::SizeMismatch`]: two inputs that must have the same length do not (a model, catalog or
+    /// segments file made with another encoder, or vectors of the wrong length).
+    SizeMismatch,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::InvalidInput,
         Self::NotGguf,
         Self::ModelTruncated,
@@ -155,6 +172,7 @@ impl ErrorCode {
         Self::Gpu,
         Self::GpuUnsupported,
         Self::Catalog,
+        Self::SizeMismatch,
     ];
 
     /// The code as the page sees it (`"invalid_input"`).
@@ -174,6 +192,7 @@ impl ErrorCode {
             Self::Gpu => "gpu",
             Self::GpuUnsupported => "gpu_unsupported",
             Self::Catalog => "catalog",
+            Self::SizeMismatch => "size_mismatch",
         }
     }
 }
@@ -196,6 +215,20 @@ impl Error {
             Self::Gpu(_) => ErrorCode::Gpu,
             Self::GpuUnsupported(_) => ErrorCode::GpuUnsupported,
             Self::Catalog(_) => ErrorCode::Catalog,
+            Self::SizeMismatch { .. } => ErrorCode::SizeMismatch,
+        }
+    }
+
+    /// A [`Error::SizeMismatch`] unless `found == expected`.
+    pub fn check_len(what: &str, expected: usize, found: usize) -> Result<()> {
+        if found == expected {
+            Ok(())
+        } else {
+            Err(Self::SizeMismatch {
+                what: what.to_owned(),
+                expected,
+                found,
+            })
         }
     }
 }

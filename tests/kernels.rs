@@ -103,3 +103,55 @@ fn packed_weights_give_back_their_gguf_blocks_byte_for_byte() {
         eprintln!("{model}: {checked} matrices give back their blocks exactly");
     }
 }
+
+/// Sizes that do not fit are errors, not zeros or a product over the shorter slice (which used to hide
+/// vectors from two models meeting). Literal values: LayerNorm of [1, 3] is [-1, 1] (eps 0).
+#[test]
+fn size_mismatches_in_the_slice_ops_are_errors() {
+    use vitrine::backend::cpu::ops;
+    let mismatch = |r: vitrine::Result<()>| matches!(r, Err(vitrine::Error::SizeMismatch { .. }));
+
+    assert!((ops::dot(&[1.0, 2.0], &[3.0, 4.0]).unwrap() - 11.0).abs() < 1e-6);
+    assert!(
+        ops::dot(&[1.0, 2.0], &[3.0]).is_err(),
+        "was 3.0, over the shorter slice"
+    );
+    assert!(vitrine::rank::dot(&[1.0; 384], &[1.0; 128]).is_err(), "was 128");
+
+    let (w, b) = ([1.0f32, 1.0], [0.0f32, 0.0]);
+    let mut x = [1.0f32, 3.0];
+    ops::add_layer_norm(&mut x, None, &w, &b, 0.0).unwrap();
+    assert!((x[0] + 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6, "{x:?}");
+    let mut x = [1.0f32, 3.0, 5.0];
+    assert!(
+        mismatch(ops::add_layer_norm(&mut x, None, &w, &b, 0.0)),
+        "a partial row"
+    );
+    assert_eq!(x, [1.0, 3.0, 5.0], "left unchanged");
+    assert!(
+        mismatch(ops::add_layer_norm(&mut x[..2], None, &w, &b[..1], 0.0)),
+        "a short bias"
+    );
+    let short = [1.0f32];
+    assert!(
+        mismatch(ops::add_layer_norm(&mut x[..2], Some(&short[..]), &w, &b, 0.0)),
+        "a short residual"
+    );
+
+    // One sequence of 2 tokens, 1 head of size 2: qkv holds 2 rows of 6 values.
+    let qkv = [0.0f32; 12];
+    let mut out = [0.0f32; 4];
+    ops::attention(&qkv, 1, 2, 1, 2, None, &mut out).unwrap();
+    assert!(mismatch(ops::attention(&qkv[..11], 1, 2, 1, 2, None, &mut out)));
+    assert!(mismatch(ops::attention(&qkv, 1, 2, 1, 2, None, &mut out[..3])));
+    let mask = [0.0f32];
+    assert!(mismatch(ops::attention(
+        &qkv,
+        1,
+        2,
+        1,
+        2,
+        Some(&mask[..]),
+        &mut out
+    )));
+}

@@ -465,10 +465,8 @@ fn diversity_with_a_limit_over_the_mmr_pool_ranks() {
 
 /// Found by `rank_returns_results_or_a_typed_error` (PROPTEST_CASES=1500 PROPTEST_RNG_SEED=20261202): two
 /// pins of one id put the item in the results twice. Issue 14 item 2 lists the bug ("duplicate pins
-/// insert the same item twice") and its fix belongs to the ranking rules (src/rank/rules.rs); un-ignore
-/// this once it lands.
+/// insert the same item twice"), fixed in src/rank/rules.rs.
 #[test]
-#[ignore = "duplicate pins: fixed with issue 14 item 2 in src/rank/rules.rs"]
 fn duplicate_pins_place_an_item_once_or_are_refused() {
     let mut v = engine();
     let candidates: Vec<Candidate> = (0..PRODUCTS).map(|i| candidate(&format!("p{i}"))).collect();

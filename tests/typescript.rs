@@ -1,6 +1,7 @@
 //! The committed TypeScript types (`pkg-template/types.d.ts`) are exactly what the Rust types generate:
 //! a change to a type that crosses the wasm boundary fails here until `npm run types` is run, and
 //! `tests/e2e/types.test.mjs` then type-checks the package's API (`index.d.ts`) against the new file.
+#![cfg(not(target_arch = "wasm32"))]
 
 #[test]
 fn committed_types_match_the_rust_types() {

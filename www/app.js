@@ -77,7 +77,7 @@ async function refresh({ banner = false } = {}) {
 }
 
 async function pickBanner() {
-  const pick = await vitrine.pickCopy('home-banner', BANNER.map(({ id, text }) => ({ id, text })), { mode: 'bandit', fitWeight: 8 });
+  const pick = await vitrine.pickCopy('home-banner', BANNER.map(({ id, text }) => ({ id, text })), { mode: 'bandit' });
   state.pick = pick;
   $('banner').hidden = false;
   $('banner').dataset.variant = pick.variant;

@@ -23,8 +23,8 @@ pub struct Norm {
 
 impl Norm {
     /// `x ← LayerNorm(x + residual)` over rows of `weight.len()` values.
-    pub fn forward(&self, x: &mut [f32], residual: Option<&[f32]>) {
-        ops::add_layer_norm(x, residual, &self.weight, &self.bias, self.eps);
+    pub fn forward(&self, x: &mut [f32], residual: Option<&[f32]>) -> Result<()> {
+        ops::add_layer_norm(x, residual, &self.weight, &self.bias, self.eps)
     }
 }
 

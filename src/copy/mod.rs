@@ -2,9 +2,9 @@
 //! a holdout. Every choice says why (the scores it compared), and the RNG is injected so tests are seeded.
 //!
 //! - [`choose`] dispatches on [`CopyOptions`]: [`CopyOptions::Bandit`] samples each variant's click rate
-//!   from its Beta posterior ([`Posteriors`]: the collector's `/v1/priors` plus this device's own
-//!   observations, flat Beta(1, 1) when there is none) and multiplies it by `exp(fit_weight · fit)`, where
-//!   `fit` is the caller's cosine between the variant's text vector and the session intent;
+//!   from a Beta posterior whose prior mean follows `fit`, the caller's cosine between the variant's text
+//!   vector and the session intent, with a strength the data outgrow ([`Posteriors`]: the collector's
+//!   `/v1/priors` plus this device's impressions and clicks; see [`choose_bandit`]);
 //!   [`CopyOptions::Ab`] hashes the experiment id with a device salt (which never leaves the device) into
 //!   a sticky bucket.
 //! - The chosen [`Choice::report_variant`] is the label to count impressions and outcomes under
@@ -19,8 +19,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use ab::{ab_bucket, choose_ab};
-pub use bandit::choose_bandit;
-pub use priors::{Posteriors, Prior, PriorsDoc};
+pub use bandit::{choose_bandit, BASE_RATE, DEFAULT_FIT_WEIGHT, FIT_STRENGTH};
+pub use priors::{Local, Posteriors, Prior, PriorsDoc};
 pub use segments::{kmeans, Segments};
 
 use crate::report::{validate_id, HOLDOUT_VARIANT};
@@ -35,19 +35,19 @@ pub struct Arm {
     pub fit: f32,
 }
 
-/// How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit","fitWeight":1}` (default) or
+/// How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight` 8) or
 /// `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
 /// page's only when unregistered.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
 pub enum CopyOptions {
-    /// Thompson sampling blended with semantic fit.
+    /// Thompson sampling with the semantic fit as each variant's prior (see [`choose_bandit`]).
     #[serde(rename_all = "camelCase")]
     Bandit {
-        /// How much fit moves the sampled rate (default 1): 0 ignores fit; 1 lets a perfect fit multiply
-        /// the sampled rate by e.
-        #[serde(default = "one")]
+        /// How far fit moves a variant's prior click rate, in logits per unit of cosine (default
+        /// [`DEFAULT_FIT_WEIGHT`]); 0 ignores fit.
+        #[serde(default = "default_fit_weight")]
         #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         fit_weight: f32,
     },
@@ -60,13 +60,15 @@ pub enum CopyOptions {
     },
 }
 
-fn one() -> f32 {
-    1.0
+fn default_fit_weight() -> f32 {
+    DEFAULT_FIT_WEIGHT
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        Self::Bandit { fit_weight: 1.0 }
+        Self::Bandit {
+            fit_weight: DEFAULT_FIT_WEIGHT,
+        }
     }
 }
 
@@ -76,7 +78,8 @@ impl Default for CopyOptions {
 pub struct ArmScore {
     /// Variant id.
     pub variant: String,
-    /// Posterior Beta parameters the rate was sampled from.
+    /// Posterior Beta parameters the rate was sampled from (fit prior, collector prior and this device's
+    /// counts together).
     pub alpha: f64,
     /// See `alpha`.
     pub beta: f64,
@@ -84,7 +87,7 @@ pub struct ArmScore {
     pub sampled_rate: f64,
     /// The semantic fit passed in.
     pub fit: f32,
-    /// `sampled_rate · exp(fit_weight · fit)`: the highest wins.
+    /// What the arms are compared on (the sampled rate): the highest wins.
     pub score: f64,
 }
 

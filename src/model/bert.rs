@@ -88,14 +88,14 @@ impl Embeddings {
 
     /// `ids` is `[batch, seq]` u32; every token has type 0 (single-segment inputs only). Returns
     /// `batch × seq` rows of hidden values.
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Vec<f32>> {
+    fn forward(&self, ids: &Tensor) -> Result<Vec<f32>> {
         let (_, seq) = ids.dims2()?;
         let words = self.word.embedding(ids)?;
         let pos = self.position.narrow(0, 0, seq)?;
         let typ = self.token_type.narrow(0, 0, 1)?;
         let xs = words.broadcast_add(&(pos.broadcast_add(&typ)?))?;
         let mut xs = xs.flatten_all()?.to_vec1::<f32>()?;
-        self.norm.forward(&mut xs, None);
+        self.norm.forward(&mut xs, None)?;
         Ok(xs)
     }
 }
@@ -196,7 +196,7 @@ impl BertModel {
             )));
         }
         let ids = Tensor::from_slice(ids, (batch, seq), &candle_core::Device::Cpu)?;
-        Ok(self.embeddings.forward(&ids)?)
+        self.embeddings.forward(&ids)
     }
 
     /// The transformer layers, on whichever backend `ops` runs: slot 0 holds the embeddings on entry

@@ -94,7 +94,7 @@ impl Vitrine {
             let fit = match (&self.encoder, intent.iter().any(|x| *x != 0.0)) {
                 (Some(enc), true) => {
                     let key = variant_key(&v.text);
-                    dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)
+                    dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)?
                 }
                 _ => 0.0,
             };
@@ -135,6 +135,9 @@ impl Vitrine {
             &self.salt,
             rng,
         )?;
+        // The bandit's own trials: every pick shown, counted for a report or not (a click alone would
+        // lock the first clicked variant in on this device).
+        self.posteriors.impression(&key, &choice.report_variant);
         let text = variants
             .iter()
             .find(|v| v.id == choice.variant)
@@ -215,7 +218,8 @@ impl Vitrine {
         let key = exp.as_ref().map_or(slot, |e| e.id.as_str());
         if let Interaction::Click = outcome {
             // The local posterior learns from every click, counted or not: it never leaves the device.
-            self.posteriors.observe(key, report_variant, 0, true);
+            // (Its impressions are counted by the pick.)
+            self.posteriors.click(key, report_variant);
         }
         match exp {
             Some(e) if self.reporter.pending().contains_key(&e.id) => {

@@ -3,6 +3,7 @@
 //! drive it natively. The clock is an argument, so every call is reproducible.
 
 mod copy;
+mod models;
 mod placements;
 mod vectors;
 
@@ -11,7 +12,6 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::copy::{Posteriors, Segments};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
@@ -113,65 +113,6 @@ impl Vitrine {
         })
     }
 
-    /// Uses `encoder` for titles and queries. A loaded catalog made by another encoder is dropped:
-    /// vectors from two models are not comparable.
-    pub fn set_encoder(&mut self, encoder: Encoder) {
-        self.vectors.set_model(encoder.checksum());
-        self.encoder = Some(Rc::new(encoder));
-    }
-
-    /// Adds precomputed product vectors; returns how many the engine now has from catalog files.
-    pub fn load_catalog(&mut self, catalog: &Catalog) -> Result<usize> {
-        if let Some(enc) = &self.encoder {
-            if catalog.model_checksum() != enc.checksum() || catalog.dims() != enc.dims() {
-                return Err(Error::Catalog(format!(
-                    "its vectors were made by encoder {} ({} dims), but the loaded encoder is {} ({} dims)",
-                    &catalog.model_checksum()[..12],
-                    catalog.dims(),
-                    &enc.checksum()[..12],
-                    enc.dims()
-                )));
-            }
-        }
-        self.vectors.add_catalog(catalog)
-    }
-
-    /// The loaded encoder, shared: a GPU backend attaches to it and encodes beside the engine.
-    pub fn encoder(&self) -> Option<Rc<Encoder>> {
-        self.encoder.clone()
-    }
-
-    /// Uses a trained session model for forYou; it must read the loaded encoder's vectors.
-    pub fn set_session_model(&mut self, model: SessionModel) -> Result<()> {
-        if let Some(enc) = &self.encoder {
-            if model.dims() != enc.dims() {
-                return Err(Error::InvalidInput(format!(
-                    "the session model reads {}-dim vectors, the encoder makes {}; use a model trained on this encoder",
-                    model.dims(),
-                    enc.dims()
-                )));
-            }
-        }
-        self.projected.clear();
-        self.session = Some(model);
-        Ok(())
-    }
-
-    /// Uses shipped segment centroids; they must come from the loaded encoder.
-    pub fn set_segments(&mut self, segments: Segments) -> Result<()> {
-        if let Some(enc) = &self.encoder {
-            if segments.encoder != enc.checksum() || segments.centroids[0].len() != enc.dims() {
-                return Err(Error::InvalidInput(format!(
-                    "segments were made with encoder {}, but the loaded encoder is {}; regenerate them with `vitrine segments`",
-                    segments.encoder.get(..12).unwrap_or(&segments.encoder),
-                    &enc.checksum()[..12]
-                )));
-            }
-        }
-        self.segments = Some(segments);
-        Ok(())
-    }
-
     /// The history, oldest event first.
     pub fn history(&self) -> &History {
         &self.history
@@ -188,8 +129,9 @@ impl Vitrine {
     }
 
     /// Forgets the history, every vector encoded on this device, the pending report counters, the local
-    /// bandit posterior and the A/B salt (a fresh random one replaces it: [`Self::salt`] to persist it).
-    /// The ledger stays: a wipe must not buy a fresh privacy budget.
+    /// bandit posterior (its own counts of what was shown and clicked here) and the A/B salt (a fresh
+    /// random one replaces it: [`Self::salt`] to persist it). The ledger stays: a wipe must not buy a
+    /// fresh privacy budget.
     pub fn clear(&mut self) {
         use rand::{Rng, SeedableRng};
         self.history.clear();
@@ -243,12 +185,16 @@ impl Vitrine {
             )));
         }
         let mut seen = HashSet::new();
-        if let Some(dup) = candidates.iter().find(|c| !seen.insert(c.id.as_str())) {
-            return Err(Error::InvalidInput(format!(
-                "candidate id {} appears twice",
-                dup.id
-            )));
+        for c in candidates {
+            c.validate()?;
+            if !seen.insert(c.id.as_str()) {
+                return Err(Error::InvalidInput(format!(
+                    "candidate id {} appears twice",
+                    c.id
+                )));
+            }
         }
+        self.vectors.begin_call();
         self.ensure_history_vectors()?;
         self.vectors.ensure(self.encoder.as_deref(), candidates)?;
         if matches!(placement, Placement::ForYou) {
@@ -260,6 +206,7 @@ impl Vitrine {
     /// The session intent in the encoder's space (unit length; all zeros with no usable history).
     pub fn intent(&mut self, now_ms: f64) -> Result<Vec<f32>> {
         self.history.prune(now_ms);
+        self.vectors.begin_call();
         self.ensure_history_vectors()?;
         let steps = self.steps();
         Ok(zero_shot_intent(
@@ -302,7 +249,8 @@ impl Vitrine {
         let Some(enc) = self.encoder.as_ref() else {
             return Ok(());
         };
-        let texts = self.vectors.missing(self.history_texts());
+        let texts = self.history_texts();
+        let texts = self.vectors.missing(texts);
         self.vectors.encode_into(enc, texts)
     }
 
@@ -335,7 +283,7 @@ impl Vitrine {
             .chain(VectorStore::titled(candidates).map(|(id, t)| (id.to_owned(), t.to_owned())))
             .chain(queries)
             .chain(copy);
-        self.vectors.missing(all)
+        self.vectors.lacking(all)
     }
 
     /// Caches vectors for `keys` (from [`Self::pending_texts`]) made by another backend of the loaded

@@ -96,7 +96,7 @@ fn session_words(
 /// the reasons of the candidate at an index, once placed.
 struct Scores<'a> {
     relevance: Vec<Option<f32>>,
-    reasons: Box<dyn Fn(usize) -> Vec<Reason> + 'a>,
+    reasons: Box<dyn Fn(usize) -> Result<Vec<Reason>> + 'a>,
 }
 
 /// What the placements read: the history's steps with a vector, their zero-shot weights and intent,
@@ -125,9 +125,17 @@ impl<'a> Session<'a> {
     }
 
     /// The history events that drove the intent towards `v`, with their shares.
-    fn history_reasons(&self, v: &[f32]) -> Vec<Reason> {
+    fn history_reasons(&self, v: &[f32]) -> Result<Vec<Reason>> {
         let history: Vec<_> = self.steps.iter().map(|(e, s)| (*e, s.vector)).collect();
         history_reasons(&history, &self.weights, v)
+    }
+
+    /// The zero-shot intent's cosine to `v`; 0 without an intent (no usable history yet).
+    fn affinity(&self, v: &[f32]) -> Result<f32> {
+        if self.intent.is_empty() {
+            return Ok(0.0);
+        }
+        dot(&self.intent, v)
     }
 }
 
@@ -147,21 +155,23 @@ pub(super) fn rank(
     let scores = match placement {
         Placement::ForYou => for_you(vt, &s, candidates)?,
         Placement::SimilarTo { product_id } => similar_to(vt, &s, candidates, product_id)?,
-        Placement::RerankSearch { query } => rerank_search(&s, query, query_vec.as_deref().unwrap_or(&[])),
+        Placement::RerankSearch { query } => rerank_search(&s, query, query_vec.as_deref().unwrap_or(&[]))?,
         Placement::RecentlyViewed => recently_viewed(vt, candidates),
     };
     let excluded = excluded(vt, placement, rules);
-    let placed = apply_rules(candidates, &scores.relevance, &s.vectors, rules, &excluded);
-    Ok(placed
+    let placed = apply_rules(candidates, &scores.relevance, &s.vectors, rules, &excluded)?;
+    placed
         .into_iter()
-        .map(|p| Ranked {
-            id: candidates[p.index].id.clone(),
-            score: p.score,
-            pinned: p.pinned,
-            boost: p.boost,
-            reasons: (scores.reasons)(p.index),
+        .map(|p| {
+            Ok(Ranked {
+                id: candidates[p.index].id.clone(),
+                score: p.score,
+                pinned: p.pinned,
+                boost: p.boost,
+                reasons: (scores.reasons)(p.index)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Ids the history rules out: purchases (unless allowed), and for forYou what was already seen.
@@ -186,19 +196,25 @@ fn for_you<'a>(vt: &'a Vitrine, s: &'a Session<'a>, candidates: &'a [Candidate])
         (Some(m), Some(model)) => {
             let newest = steps.last().map_or(&[][..], |st| st.vector);
             let words = session_words(model, &vt.words, &s.steps, candidates);
-            candidates
-                .iter()
-                .zip(&s.vectors)
-                .zip(&words)
-                .map(|((c, v), &w)| {
-                    let p = vt.projected.get(&c.id)?;
-                    Some(model.score(&m, p, newest, v.unwrap_or(&[]), w))
-                })
-                .collect()
+            // A product is scored with its projection and its text vector (the projection's source).
+            let scored = candidates.iter().zip(&s.vectors).zip(&words).map(|((c, v), &w)| {
+                let (Some(p), Some(v)) = (vt.projected.get(&c.id), v) else {
+                    return Ok(None);
+                };
+                model.score(&m, p, newest, v, w).map(Some)
+            });
+            scored.collect::<Result<_>>()?
         }
-        _ => s.vectors.iter().map(|v| v.map(|v| dot(&s.intent, v))).collect(),
+        _ => s
+            .vectors
+            .iter()
+            .map(|v| v.map(|v| s.affinity(v)).transpose())
+            .collect::<Result<_>>()?,
     };
-    let reasons = move |i: usize| s.vectors[i].map(|v| s.history_reasons(v)).unwrap_or_default();
+    let reasons = move |i: usize| match s.vectors[i] {
+        Some(v) => s.history_reasons(v),
+        None => Ok(Vec::new()),
+    };
     Ok(Scores {
         relevance,
         reasons: Box::new(reasons),
@@ -220,18 +236,16 @@ fn similar_to<'a>(
     let relevance = candidates
         .iter()
         .zip(&s.vectors)
-        .map(|(c, v)| {
-            (c.id != product_id)
-                .then_some(*v)
-                .flatten()
-                .map(|v| dot(anchor, v))
+        .map(|(c, v)| match v {
+            Some(v) if c.id != product_id => dot(anchor, v).map(Some),
+            _ => Ok(None),
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let reason = move |_| {
-        vec![Reason {
+        Ok(vec![Reason {
             product_id: Some(product_id.to_owned()),
             ..Reason::plain(ReasonKind::Product, 1.0)
-        }]
+        }])
     };
     Ok(Scores {
         relevance,
@@ -255,18 +269,25 @@ fn query_vector(vt: &mut Vitrine, query: &str) -> Result<Vec<f32>> {
 
 /// rerankSearch: a blend of the query match, the session intent and the page's own order. Results
 /// without a vector keep their place through the position term alone.
-fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Scores<'a> {
+fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Result<Scores<'a>> {
     let n = s.vectors.len().max(1) as f32;
     let position = move |i: usize| 1.0 - i as f32 / n;
-    let terms = move |i: usize| s.vectors[i].map_or((0.0, 0.0), |v| (dot(q, v), dot(&s.intent, v)));
+    let terms = move |i: usize| -> Result<(f32, f32)> {
+        match s.vectors[i] {
+            Some(v) => Ok((dot(q, v)?, s.affinity(v)?)),
+            None => Ok((0.0, 0.0)),
+        }
+    };
     let relevance = (0..s.vectors.len())
         .map(|i| {
-            let (qs, is) = terms(i);
-            Some(SEARCH_QUERY * qs + SEARCH_INTENT * is + SEARCH_POSITION * position(i))
+            let (qs, is) = terms(i)?;
+            Ok(Some(
+                SEARCH_QUERY * qs + SEARCH_INTENT * is + SEARCH_POSITION * position(i),
+            ))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let reasons = move |i: usize| {
-        let (qs, is) = terms(i);
+        let (qs, is) = terms(i)?;
         let mut r = vec![
             Reason {
                 query: Some(query.to_owned()),
@@ -276,19 +297,19 @@ fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Scores
         ];
         // The intent's share is split over the history events that drove it.
         if let Some(v) = s.vectors[i] {
-            for h in s.history_reasons(v) {
+            for h in s.history_reasons(v)? {
                 r.push(Reason {
                     weight: h.weight * SEARCH_INTENT * is,
                     ..h
                 });
             }
         }
-        normalise(r)
+        Ok(normalise(r))
     };
-    Scores {
+    Ok(Scores {
         relevance,
         reasons: Box::new(reasons),
-    }
+    })
 }
 
 /// recentlyViewed: the viewed, clicked or carted products, newest first, each older one decayed.
@@ -313,6 +334,6 @@ fn recently_viewed<'a>(vt: &Vitrine, candidates: &[Candidate]) -> Scores<'a> {
         .collect();
     Scores {
         relevance,
-        reasons: Box::new(|_| vec![Reason::plain(ReasonKind::Recency, 1.0)]),
+        reasons: Box::new(|_| Ok(vec![Reason::plain(ReasonKind::Recency, 1.0)])),
     }
 }

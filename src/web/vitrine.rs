@@ -74,8 +74,7 @@ impl WebVitrine {
     #[wasm_bindgen(js_name = loadEncoder)]
     pub fn load_encoder(&mut self, bytes: &[u8]) -> Result<(), JsError> {
         let enc = WebEncoder::from_bytes(bytes)?;
-        self.inner.set_encoder(enc.into_inner());
-        Ok(())
+        self.inner.set_encoder(enc.into_inner()).js()
     }
 
     /// Adds precomputed catalog vectors; returns how many the engine has.

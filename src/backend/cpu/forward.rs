@@ -99,7 +99,7 @@ impl Ops for CpuOps<'_> {
         ctx.resize(self.rows() * h, 0.0);
         let (batch, seq) = (self.input.batch, self.input.seq);
         let mask = self.additive.as_deref();
-        ops::attention(&self.slots[qkv.0], batch, seq, heads, h / heads, mask, &mut ctx);
+        ops::attention(&self.slots[qkv.0], batch, seq, heads, h / heads, mask, &mut ctx)?;
         self.put(out, ctx);
         Ok(())
     }
@@ -110,9 +110,10 @@ impl Ops for CpuOps<'_> {
         self.read(x)?;
         self.read(residual)?;
         let mut v = self.take(x)?;
-        n.forward(&mut v, Some(&self.slots[residual.0]));
+        let done = n.forward(&mut v, Some(&self.slots[residual.0]));
+        // Put back even on an error: the slot keeps its buffer (unchanged) either way.
         self.put(x, v);
-        Ok(())
+        done
     }
 
     fn gelu(&mut self, x: Slot) -> Result<()> {
