@@ -89,7 +89,10 @@ pub fn typescript() -> Result<String, String> {
     let declared: BTreeSet<&str> = decls.iter().map(|d| d.name.as_str()).collect();
     for d in &decls {
         if let Some(missing) = d.uses.iter().find(|u| !declared.contains(u.as_str())) {
-            return Err(format!("{} uses {missing}, which src/typescript.rs does not declare: add it", d.name));
+            return Err(format!(
+                "{} uses {missing}, which src/typescript.rs does not declare: add it",
+                d.name
+            ));
         }
     }
     let mut out = String::from(

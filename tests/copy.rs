@@ -113,8 +113,13 @@ fn only_registered_slots_and_variants_are_counted_and_reports_carry_no_segment()
         .pick_copy("banner", &variants()[..1], opts, NOW, &mut rng)
         .unwrap();
     assert!(!one.counted && v.diagnostics().reporting["banner"].contains("did not pass"));
-    v.record("banner", &pick.report_variant, vitrine::report::Interaction::Click, NOW)
-        .unwrap();
+    v.record(
+        "banner",
+        &pick.report_variant,
+        vitrine::report::Interaction::Click,
+        NOW,
+    )
+    .unwrap();
     let built = v.build_reports(None, NOW, &mut rng);
     assert_eq!(built.reports.len(), 1);
     let json = serde_json::to_value(&built.reports[0]).unwrap();
@@ -313,8 +318,13 @@ fn every_pick_counts_an_impression_in_the_posterior() {
     let first = v
         .pick_copy("banner", &variants(), CopyOptions::default(), NOW, &mut rng)
         .unwrap();
-    v.record("banner", &first.report_variant, vitrine::report::Interaction::Click, NOW)
-        .unwrap();
+    v.record(
+        "banner",
+        &first.report_variant,
+        vitrine::report::Interaction::Click,
+        NOW,
+    )
+    .unwrap();
     let mut last = first.clone();
     for _ in 0..29 {
         last = v

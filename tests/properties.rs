@@ -55,7 +55,8 @@ fn catalog() -> Catalog {
         let mut v = vec![0.1f32; DIMS];
         v[i % DIMS] = 1.0 + i as f32 / 10.0;
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        c.push(format!("p{i}"), &v.iter().map(|x| x / n).collect::<Vec<_>>()).unwrap();
+        c.push(format!("p{i}"), &v.iter().map(|x| x / n).collect::<Vec<_>>())
+            .unwrap();
     }
     c
 }
@@ -78,7 +79,16 @@ fn use_engine(v: &mut Vitrine) {
         let _ = v.rank(&p, &candidates, &Rules::default(), NOW);
     }
     let _ = v.intent(NOW);
-    let variants = [CopyVariant { id: "a".into(), text: "a".into() }, CopyVariant { id: "b".into(), text: "b".into() }];
+    let variants = [
+        CopyVariant {
+            id: "a".into(),
+            text: "a".into(),
+        },
+        CopyVariant {
+            id: "b".into(),
+            text: "b".into(),
+        },
+    ];
     let _ = v.pick_copy("slot", &variants, CopyOptions::default(), NOW, &mut rng);
     let _ = v.record("slot", "a", vitrine::report::Interaction::Click, NOW);
     let _ = v.build_reports(None, NOW, &mut rng);
@@ -98,14 +108,21 @@ fn view(i: usize) -> Event {
 }
 
 fn candidate(id: &str) -> Candidate {
-    Candidate { id: id.into(), title: None, category: None, price: None }
+    Candidate {
+        id: id.into(),
+        title: None,
+        category: None,
+        price: None,
+    }
 }
 
 fn placements() -> Vec<Placement> {
     vec![
         Placement::ForYou,
         Placement::RecentlyViewed,
-        Placement::SimilarTo { product_id: "p1".into() },
+        Placement::SimilarTo {
+            product_id: "p1".into(),
+        },
         Placement::RerankSearch { query: "mug".into() },
     ]
 }
@@ -156,16 +173,18 @@ fn event() -> impl Strategy<Value = Event> {
         text(),
         prop::option::of(number()),
     )
-        .prop_map(|(kind, product_id, title, category, price, quantity, query, ts)| Event {
-            kind,
-            product_id,
-            title,
-            category,
-            price,
-            quantity,
-            query,
-            ts,
-        })
+        .prop_map(
+            |(kind, product_id, title, category, price, quantity, query, ts)| Event {
+                kind,
+                product_id,
+                title,
+                category,
+                price,
+                quantity,
+                query,
+                ts,
+            },
+        )
 }
 
 fn rules() -> impl Strategy<Value = Rules> {
@@ -182,9 +201,14 @@ fn rules() -> impl Strategy<Value = Rules> {
             min_price,
             max_price,
         });
-    let boost = (text(), prop::collection::vec(id(), 0..3), small_f32())
-        .prop_map(|(category, ids, weight)| Boost { category, ids, weight });
-    let pin = (id(), prop_oneof![0..12usize, Just(usize::MAX), any::<usize>()]).prop_map(|(id, position)| Pin { id, position });
+    let boost =
+        (text(), prop::collection::vec(id(), 0..3), small_f32()).prop_map(|(category, ids, weight)| Boost {
+            category,
+            ids,
+            weight,
+        });
+    let pin = (id(), prop_oneof![0..12usize, Just(usize::MAX), any::<usize>()])
+        .prop_map(|(id, position)| Pin { id, position });
     (
         prop_oneof![0..40usize, Just(1000), Just(1001), Just(usize::MAX)],
         filters,
@@ -194,15 +218,17 @@ fn rules() -> impl Strategy<Value = Rules> {
         any::<bool>(),
         prop::option::of(small_f32().prop_map(|lambda| Diversity { lambda })),
     )
-        .prop_map(|(limit, filters, boosts, pins, exclude_purchased, include_seen, diversity)| Rules {
-            limit,
-            filters,
-            boosts,
-            pins,
-            exclude_purchased,
-            include_seen,
-            diversity,
-        })
+        .prop_map(
+            |(limit, filters, boosts, pins, exclude_purchased, include_seen, diversity)| Rules {
+                limit,
+                filters,
+                boosts,
+                pins,
+                exclude_purchased,
+                include_seen,
+                diversity,
+            },
+        )
 }
 
 fn placement() -> impl Strategy<Value = Placement> {
@@ -216,8 +242,14 @@ fn placement() -> impl Strategy<Value = Placement> {
 
 fn candidates() -> impl Strategy<Value = Vec<Candidate>> {
     prop::collection::vec(
-        (id(), text(), text(), prop::option::of(number()))
-            .prop_map(|(id, title, category, price)| Candidate { id, title, category, price }),
+        (id(), text(), text(), prop::option::of(number())).prop_map(|(id, title, category, price)| {
+            Candidate {
+                id,
+                title,
+                category,
+                price,
+            }
+        }),
         0..30,
     )
 }
@@ -225,12 +257,57 @@ fn candidates() -> impl Strategy<Value = Vec<Candidate>> {
 /// JSON of any shape, with the keys the engine's types use so that it often comes close to valid.
 fn json() -> impl Strategy<Value = Value> {
     const KEYS: &[&str] = &[
-        "v", "version", "events", "type", "productId", "title", "category", "price", "quantity", "query",
-        "ts", "counters", "budget", "daily_micros", "day", "spent_micros", "experiment", "variant",
-        "segment", "impressions", "clicks", "add_to_carts", "purchases", "revenue", "k", "priors",
-        "alpha", "beta", "reports", "hour", "epsilon", "entries", "bits", "encoder", "source", "centroids",
-        "pending", "experiments", "slot", "variants", "mode", "holdout", "start", "end", "arm", "id", "r",
-        "today", "reported", "closed", "reported_started_by",
+        "v",
+        "version",
+        "events",
+        "type",
+        "productId",
+        "title",
+        "category",
+        "price",
+        "quantity",
+        "query",
+        "ts",
+        "counters",
+        "budget",
+        "daily_micros",
+        "day",
+        "spent_micros",
+        "experiment",
+        "variant",
+        "segment",
+        "impressions",
+        "clicks",
+        "add_to_carts",
+        "purchases",
+        "revenue",
+        "k",
+        "priors",
+        "alpha",
+        "beta",
+        "reports",
+        "hour",
+        "epsilon",
+        "entries",
+        "bits",
+        "encoder",
+        "source",
+        "centroids",
+        "pending",
+        "experiments",
+        "slot",
+        "variants",
+        "mode",
+        "holdout",
+        "start",
+        "end",
+        "arm",
+        "id",
+        "r",
+        "today",
+        "reported",
+        "closed",
+        "reported_started_by",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -246,7 +323,8 @@ fn json() -> impl Strategy<Value = Value> {
         let key = prop_oneof![4 => prop::sample::select(KEYS).prop_map(String::from), 1 => "\\PC{0,8}"];
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map(key, inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -454,9 +532,16 @@ fn diversity_with_a_limit_over_the_mmr_pool_ranks() {
     let mut v = engine();
     let candidates: Vec<Candidate> = (0..PRODUCTS).map(|i| candidate(&format!("p{i}"))).collect();
     for limit in [201, 1000] {
-        let rules = Rules { limit, diversity: Some(Diversity { lambda: 0.5 }), ..Rules::default() };
+        let rules = Rules {
+            limit,
+            diversity: Some(Diversity { lambda: 0.5 }),
+            ..Rules::default()
+        };
         // rerankSearch needs the encoder, which this engine has not: the other three rank from vectors.
-        for p in placements().into_iter().filter(|p| !matches!(p, Placement::RerankSearch { .. })) {
+        for p in placements()
+            .into_iter()
+            .filter(|p| !matches!(p, Placement::RerankSearch { .. }))
+        {
             let ranked = v.rank(&p, &candidates, &rules, NOW).unwrap();
             assert!(ranked.len() <= PRODUCTS);
         }
@@ -470,8 +555,16 @@ fn diversity_with_a_limit_over_the_mmr_pool_ranks() {
 fn duplicate_pins_place_an_item_once_or_are_refused() {
     let mut v = engine();
     let candidates: Vec<Candidate> = (0..PRODUCTS).map(|i| candidate(&format!("p{i}"))).collect();
-    let pin = Pin { id: "p10".into(), position: 0 };
-    let rules = Rules { limit: 2, pins: vec![pin.clone(), pin], exclude_purchased: false, ..Rules::default() };
+    let pin = Pin {
+        id: "p10".into(),
+        position: 0,
+    };
+    let rules = Rules {
+        limit: 2,
+        pins: vec![pin.clone(), pin],
+        exclude_purchased: false,
+        ..Rules::default()
+    };
     if let Ok(ranked) = v.rank(&Placement::ForYou, &candidates, &rules, NOW) {
         let ids: Vec<&str> = ranked.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids.iter().filter(|&&id| id == "p10").count(), 1, "{ids:?}");

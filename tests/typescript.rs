@@ -29,7 +29,15 @@ fn every_error_code_is_in_the_generated_union() {
         .find(|l| l.starts_with("export type CoreErrorCode ="))
         .expect("CoreErrorCode is declared");
     for code in vitrine::error::ErrorCode::ALL {
-        assert!(union.contains(&format!("\"{}\"", code.as_str())), "{} missing from {union}", code.as_str());
+        assert!(
+            union.contains(&format!("\"{}\"", code.as_str())),
+            "{} missing from {union}",
+            code.as_str()
+        );
     }
-    assert_eq!(union.matches('"').count(), 2 * vitrine::error::ErrorCode::ALL.len(), "{union}");
+    assert_eq!(
+        union.matches('"').count(),
+        2 * vitrine::error::ErrorCode::ALL.len(),
+        "{union}"
+    );
 }

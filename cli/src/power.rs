@@ -7,7 +7,8 @@ use anyhow::{bail, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{
-    Interaction, Experiment, ExperimentMode, Ledger, Mechanism, Randomiser, Registry, Reporter, REPORT_EPSILON,
+    Experiment, ExperimentMode, Interaction, Ledger, Mechanism, Randomiser, Registry, Reporter,
+    REPORT_EPSILON,
 };
 use vitrine_collector::estimate::{estimate, Metric, Noised};
 use vitrine_collector::power::{per_shopper_variance, shares, shoppers_per_arm};

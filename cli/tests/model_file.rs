@@ -181,11 +181,17 @@ fn the_checksum_covers_the_metadata() {
         other => panic!("{key}: {other:?}"),
     };
     let tokenizer = text(KEY_TOKENIZER);
-    assert!(tokenizer.contains("\"lowercase\":true"), "the edit below must change something");
+    assert!(
+        tokenizer.contains("\"lowercase\":true"),
+        "the edit below must change something"
+    );
     let config = text(KEY_BERT_CONFIG);
     assert!(config.contains("\"layer_norm_eps\": 1e-12"), "{config}");
     let edits: [(&str, Value); 5] = [
-        (KEY_TOKENIZER, Value::String(tokenizer.replace("\"lowercase\":true", "\"lowercase\":false"))),
+        (
+            KEY_TOKENIZER,
+            Value::String(tokenizer.replace("\"lowercase\":true", "\"lowercase\":false")),
+        ),
         (KEY_BERT_CONFIG, Value::String(config.replace("1e-12", "1e-5"))),
         (KEY_MAX_SEQ_LEN, Value::U32(128)),
         (KEY_POOLING, Value::String("cls".into())),

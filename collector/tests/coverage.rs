@@ -12,7 +12,8 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{
-    Interaction, Experiment, ExperimentMode, Ledger, Randomiser, Registry, Reporter, LDP_OUTCOMES, REPORT_EPSILON,
+    Experiment, ExperimentMode, Interaction, Ledger, Randomiser, Registry, Reporter, LDP_OUTCOMES,
+    REPORT_EPSILON,
 };
 use vitrine_collector::estimate::{estimate, Metric, Noised};
 

@@ -124,7 +124,9 @@ impl Posteriors {
     // A device's own counts are not split by segment: it is one shopper, whose segment moves with the
     // session, and an outcome (a click on the page) arrives without the segment its pick was made in.
     fn local_mut(&mut self, experiment: &str, variant: &str) -> &mut Local {
-        self.local.entry((experiment.into(), variant.into(), None)).or_default()
+        self.local
+            .entry((experiment.into(), variant.into(), None))
+            .or_default()
     }
 
     /// The collector's Beta(α, β) for the variant: the segment's prior, else the pooled one; `None`

@@ -255,7 +255,12 @@ pub fn apply_rules(
 
 fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Result<Vec<Placed>> {
     // At least `limit` (a limit over MMR_POOL_MAX is allowed; `clamp` would panic on min > max).
-    pool.truncate(limit.saturating_mul(MMR_POOL_PER_RESULT).min(MMR_POOL_MAX).max(limit));
+    pool.truncate(
+        limit
+            .saturating_mul(MMR_POOL_PER_RESULT)
+            .min(MMR_POOL_MAX)
+            .max(limit),
+    );
     let mut picked: Vec<Placed> = Vec::with_capacity(limit);
     // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
     let mut max_sim = vec![f32::NEG_INFINITY; pool.len()];

@@ -256,7 +256,10 @@ mod tests {
         let mut r = Reporter::new();
         let mut rng = StdRng::seed_from_u64(1);
         for e in &reg.experiments {
-            assert_eq!(r.track(e, "C", Interaction::Impression).unwrap(), Tracked::Counted);
+            assert_eq!(
+                r.track(e, "C", Interaction::Impression).unwrap(),
+                Tracked::Counted
+            );
         }
         assert!(matches!(
             r.track(&reg.experiments[0], "A", Interaction::Click).unwrap(),
@@ -282,7 +285,8 @@ mod tests {
             rep.validate_for(reg.get(&rep.experiment).unwrap()).unwrap();
         }
         // Counted again after reporting: never reported twice.
-        r.track(&reg.experiments[0], "C", Interaction::Impression).unwrap();
+        r.track(&reg.experiments[0], "C", Interaction::Impression)
+            .unwrap();
         let (again, why) = r.build(&reg, &mut ledger, NOW + 3 * 86_400, &mut rng);
         assert!(again.is_empty() && why[0].1.contains("lifetime"), "{why:?}");
     }
@@ -291,11 +295,13 @@ mod tests {
     fn no_consent_no_counters_and_unregistered_variants_refused() {
         let reg = registry();
         let mut r = Reporter::new();
-        r.track(&reg.experiments[0], "A", Interaction::Impression).unwrap();
+        r.track(&reg.experiments[0], "A", Interaction::Impression)
+            .unwrap();
         r.set_consent(false);
         assert!(r.pending().is_empty());
         assert!(matches!(
-            r.track(&reg.experiments[0], "A", Interaction::Impression).unwrap(),
+            r.track(&reg.experiments[0], "A", Interaction::Impression)
+                .unwrap(),
             Tracked::Not(_)
         ));
         let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
@@ -315,7 +321,8 @@ mod tests {
     fn report_json_carries_only_the_clear_fields() {
         let reg = registry();
         let mut r = Reporter::new();
-        r.track(&reg.experiments[0], "B", Interaction::Impression).unwrap();
+        r.track(&reg.experiments[0], "B", Interaction::Impression)
+            .unwrap();
         let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
         let v = serde_json::to_value(&reports[0]).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();

@@ -14,7 +14,7 @@ use crate::copy::{self, CopyOptions, Posteriors, Why};
 use crate::error::{Error, Result};
 use crate::rank::dot;
 use crate::report::{
-    Experiment, Interaction, ExperimentMode, Ledger, Registry, Report, ReporterState, Tracked,
+    Experiment, ExperimentMode, Interaction, Ledger, Registry, Report, ReporterState, Tracked,
 };
 
 /// A copy variant as the page passes it.
@@ -172,12 +172,7 @@ impl Vitrine {
     }
 
     /// The registered experiment running on `slot` whose variants the page passes, or why there is none.
-    fn experiment_for(
-        &self,
-        slot: &str,
-        page: &[copy::Arm],
-        now_ms: f64,
-    ) -> (Option<Experiment>, String) {
+    fn experiment_for(&self, slot: &str, page: &[copy::Arm], now_ms: f64) -> (Option<Experiment>, String) {
         if !self.reporter.consent() {
             return (None, "no consent".into());
         }
@@ -209,7 +204,13 @@ impl Vitrine {
     }
 
     /// Counts an outcome (`click`, `add_to_cart`, `purchase` with revenue) of a shown variant.
-    pub fn record(&mut self, slot: &str, report_variant: &str, outcome: Interaction, now_ms: f64) -> Result<()> {
+    pub fn record(
+        &mut self,
+        slot: &str,
+        report_variant: &str,
+        outcome: Interaction,
+        now_ms: f64,
+    ) -> Result<()> {
         let exp = self
             .registry
             .as_ref()

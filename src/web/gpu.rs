@@ -33,13 +33,11 @@ impl WebGpuBackend {
             .parse::<DevicePreference>()
             .map_err(js_err)
             .and_then(|pref| {
-                let encoder = engine
-                    .encoder()
-                    .ok_or_else(|| {
-                        js_err(crate::Error::InvalidInput(
-                            "GpuBackend.create: load the encoder into the engine first".into(),
-                        ))
-                    })?;
+                let encoder = engine.encoder().ok_or_else(|| {
+                    js_err(crate::Error::InvalidInput(
+                        "GpuBackend.create: load the encoder into the engine first".into(),
+                    ))
+                })?;
                 Ok((pref, encoder))
             });
         future_to_promise(async move {

@@ -64,7 +64,11 @@ pub(crate) fn from_js<T: DeserializeOwned>(what: &str, value: JsValue) -> Result
 pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error(Error::InvalidInput(format!("a result could not be converted for JavaScript: {e}"))))
+        .map_err(|e| {
+            js_error(Error::InvalidInput(format!(
+                "a result could not be converted for JavaScript: {e}"
+            )))
+        })
 }
 
 /// `null` and `undefined` mean "not given".

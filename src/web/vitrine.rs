@@ -62,7 +62,11 @@ impl WebVitrine {
     /// ε is the SDK's, not a setting); `salt`: the device's A/B salt (16+ random bytes kept by the page, never sent).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue, salt: &[u8]) -> Result<WebVitrine, JsError> {
-        let config: Config = if given(&config) { from_js("config", config)? } else { Config::default() };
+        let config: Config = if given(&config) {
+            from_js("config", config)?
+        } else {
+            Config::default()
+        };
         Ok(Self {
             inner: Vitrine::new(config, salt).js()?,
             rng: StdRng::from_os_rng(),
@@ -113,9 +117,18 @@ impl WebVitrine {
 
     /// Ranks for a `Placement` the `Candidate`s given (or, when `null`/`undefined`, the products set by
     /// `setProducts`) under `Rules` (`undefined`: the defaults); returns the `Ranked` results.
-    pub fn rank(&mut self, placement: JsValue, candidates: JsValue, rules: JsValue) -> Result<JsValue, JsError> {
+    pub fn rank(
+        &mut self,
+        placement: JsValue,
+        candidates: JsValue,
+        rules: JsValue,
+    ) -> Result<JsValue, JsError> {
         let placement: Placement = from_js("placement", placement)?;
-        let rules: Rules = if given(&rules) { from_js("rules", rules)? } else { Rules::default() };
+        let rules: Rules = if given(&rules) {
+            from_js("rules", rules)?
+        } else {
+            Rules::default()
+        };
         let ranked = if given(&candidates) {
             let candidates: Vec<Candidate> = from_js("candidates", candidates)?;
             self.inner.rank(&placement, &candidates, &rules, now())
@@ -129,7 +142,12 @@ impl WebVitrine {
     /// `pickCopy` (with these `copy` texts) would encode on the CPU, history included, as `[key, text]`
     /// pairs: a GPU encoder of the same model encodes them first and hands the vectors to `putVectors`.
     #[wasm_bindgen(js_name = pendingTexts)]
-    pub fn pending_texts(&self, candidates: JsValue, queries: Vec<String>, copy: Vec<String>) -> Result<JsValue, JsError> {
+    pub fn pending_texts(
+        &self,
+        candidates: JsValue,
+        queries: Vec<String>,
+        copy: Vec<String>,
+    ) -> Result<JsValue, JsError> {
         let candidates = self.candidates(candidates)?;
         to_js(&self.inner.pending_texts(&candidates, &queries, &copy))
     }
@@ -146,8 +164,15 @@ impl WebVitrine {
     #[wasm_bindgen(js_name = pickCopy)]
     pub fn pick_copy(&mut self, slot: &str, variants: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let variants: Vec<CopyVariant> = from_js("variants", variants)?;
-        let options: CopyOptions = if given(&options) { from_js("options", options)? } else { CopyOptions::default() };
-        let pick = self.inner.pick_copy(slot, &variants, options, now(), &mut self.rng).js()?;
+        let options: CopyOptions = if given(&options) {
+            from_js("options", options)?
+        } else {
+            CopyOptions::default()
+        };
+        let pick = self
+            .inner
+            .pick_copy(slot, &variants, options, now(), &mut self.rng)
+            .js()?;
         to_js(&pick)
     }
 

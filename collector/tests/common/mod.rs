@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::Value;
-use vitrine::report::{report_id, Interaction, Experiment, Ledger, Registry, Report, Reporter};
+use vitrine::report::{report_id, Experiment, Interaction, Ledger, Registry, Report, Reporter};
 use vitrine_collector::{spawn, Config, Running};
 
 pub const TOKEN: &str = "test-admin-token";
