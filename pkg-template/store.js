@@ -1,6 +1,8 @@
 // Persistence for the engine host: a tiny key-value store in IndexedDB, degrading to memory (private
 // mode, quota, a blocked database) with the reason kept for diagnostics. Nothing here throws.
 
+import { committed, openDb, promisify } from './idb.js';
+
 const DB_NAME = 'vitrine';
 // Bump with a new case in `upgrade` when the layout changes; snapshots carry their own version too.
 const DB_VERSION = 1;
@@ -13,13 +15,6 @@ function upgrade(db, oldVersion) {
       db.createObjectStore(STORE);
     // case 1: future migrations go here.
   }
-}
-
-function promisify(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
 }
 
 export class KvStore {
@@ -43,9 +38,7 @@ export class KvStore {
       return store;
     }
     try {
-      const req = idb.open(name, DB_VERSION);
-      req.onupgradeneeded = (e) => upgrade(req.result, e.oldVersion);
-      store.#db = await withTimeout(promisify(req), 5000, 'opening IndexedDB timed out (blocked?)');
+      store.#db = await openDb(idb, name, DB_VERSION, upgrade);
       store.mode = 'indexeddb';
     } catch (err) {
       store.reason = `IndexedDB is unavailable: ${err?.message ?? err}`;
@@ -73,11 +66,7 @@ export class KvStore {
     try {
       const tx = this.#db.transaction(STORE, 'readwrite');
       tx.objectStore(STORE).put(value, key);
-      await new Promise((resolve, reject) => {
-        tx.oncomplete = resolve;
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
-      });
+      await committed(tx);
     } catch (err) {
       this.#degrade(err); // e.g. QuotaExceededError: keep going in memory
     }
@@ -116,8 +105,4 @@ export class KvStore {
     this.#db?.close();
     this.#db = null;
   }
-}
-
-function withTimeout(promise, ms, message) {
-  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms))]);
 }

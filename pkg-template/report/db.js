@@ -2,6 +2,8 @@
 // worker and engine instance shares one ledger (the day's ε spend, experiments reported) and one queue.
 // Every read-modify-write runs in one readwrite transaction under a Web Lock. Nothing here throws.
 
+import { committed, openDb, promisify } from '../idb.js';
+
 const DB_NAME = 'vitrine-report';
 const DB_VERSION = 1;
 const LOCK = 'vitrine-report';
@@ -9,35 +11,15 @@ export const LEDGER = 'ledger';
 export const QUEUE = 'queue';
 export const CACHE = 'cache';
 
-function promisify(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function done(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
-  });
-}
-
 /** Opens the per-origin database; `{ db }` or `{ reason }` when reporting must stay off. */
 export async function openReportDb() {
   const idb = globalThis.indexedDB;
   if (!idb) return { reason: 'this context has no IndexedDB: nothing is reported without a persistent budget' };
   if (!globalThis.navigator?.locks) return { reason: 'this context has no Web Locks: the shared budget cannot be kept safely' };
   try {
-    const req = idb.open(DB_NAME, DB_VERSION);
-    req.onupgradeneeded = () => {
-      for (const s of [LEDGER, QUEUE, CACHE]) if (!req.result.objectStoreNames.contains(s)) req.result.createObjectStore(s);
-    };
-    const db = await Promise.race([
-      promisify(req),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('opening IndexedDB timed out (blocked?)')), 5000)),
-    ]);
+    const db = await openDb(idb, DB_NAME, DB_VERSION, (db) => {
+      for (const s of [LEDGER, QUEUE, CACHE]) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
+    });
     return { db };
   } catch (err) {
     return { reason: `IndexedDB is unavailable (${err?.message ?? err}): nothing is reported without a persistent budget` };
@@ -55,7 +37,7 @@ export function withLock(fn) {
  */
 export async function transact(db, stores, body) {
   const tx = db.transaction(stores, 'readwrite');
-  const finished = done(tx);
+  const finished = committed(tx);
   let result;
   try {
     result = body(tx);
