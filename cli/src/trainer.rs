@@ -33,13 +33,15 @@ impl Trainer<'_> {
             .broadcast_add(self.v(&format!("{p}.bias")))
     }
 
+    /// candle_nn's LayerNorm written in plain tensor ops: the fused `ops::layer_norm` the model file's
+    /// reader uses has no backward pass.
     fn norm(&self, p: &str, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let x = x.broadcast_sub(&mean)?;
-        let var = x.sqr()?.mean_keepdim(D::Minus1)?;
-        let x = x.broadcast_div(&(var + self.cfg.layer_norm_eps)?.sqrt()?)?;
-        x.broadcast_mul(self.v(&format!("{p}.weight")))?
-            .broadcast_add(self.v(&format!("{p}.bias")))
+        candle_nn::ops::layer_norm_slow(
+            x,
+            self.v(&format!("{p}.weight")),
+            self.v(&format!("{p}.bias")),
+            self.cfg.layer_norm_eps as f32,
+        )
     }
 
     fn drop(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {

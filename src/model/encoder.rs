@@ -2,7 +2,7 @@
 //! one self-contained GGUF (see [`super::gguf`]) and producing sentence-transformers-compatible vectors.
 //! Its [`Device`] holds the weights and runs the forward pass on the CPU or an attached GPU.
 
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{pad_encodings, Encoding, PaddingParams, Tokenizer, TruncationParams};
 
 use super::bert::{BertModel, Config};
 use super::gguf::{self, ModelFile};
@@ -94,11 +94,8 @@ impl Encoder {
         }
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(GPU_CHUNK) {
-            let tokens = chunk
-                .iter()
-                .map(|t| self.tokenize(t))
-                .collect::<Result<Vec<_>>>()?;
-            let b = Batch::pad(tokens.iter().map(Vec::as_slice));
+            let encodings = chunk.iter().map(|t| self.encode(t)).collect::<Result<Vec<_>>>()?;
+            let b = Batch::pad(encodings)?;
             let rows = self.model.embed(&b.ids, b.lens.len(), b.seq)?;
             let input = b.input(&rows);
             out.extend(
@@ -159,11 +156,13 @@ impl Encoder {
 
     /// Token ids of one text as the model sees them (`[CLS] … [SEP]`, truncated).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .tokenizer
+        Ok(self.encode(text)?.get_ids().to_vec())
+    }
+
+    fn encode(&self, text: &str) -> Result<Encoding> {
+        self.tokenizer
             .encode(text, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(enc.get_ids().to_vec())
+            .map_err(|e| Error::Tokenizer(e.to_string()))
     }
 
     /// Embeds `texts` on the CPU: one L2-normalised vector per text, in order.
@@ -174,22 +173,21 @@ impl Encoder {
     /// token (short texts may pair with one a token longer): one batch of 64 Beauty
     /// titles padded to the longest (53 tokens, mean 17) did 3× the work of one call per title.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let tokens = texts
-            .iter()
-            .map(|t| self.tokenize(t))
-            .collect::<Result<Vec<_>>>()?;
-        let mut order: Vec<usize> = (0..tokens.len()).collect();
-        order.sort_by_key(|&i| tokens[i].len());
+        let mut encodings = texts.iter().map(|t| self.encode(t)).collect::<Result<Vec<_>>>()?;
+        let lens: Vec<usize> = encodings.iter().map(Encoding::len).collect();
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| lens[i]);
         let mut out = vec![Vec::new(); texts.len()];
         let mut start = 0;
         while start < order.len() {
-            let limit = tokens[order[start]].len() * 5 / 4 + 1;
+            let limit = lens[order[start]] * 5 / 4 + 1;
             let mut end = start + 1;
-            while end < order.len() && end - start < GROUP && tokens[order[end]].len() <= limit {
+            while end < order.len() && end - start < GROUP && lens[order[end]] <= limit {
                 end += 1;
             }
             let group = &order[start..end];
-            let batch = Batch::pad(group.iter().map(|&i| tokens[i].as_slice()));
+            // Each text is in one group only, so its encoding moves into the batch.
+            let batch = Batch::pad(group.iter().map(|&i| std::mem::take(&mut encodings[i])).collect())?;
             for (&i, v) in group.iter().zip(self.forward_pooled(&batch)?) {
                 out[i] = v;
             }
@@ -214,18 +212,22 @@ impl Encoder {
 }
 
 impl Batch {
-    /// Token rows padded to the longest, with the mask that hides the padding.
-    fn pad<'a>(rows: impl Iterator<Item = &'a [u32]> + Clone) -> Self {
-        let seq = rows.clone().map(<[u32]>::len).max().unwrap_or(0);
-        let lens: Vec<usize> = rows.clone().map(<[u32]>::len).collect();
-        // Pad id 0 is [PAD]; its value never matters because the mask removes it.
-        let mut ids = vec![0u32; lens.len() * seq];
-        let mut mask = vec![0u32; lens.len() * seq];
-        for (row, t) in rows.enumerate() {
-            ids[row * seq..row * seq + t.len()].copy_from_slice(t);
-            mask[row * seq..row * seq + t.len()].fill(1);
-        }
-        Self { lens, ids, mask, seq }
+    /// Encodings padded to the longest (the `tokenizers` crate's batch padding), with the mask that
+    /// hides the padding.
+    fn pad(mut encodings: Vec<Encoding>) -> Result<Self> {
+        let lens: Vec<usize> = encodings.iter().map(Encoding::len).collect();
+        // The default pads right to the batch's longest with id 0; the id never matters because the
+        // mask removes it from attention and pooling.
+        pad_encodings(&mut encodings, &PaddingParams::default())
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let seq = encodings.first().map_or(0, Encoding::len);
+        let ids = encodings.iter().flat_map(|e| e.get_ids()).copied().collect();
+        let mask = encodings
+            .iter()
+            .flat_map(|e| e.get_attention_mask())
+            .copied()
+            .collect();
+        Ok(Self { lens, ids, mask, seq })
     }
 
     /// The forward's input: `rows` (the batch's embeddings) under this batch's mask.

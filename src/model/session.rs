@@ -137,11 +137,7 @@ impl LayerNorm {
     }
 
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let mean = xs.mean_keepdim(D::Minus1)?;
-        let xs = xs.broadcast_sub(&mean)?;
-        let var = xs.sqr()?.mean_keepdim(D::Minus1)?;
-        let xs = xs.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        xs.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps as f32)
     }
 }
 
