@@ -1,6 +1,8 @@
 // Persistence for the engine host: a tiny key-value store in IndexedDB, degrading to memory (private
 // mode, quota, a blocked database) with the reason kept for diagnostics. Nothing here throws.
 
+import { committed, openDb, promisify } from './idb.js';
+
 const DB_NAME = 'vitrine';
 // Bump with a new case in `upgrade` when the layout changes; snapshots carry their own version too.
 const DB_VERSION = 1;
@@ -15,16 +17,11 @@ function upgrade(db, oldVersion) {
   }
 }
 
-function promisify(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
 export class KvStore {
   #db = null;
   #memory = new Map();
+  /** Writes not yet committed: `close()` waits for them, so a disposed engine loses nothing. */
+  #writes = new Set();
   /** `indexeddb` or `memory`, and why memory. */
   mode = 'memory';
   reason = '';
@@ -41,9 +38,7 @@ export class KvStore {
       return store;
     }
     try {
-      const req = idb.open(name, DB_VERSION);
-      req.onupgradeneeded = (e) => upgrade(req.result, e.oldVersion);
-      store.#db = await withTimeout(promisify(req), 5000, 'opening IndexedDB timed out (blocked?)');
+      store.#db = await openDb(idb, name, DB_VERSION, upgrade);
       store.mode = 'indexeddb';
     } catch (err) {
       store.reason = `IndexedDB is unavailable: ${err?.message ?? err}`;
@@ -61,24 +56,28 @@ export class KvStore {
     }
   }
 
-  async set(key, value) {
+  set(key, value) {
     this.#memory.set(key, value);
+    return this.#write(this.#put(key, value));
+  }
+
+  async #put(key, value) {
     if (!this.#db) return;
     try {
       const tx = this.#db.transaction(STORE, 'readwrite');
       tx.objectStore(STORE).put(value, key);
-      await new Promise((resolve, reject) => {
-        tx.oncomplete = resolve;
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
-      });
+      await committed(tx);
     } catch (err) {
       this.#degrade(err); // e.g. QuotaExceededError: keep going in memory
     }
   }
 
-  async delete(key) {
+  delete(key) {
     this.#memory.delete(key);
+    return this.#write(this.#remove(key));
+  }
+
+  async #remove(key) {
     if (!this.#db) return;
     try {
       await promisify(this.#db.transaction(STORE, 'readwrite').objectStore(STORE).delete(key));
@@ -87,9 +86,17 @@ export class KvStore {
     }
   }
 
-  close() {
+  /** Waits for every pending write, then closes the database. */
+  async close() {
+    await Promise.allSettled([...this.#writes]);
     this.#db?.close();
     this.#db = null;
+  }
+
+  #write(promise) {
+    this.#writes.add(promise);
+    promise.finally(() => this.#writes.delete(promise));
+    return promise;
   }
 
   #degrade(err) {
@@ -98,8 +105,4 @@ export class KvStore {
     this.#db?.close();
     this.#db = null;
   }
-}
-
-function withTimeout(promise, ms, message) {
-  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms))]);
 }

@@ -136,7 +136,7 @@ pub fn item_vectors(
         h.update(t.as_bytes());
         h.update([0]);
     }
-    let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let key = hex::encode(&h.finalize()[..8]);
     let file = match path {
         Some(p) => p.to_path_buf(),
         None => cache_dir.join(format!("{}-{key}.vcat", ds.name)),

@@ -6,6 +6,7 @@ mod embed;
 mod eval;
 mod init;
 mod metrics;
+mod power;
 mod segments;
 mod simulate;
 mod train;
