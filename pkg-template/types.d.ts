@@ -6,7 +6,7 @@
  * so it can switch on the kind of failure without parsing the message. Codes never change meaning;
  * a new variant gets a new code.
  */
-export type CoreErrorCode = "invalid_input" | "not_gguf" | "model_truncated" | "model_version" | "model_metadata" | "missing_tensor" | "tensor_shape" | "model_checksum" | "tokenizer" | "tensor" | "gpu_unavailable" | "gpu" | "gpu_unsupported" | "catalog" | "size_mismatch";
+export type CoreErrorCode = "invalid_input" | "not_gguf" | "model_truncated" | "model_version" | "model_metadata" | "missing_tensor" | "tensor_shape" | "model_checksum" | "tokenizer" | "tensor" | "gpu_unavailable" | "gpu" | "gpu_unsupported" | "catalog" | "size_mismatch" | "dap";
 
 /**
  * A description of the running engine, shown by the demo page and returned by `Vitrine.info()`.

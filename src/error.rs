@@ -159,11 +159,13 @@ pub enum ErrorCode {
     /// [`Error::SizeMismatch`]: two inputs that must have the same length do not (a model, catalog or
     /// segments file made with another encoder, or vectors of the wrong length).
     SizeMismatch,
+    /// [`Error::Dap`]: a DAP task, HPKE configuration or measurement the client cannot use.
+    Dap,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::InvalidInput,
         Self::NotGguf,
         Self::ModelTruncated,
@@ -179,6 +181,7 @@ impl ErrorCode {
         Self::GpuUnsupported,
         Self::Catalog,
         Self::SizeMismatch,
+        Self::Dap,
     ];
 
     /// The code as the page sees it (`"invalid_input"`).
@@ -199,6 +202,7 @@ impl ErrorCode {
             Self::GpuUnsupported => "gpu_unsupported",
             Self::Catalog => "catalog",
             Self::SizeMismatch => "size_mismatch",
+            Self::Dap => "dap",
         }
     }
 }
@@ -222,6 +226,7 @@ impl Error {
             Self::GpuUnsupported(_) => ErrorCode::GpuUnsupported,
             Self::Catalog(_) => ErrorCode::Catalog,
             Self::SizeMismatch { .. } => ErrorCode::SizeMismatch,
+            Self::Dap(_) => ErrorCode::Dap,
         }
     }
 
