@@ -21,10 +21,10 @@
 //! the tests run the same code.
 
 mod budget;
-#[cfg(feature = "dap")]
-pub mod dap;
 mod builder;
 mod cells;
+#[cfg(feature = "dap")]
+pub mod dap;
 mod ldp;
 mod outcome;
 mod schema;

@@ -35,13 +35,19 @@ impl WebDapReporter {
     #[wasm_bindgen(constructor)]
     pub fn new(config: &str, experiment: &str) -> Result<WebDapReporter, JsError> {
         let cfg = DapConfig::from_json(config)?;
-        Ok(Self { inner: DapClient::new(&cfg, experiment)? })
+        Ok(Self {
+            inner: DapClient::new(&cfg, experiment)?,
+        })
     }
 
     /// URLs to `GET` (leader's, then helper's `hpke_config`); empty while the cached ones are fresh.
     #[wasm_bindgen(js_name = hpkeConfigUrls)]
     pub fn hpke_config_urls(&self) -> Vec<String> {
-        self.inner.hpke_config_requests(now_secs()).into_iter().map(|r| r.url).collect()
+        self.inner
+            .hpke_config_requests(now_secs())
+            .into_iter()
+            .map(|r| r.url)
+            .collect()
     }
 
     /// The two `application/dap-hpke-config-list` bodies, in the order of [`Self::hpke_config_urls`].
@@ -57,12 +63,25 @@ impl WebDapReporter {
             "seen" => Outcome::Seen,
             "click" => Outcome::Clicked,
             "add_to_cart" => Outcome::AddedToCart,
-            "purchase" => Outcome::Purchased { bucket: Outcome::revenue_bucket(revenue) },
-            other => return Err(JsError::new(&format!("stage {other:?}: use seen, click, add_to_cart or purchase"))),
+            "purchase" => Outcome::Purchased {
+                bucket: Outcome::revenue_bucket(revenue),
+            },
+            other => {
+                return Err(JsError::new(&format!(
+                    "stage {other:?}: use seen, click, add_to_cart or purchase"
+                )))
+            }
         };
         let task = self.inner.task();
-        let cells = one_hot(task.vdaf.length(), cell_index(task.variant_index(variant)?, outcome))?;
+        let cells = one_hot(
+            task.vdaf.length(),
+            cell_index(task.variant_index(variant)?, outcome),
+        )?;
         let req = self.inner.build(&cells, now_secs())?;
-        Ok(WebDapUpload { url: req.url, content_type: req.content_type.into(), body: req.body })
+        Ok(WebDapUpload {
+            url: req.url,
+            content_type: req.content_type.into(),
+            body: req.body,
+        })
     }
 }

@@ -2,8 +2,8 @@
 
 use janus_messages::codec::{Decode, Encode};
 use janus_messages::{
-    HpkeConfig, HpkeConfigList, InputShareAad, PlaintextInputShare, Report, ReportId, ReportMetadata,
-    Role, TaskId, Time,
+    HpkeConfig, HpkeConfigList, InputShareAad, PlaintextInputShare, Report, ReportId, ReportMetadata, Role,
+    TaskId, Time,
 };
 
 use super::seal::{input_share_info, seal, supported};
@@ -55,10 +55,12 @@ impl DapClient {
     pub fn new(config: &DapConfig, experiment: &str) -> Result<Self> {
         let task = config.task(experiment)?.clone();
         task.check()?;
-        let task_id: TaskId = task
-            .task_id
-            .parse()
-            .map_err(|e| Error::Dap(format!("task id {:?} is not 32 bytes of base64url: {e}", task.task_id)))?;
+        let task_id: TaskId = task.task_id.parse().map_err(|e| {
+            Error::Dap(format!(
+                "task id {:?} is not 32 bytes of base64url: {e}",
+                task.task_id
+            ))
+        })?;
         Ok(Self {
             vdaf: task.vdaf.instance()?,
             task,
@@ -92,8 +94,11 @@ impl DapClient {
     /// list is used.
     pub fn set_hpke_configs(&mut self, leader: &[u8], helper: &[u8], now_unix_secs: u64) -> Result<()> {
         let pick = |who: &str, bytes: &[u8]| -> Result<HpkeConfig> {
-            let list = HpkeConfigList::get_decoded(bytes)
-                .map_err(|e| Error::Dap(format!("the {who}'s hpke_config answer is not an HPKE config list: {e}")))?;
+            let list = HpkeConfigList::get_decoded(bytes).map_err(|e| {
+                Error::Dap(format!(
+                    "the {who}'s hpke_config answer is not an HPKE config list: {e}"
+                ))
+            })?;
             list.hpke_configs()
                 .iter()
                 .find(|c| supported(c))

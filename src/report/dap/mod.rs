@@ -57,8 +57,11 @@ pub struct DapConfig {
 impl DapConfig {
     /// Parses and checks the JSON file `scripts/dap.sh` writes.
     pub fn from_json(text: &str) -> Result<Self> {
-        let cfg: Self = serde_json::from_str(text)
-            .map_err(|e| Error::Dap(format!("the DAP config is not valid JSON of the expected shape ({e})")))?;
+        let cfg: Self = serde_json::from_str(text).map_err(|e| {
+            Error::Dap(format!(
+                "the DAP config is not valid JSON of the expected shape ({e})"
+            ))
+        })?;
         for t in &cfg.tasks {
             t.check()?;
         }
@@ -114,7 +117,10 @@ impl DapTask {
             )));
         }
         if matches!(self.noise_epsilon, Some(e) if !(e.is_finite() && e > 0.0)) {
-            return Err(Error::Dap(format!("task {:?}: noise_epsilon must be > 0", self.experiment)));
+            return Err(Error::Dap(format!(
+                "task {:?}: noise_epsilon must be > 0",
+                self.experiment
+            )));
         }
         self.vdaf.instance().map(|_| ())
     }
@@ -122,7 +128,10 @@ impl DapTask {
     /// Position of `variant` in the cell order.
     pub fn variant_index(&self, variant: &str) -> Result<usize> {
         self.variants.iter().position(|v| v == variant).ok_or_else(|| {
-            Error::Dap(format!("variant {variant:?} is not registered for {:?}", self.experiment))
+            Error::Dap(format!(
+                "variant {variant:?} is not registered for {:?}",
+                self.experiment
+            ))
         })
     }
 }

@@ -10,7 +10,11 @@ use crate::{Error, Result};
 
 /// `"dap-09 input share" || sender role || recipient role`: binds the ciphertext to its purpose.
 pub(crate) fn input_share_info(recipient: Role) -> Vec<u8> {
-    [b"dap-09 input share".as_slice(), &[Role::Client as u8, recipient as u8]].concat()
+    [
+        b"dap-09 input share".as_slice(),
+        &[Role::Client as u8, recipient as u8],
+    ]
+    .concat()
 }
 
 /// Whether this client can seal to `config` (X25519 + HKDF-SHA256, any of the three AEADs: what
@@ -52,7 +56,11 @@ pub(crate) fn seal(config: &HpkeConfig, info: &[u8], plaintext: &[u8], aad: &[u8
         ),
     };
     let (encapped, ciphertext) = sealed.map_err(|e| Error::Dap(format!("HPKE sealing failed: {e}")))?;
-    Ok(HpkeCiphertext::new(*config.id(), encapped.to_bytes().to_vec(), ciphertext))
+    Ok(HpkeCiphertext::new(
+        *config.id(),
+        encapped.to_bytes().to_vec(),
+        ciphertext,
+    ))
 }
 
 #[cfg(test)]
@@ -79,11 +87,19 @@ mod tests {
         let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(ct.encapsulated_key()).unwrap();
         let open = |info: &[u8], aad: &[u8]| {
             hpke::single_shot_open::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
-                &OpModeR::Base, &sk, &enc, info, ct.payload(), aad,
+                &OpModeR::Base,
+                &sk,
+                &enc,
+                info,
+                ct.payload(),
+                aad,
             )
         };
         assert_eq!(open(&info, b"aad").unwrap(), b"share");
-        assert!(open(&input_share_info(Role::Leader), b"aad").is_err(), "another recipient's info");
+        assert!(
+            open(&input_share_info(Role::Leader), b"aad").is_err(),
+            "another recipient's info"
+        );
         assert!(open(&info, b"other").is_err(), "another report's aad");
     }
 }

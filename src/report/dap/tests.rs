@@ -41,8 +41,15 @@ fn config() -> DapConfig {
 
 fn open(sk: &Sk, ct: &janus_messages::HpkeCiphertext, info: &[u8], aad: &[u8]) -> Vec<u8> {
     let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(ct.encapsulated_key()).unwrap();
-    hpke::single_shot_open::<AesGcm128, HkdfSha256, X25519HkdfSha256>(&OpModeR::Base, sk, &enc, info, ct.payload(), aad)
-        .unwrap()
+    hpke::single_shot_open::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
+        &OpModeR::Base,
+        sk,
+        &enc,
+        info,
+        ct.payload(),
+        aad,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -54,19 +61,37 @@ fn the_upload_is_a_dap09_report_each_aggregator_can_open() {
         reqs[0].url,
         "http://127.0.0.1:9001/hpke_config?task_id=G9YKXjoEjfoU7M_fi_o2H0wmzavRb2sBFHeykeRhDMk"
     );
-    assert!(c.build(&one_hot(14, 0).unwrap(), 1_000).is_err(), "no configs yet");
+    assert!(
+        c.build(&one_hot(14, 0).unwrap(), 1_000).is_err(),
+        "no configs yet"
+    );
     let ((lsk, l), (hsk, h)) = (keys(4), keys(5));
     c.set_hpke_configs(&l, &h, 1_000).unwrap();
-    assert!(c.hpke_config_requests(1_000 + HPKE_CONFIG_TTL_SECS - 1).is_empty(), "cached");
-    assert_eq!(c.hpke_config_requests(1_000 + HPKE_CONFIG_TTL_SECS).len(), 2, "expired");
+    assert!(
+        c.hpke_config_requests(1_000 + HPKE_CONFIG_TTL_SECS - 1)
+            .is_empty(),
+        "cached"
+    );
+    assert_eq!(
+        c.hpke_config_requests(1_000 + HPKE_CONFIG_TTL_SECS).len(),
+        2,
+        "expired"
+    );
 
     let cell = cell_index(1, Outcome::Clicked);
     assert_eq!(cell, 8);
     let req = c.build(&one_hot(14, cell).unwrap(), 1_000_079).unwrap();
     assert_eq!(req.content_type, "application/dap-report");
-    assert_eq!(req.url, "http://127.0.0.1:9001/tasks/G9YKXjoEjfoU7M_fi_o2H0wmzavRb2sBFHeykeRhDMk/reports");
+    assert_eq!(
+        req.url,
+        "http://127.0.0.1:9001/tasks/G9YKXjoEjfoU7M_fi_o2H0wmzavRb2sBFHeykeRhDMk/reports"
+    );
     let report = Report::get_decoded(&req.body).unwrap();
-    assert_eq!(report.metadata().time().as_seconds_since_epoch(), 1_000_020, "rounded down to 60 s");
+    assert_eq!(
+        report.metadata().time().as_seconds_since_epoch(),
+        1_000_020,
+        "rounded down to 60 s"
+    );
     assert_eq!(u8::from(*report.leader_encrypted_input_share().config_id()), 4);
     assert_eq!(u8::from(*report.helper_encrypted_input_share().config_id()), 5);
 
@@ -102,7 +127,15 @@ fn measurements_must_fit_the_task() {
     assert!(one_hot(14, 14).is_err());
     assert!(DapClient::new(&config(), "other").is_err());
     let bad = config().tasks[0].clone();
-    assert!(DapTask { variants: vec!["A".into()], ..bad }.check().is_err(), "length is variants × 7");
+    assert!(
+        DapTask {
+            variants: vec!["A".into()],
+            ..bad
+        }
+        .check()
+        .is_err(),
+        "length is variants × 7"
+    );
 }
 
 #[test]
@@ -110,7 +143,14 @@ fn sumvec_noise_is_calibrated_to_the_whole_vector() {
     // prio 0.16: histogram sensitivity 2; SumVec length · (2^bits − 1).
     assert_eq!(VdafSpec::histogram(14).sensitivity(), 2.0);
     assert_eq!(VdafSpec::sum_vec(1, 14).sensitivity(), 14.0);
-    assert_eq!(VdafSpec::sum_vec(1, 14), VdafSpec::SumVec { bits: 1, length: 14, chunk_length: 4 });
+    assert_eq!(
+        VdafSpec::sum_vec(1, 14),
+        VdafSpec::SumVec {
+            bits: 1,
+            length: 14,
+            chunk_length: 4
+        }
+    );
     // Discrete Laplace of scale 2 (ε = 1): variance 2e^{-1/2}/(1 − e^{-1/2})² ≈ 7.84.
     let v = noise_variance(&VdafSpec::histogram(14), 1.0);
     assert!((v - 7.8353).abs() < 1e-3, "{v}");

@@ -77,9 +77,11 @@ impl VdafSpec {
             Self::Histogram { length, chunk_length } => {
                 Prio3Histogram::new_histogram(2, length, chunk_length).map(Instance::Histogram)
             }
-            Self::SumVec { bits, length, chunk_length } => {
-                Prio3SumVec::new_sum_vec(2, bits, length, chunk_length).map(Instance::SumVec)
-            }
+            Self::SumVec {
+                bits,
+                length,
+                chunk_length,
+            } => Prio3SumVec::new_sum_vec(2, bits, length, chunk_length).map(Instance::SumVec),
         }
         .map_err(bad)
     }
@@ -100,7 +102,9 @@ pub fn cell_index(variant_index: usize, outcome: Outcome) -> usize {
 /// The one-hot cell vector of one shopper's window.
 pub fn one_hot(length: usize, cell: usize) -> Result<Vec<u64>> {
     if cell >= length {
-        return Err(Error::Dap(format!("cell {cell} is outside the task's {length} cells")));
+        return Err(Error::Dap(format!(
+            "cell {cell} is outside the task's {length} cells"
+        )));
     }
     let mut v = vec![0; length];
     v[cell] = 1;
@@ -130,12 +134,15 @@ impl Instance {
             )));
         }
         let enc = |e: prio::codec::CodecError| Error::Dap(format!("encoding a share failed: {e}"));
-        let shard_err = |e: prio::vdaf::VdafError| Error::Dap(format!("the measurement is out of range: {e}"));
+        let shard_err =
+            |e: prio::vdaf::VdafError| Error::Dap(format!("the measurement is out of range: {e}"));
         match self {
             Instance::Histogram(v) => {
                 let ones: Vec<usize> = (0..cells.len()).filter(|&i| cells[i] != 0).collect();
                 if ones.len() != 1 || cells[ones[0]] != 1 {
-                    return Err(Error::Dap("a histogram measurement has exactly one cell at 1".into()));
+                    return Err(Error::Dap(
+                        "a histogram measurement has exactly one cell at 1".into(),
+                    ));
                 }
                 let (p, s) = v.shard(&ones[0], nonce).map_err(shard_err)?;
                 Ok(Shards {
