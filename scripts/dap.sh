@@ -160,6 +160,8 @@ start() {
   local janus collector
   janus=$(janus_binary)
   collector=$(collector_binary)
+  "$collector" dap --help >/dev/null 2>&1 \
+    || die "this vitrine-collector has no 'dap provision' yet (the collector's DAP mode, issue 16, is still to land)"
   stop_pg quiet
   mkdir -p "$RUN" "$DAP_HOME/logs"
   # Whatever fails from here on, nothing this start began is left running.
