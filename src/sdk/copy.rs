@@ -8,6 +8,7 @@ use super::vectors::VectorStore;
 use super::Vitrine;
 use crate::copy::{self, Mode, Posteriors, Why};
 use crate::error::{Error, Result};
+use crate::model::Role;
 use crate::rank::dot;
 use crate::report::{CellKey, Event as Outcome, Report, ReporterState};
 
@@ -98,7 +99,8 @@ impl Vitrine {
             let fit = match (&self.encoder, intent.iter().any(|x| *x != 0.0)) {
                 (Some(enc), true) => {
                     let key = variant_key(&v.text);
-                    dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)
+                    let text = enc.with_role(Role::Passage, &v.text);
+                    dot(&intent, self.vectors.text_vector(enc, key, &text)?)
                 }
                 _ => 0.0,
             };
