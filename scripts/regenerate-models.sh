@@ -61,8 +61,8 @@ fi
 
 cd models
 if [ "${1:-}" = "--update" ]; then
-  sha256sum minilm-l6-q8_0.gguf minilm-l6-small.gguf segments-onlineretail.json session-beauty.gguf \
-    session-beauty-f32.gguf > SHA256SUMS
+  sha256sum minilm-l6-q8_0.gguf minilm-l6-small.gguf multilingual-e5-small-zh-en.gguf \
+    segments-onlineretail.json session-beauty.gguf session-beauty-f32.gguf > SHA256SUMS
   echo "SHA256SUMS updated"
 else
   sha256sum --check SHA256SUMS

@@ -36,7 +36,8 @@ fn candidates() -> Vec<Candidate> {
 
 fn engine() -> Vitrine {
     let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
-    v.set_encoder(Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap());
+    v.set_encoder(Encoder::from_gguf_bytes(&std::fs::read("models/minilm-l6-q8_0.gguf").unwrap()).unwrap())
+        .unwrap();
     v
 }
 

