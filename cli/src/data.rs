@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use vitrine::catalog::{Catalog, Precision};
+use vitrine::model::Role;
 use vitrine::Encoder;
 
 /// Users' item sequences (oldest first) over items indexed `0..n_items()` in `*_items.tsv` order.
@@ -182,8 +183,12 @@ pub fn item_vectors(
     Ok(vectors.concat())
 }
 
-/// Encodes texts in batches of similar token length, batches in parallel.
-fn encode(enc: &Encoder, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+/// Encodes titles (as passages) in batches of similar token length, batches in parallel.
+fn encode(enc: &Encoder, titles: &[String]) -> Result<Vec<Vec<f32>>> {
+    let texts: Vec<String> = titles
+        .iter()
+        .map(|t| enc.with_role(Role::Passage, t).into_owned())
+        .collect();
     let mut order: Vec<(usize, usize)> = Vec::with_capacity(texts.len());
     for (i, t) in texts.iter().enumerate() {
         order.push((enc.tokenize(t)?.len(), i));

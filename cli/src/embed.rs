@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use vitrine::backend::select::{BackendChoice, DevicePreference};
 use vitrine::catalog::{Catalog, Precision};
+use vitrine::model::Role;
 use vitrine::Encoder;
 
 /// Loads a model file, with the path in the error.
@@ -36,8 +37,9 @@ fn report(choice: &BackendChoice) {
 }
 
 /// One text per stdin line → one JSON array per stdout line, in order, `batch` lines per forward pass.
-/// The backend is chosen for `pref` on the first batch, and reported (with any later fallback) on stderr.
-pub fn embed_stdin(enc: &Encoder, batch: usize, pref: DevicePreference) -> Result<()> {
+/// Each line is embedded as given, or with the model's prefix for `role`. The backend is chosen for
+/// `pref` on the first batch, and reported (with any later fallback) on stderr.
+pub fn embed_stdin(enc: &Encoder, batch: usize, pref: DevicePreference, role: Option<Role>) -> Result<()> {
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pending: Vec<String> = Vec::with_capacity(batch);
@@ -64,7 +66,11 @@ pub fn embed_stdin(enc: &Encoder, batch: usize, pref: DevicePreference) -> Resul
         Ok(())
     };
     for line in stdin.lines() {
-        pending.push(line.context("reading stdin (expects UTF-8, one text per line)")?);
+        let line = line.context("reading stdin (expects UTF-8, one text per line)")?;
+        pending.push(match role {
+            Some(role) => enc.with_role(role, &line).into_owned(),
+            None => line,
+        });
         if pending.len() >= batch {
             flush(&mut pending, &mut out)?;
         }
@@ -130,7 +136,8 @@ pub fn read_catalog(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(items)
 }
 
-/// Embeds a catalog into the binary format of [`vitrine::catalog`].
+/// Embeds a catalog into the binary format of [`vitrine::catalog`]; titles are passages (prefixed
+/// when the model asks, as the SDK does with the titles it encodes itself).
 pub fn embed_catalog(
     enc: &Encoder,
     items: &[(String, String)],
@@ -138,15 +145,19 @@ pub fn embed_catalog(
     precision: Precision,
 ) -> Result<Vec<u8>> {
     // Batching texts of similar token length wastes little on padding; vectors do not depend on it.
+    let texts: Vec<String> = items
+        .iter()
+        .map(|(_, t)| enc.with_role(Role::Passage, t).into_owned())
+        .collect();
     let mut order: Vec<(usize, usize)> = Vec::with_capacity(items.len());
-    for (i, (_, text)) in items.iter().enumerate() {
+    for (i, text) in texts.iter().enumerate() {
         order.push((enc.tokenize(text)?.len(), i));
     }
     order.sort_unstable();
     let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
     for chunk in order.chunks(batch.max(1)) {
-        let texts: Vec<&str> = chunk.iter().map(|&(_, i)| items[i].1.as_str()).collect();
-        for (&(_, i), v) in chunk.iter().zip(enc.embed(&texts)?) {
+        let batch: Vec<&str> = chunk.iter().map(|&(_, i)| texts[i].as_str()).collect();
+        for (&(_, i), v) in chunk.iter().zip(enc.embed(&batch)?) {
             vectors[i] = v;
         }
     }

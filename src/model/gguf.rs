@@ -28,6 +28,10 @@ pub const KEY_TOKENIZER: &str = "vitrine.tokenizer";
 pub const KEY_POOLING: &str = "vitrine.pooling";
 /// `u32`: tokens per text, special tokens included (sentence-transformers' `max_seq_length`).
 pub const KEY_MAX_SEQ_LEN: &str = "vitrine.max_seq_len";
+/// `string`, optional: prepended to search queries before embedding (multilingual-e5: `query: `).
+pub const KEY_QUERY_PREFIX: &str = "vitrine.prefix.query";
+/// `string`, optional: prepended to product titles and copy before embedding (e5: `passage: `).
+pub const KEY_PASSAGE_PREFIX: &str = "vitrine.prefix.passage";
 /// `string`: lowercase hex SHA-256 of every other metadata entry and every tensor, see [`ModelDigest`].
 pub const KEY_SHA256: &str = "vitrine.sha256";
 

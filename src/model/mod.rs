@@ -12,5 +12,5 @@ pub mod session;
 pub mod session_file;
 pub mod zero_shot;
 
-pub use encoder::Encoder;
+pub use encoder::{Encoder, Role};
 pub use session::{zero_shot_intent, SessionModel, SessionStep};

@@ -12,6 +12,7 @@ use super::vectors::VectorStore;
 use super::Vitrine;
 use crate::copy::{self, CopyOptions, Posteriors, Why};
 use crate::error::{Error, Result};
+use crate::model::Role;
 use crate::rank::dot;
 use crate::report::{
     Experiment, ExperimentMode, Interaction, Ledger, Registry, Report, ReporterState, Tracked,
@@ -94,7 +95,8 @@ impl Vitrine {
             let fit = match (&self.encoder, intent.iter().any(|x| *x != 0.0)) {
                 (Some(enc), true) => {
                     let key = variant_key(&v.text);
-                    dot(&intent, self.vectors.text_vector(enc, key, &v.text)?)?
+                    let text = enc.with_role(Role::Passage, &v.text);
+                    dot(&intent, self.vectors.text_vector(enc, key, &text)?)?
                 }
                 _ => 0.0,
             };

@@ -16,7 +16,7 @@ use crate::copy::{Posteriors, Segments};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
 use crate::model::session::{zero_shot_intent, SessionModel, SessionStep};
-use crate::model::Encoder;
+use crate::model::{Encoder, Role};
 use crate::rank::{Candidate, Placement, Ranked, Rules};
 use crate::report::{Ledger, Registry, Reporter};
 use vectors::VectorStore;
@@ -259,11 +259,22 @@ impl Vitrine {
         self.history
             .events()
             .filter_map(|e| match (e.kind, &e.query, &e.product_id, &e.title) {
-                (EventKind::Search, Some(q), _, _) => Some((VectorStore::query_key(q), q.clone())),
-                (_, _, Some(id), Some(title)) => Some((id.clone(), title.clone())),
+                (EventKind::Search, Some(q), _, _) => {
+                    Some((VectorStore::query_key(q), self.role_text(Role::Query, q)))
+                }
+                (_, _, Some(id), Some(title)) => Some((id.clone(), self.role_text(Role::Passage, title))),
                 _ => None,
             })
             .collect()
+    }
+
+    /// `text` as the loaded encoder embeds it in `role` (its file may ask for a prefix, as e5 does):
+    /// every path that encodes, here or on the GPU, gets the same text for the same key.
+    pub(super) fn role_text(&self, role: Role, text: &str) -> String {
+        match &self.encoder {
+            Some(enc) => enc.with_role(role, text).into_owned(),
+            None => text.to_owned(),
+        }
     }
 
     /// The `(key, text)` pairs that ranking `candidates` (with `queries`, for search) or picking among
@@ -275,12 +286,18 @@ impl Vitrine {
         queries: &[String],
         copy: &[String],
     ) -> Vec<(String, String)> {
-        let queries = queries.iter().map(|q| (VectorStore::query_key(q), q.clone()));
-        let copy = copy.iter().map(|t| (copy::variant_key(t), t.clone()));
+        let queries = queries
+            .iter()
+            .map(|q| (VectorStore::query_key(q), self.role_text(Role::Query, q)));
+        let copy = copy
+            .iter()
+            .map(|t| (copy::variant_key(t), self.role_text(Role::Passage, t)));
+        let titles =
+            VectorStore::titled(candidates).map(|(id, t)| (id.to_owned(), self.role_text(Role::Passage, t)));
         let all = self
             .history_texts()
             .into_iter()
-            .chain(VectorStore::titled(candidates).map(|(id, t)| (id.to_owned(), t.to_owned())))
+            .chain(titles)
             .chain(queries)
             .chain(copy);
         self.vectors.lacking(all)

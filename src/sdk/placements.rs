@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::history::{Event, EventKind};
 use crate::model::lexical::{Lexicon, WordVector};
 use crate::model::session::{zero_shot_intent, zero_shot_weights};
-use crate::model::{SessionModel, SessionStep};
+use crate::model::{Role, SessionModel, SessionStep};
 use crate::rank::explain::{history_reasons, normalise, Reason, ReasonKind};
 use crate::rank::{apply_rules, dot, Candidate, Placement, Ranked, Rules};
 
@@ -261,9 +261,10 @@ fn query_vector(vt: &mut Vitrine, query: &str) -> Result<Vec<f32>> {
     if query.trim().is_empty() {
         return Err(Error::InvalidInput("rerankSearch: `query` is empty".into()));
     }
+    let text = enc.with_role(Role::Query, query);
     Ok(vt
         .vectors
-        .text_vector(enc, VectorStore::query_key(query), query)?
+        .text_vector(enc, VectorStore::query_key(query), &text)?
         .to_vec())
 }
 

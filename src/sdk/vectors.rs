@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::model::Encoder;
+use crate::model::{Encoder, Role};
 use crate::rank::Candidate;
 
 /// Encoded vectors kept between calls. One call may need more (up to 10,000 candidates plus its
@@ -111,10 +111,12 @@ impl VectorStore {
             .filter_map(|c| Some((c.id.as_str(), c.title.as_deref()?)))
     }
 
-    /// Encodes the titles of candidates that have no vector yet (without an encoder they stay unscored).
+    /// Encodes the titles of candidates that have no vector yet (without an encoder they stay unscored),
+    /// as passages: with the prefix the model's file asks for, as every other path that encodes titles.
     pub fn ensure(&mut self, encoder: Option<&Encoder>, candidates: &[Candidate]) -> Result<()> {
         let Some(enc) = encoder else { return Ok(()) };
-        let missing = self.missing(Self::titled(candidates));
+        let titles = Self::titled(candidates).map(|(id, t)| (id, enc.with_role(Role::Passage, t)));
+        let missing = self.missing(titles);
         self.encode_into(enc, missing)
     }
 
