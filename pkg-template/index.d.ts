@@ -133,10 +133,13 @@ export interface RankOptions {
 }
 
 export interface Reason {
-  kind: 'event' | 'query' | 'product' | 'position' | 'recency';
+  /** `words`: an event whose title shares `words` with the item's ("same words as … you viewed"). */
+  kind: 'event' | 'words' | 'query' | 'product' | 'position' | 'recency';
   eventType?: EventType;
   productId?: string;
   query?: string;
+  /** For `words` reasons: the shared title words, rarest first (at most three). */
+  words?: string[];
   /** Share of the score; an item's reasons sum to 1. */
   weight: number;
 }

@@ -1,15 +1,20 @@
 //! `vitrine`: the native command-line tool over the same core the browser runs.
 
+mod baselines;
+mod card;
 mod convert;
 mod data;
 mod embed;
 mod eval;
 mod init;
 mod metrics;
+mod mixes;
+mod onlineretail;
 mod segments;
 mod simulate;
 mod train;
 mod trainer;
+mod tune;
 
 use std::path::PathBuf;
 
@@ -87,8 +92,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceArg,
     },
-    /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON object.
+    /// Converts a public log into the shared sequential format (see `../shared/data/README.md`).
+    Data {
+        #[command(subcommand)]
+        command: onlineretail::DataCommand,
+    },
+    /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON line per method.
     Eval(eval::EvalArgs),
+    /// Rank a grid of zero-shot mixes on one split (one JSON line per setting): how the defaults are chosen.
+    TuneZeroShot(tune::TuneArgs),
     /// Train the session model on a sequential data set; writes q8_0 and f32 model files.
     Train(Box<train::TrainArgs>),
     /// Precompute a catalog's vectors into the compact file the SDK loads (format: `vitrine::catalog`).
@@ -111,6 +123,8 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Simulate(args) => simulate::run(args)?,
         Command::Eval(args) => eval::run(&args)?,
+        Command::Data { command } => onlineretail::run(&command)?,
+        Command::TuneZeroShot(args) => tune::run(&args)?,
         Command::Train(args) => train::run(&args)?,
         Command::Info => println!(
             "{}",

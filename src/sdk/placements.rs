@@ -9,9 +9,9 @@ use super::Vitrine;
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind};
 use crate::model::lexical::{Lexicon, WordVector};
-use crate::model::session::{zero_shot_intent, zero_shot_weights};
+use crate::model::zero_shot::{ZeroShotMix, ZeroShotStep};
 use crate::model::{SessionModel, SessionStep};
-use crate::rank::explain::{history_reasons, normalise, Reason, ReasonKind};
+use crate::rank::explain::{history_reasons, normalise, zero_shot_reasons, Reason, ReasonKind};
 use crate::rank::{apply_rules, dot, Candidate, Placement, Ranked, Rules};
 
 /// In search re-ranking: shares of the query match, the session intent and the page's own order.
@@ -54,37 +54,60 @@ impl CandidateWords {
     }
 }
 
+/// The candidates' words: the cached ones while the same candidates come back, else counted anew. Taken
+/// out of the cache for the call and put back by [`keep_words`].
+fn candidate_words(cache: &Mutex<Option<CandidateWords>>, candidates: &[Candidate]) -> CandidateWords {
+    // A poisoned lock only means an earlier call panicked mid-update: the cache is rebuilt here.
+    let cached = cache.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match cached {
+        Some(w) if w.matches(candidates) => w,
+        _ => CandidateWords::new(candidates),
+    }
+}
+
+fn keep_words(cache: &Mutex<Option<CandidateWords>>, words: CandidateWords) {
+    *cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(words);
+}
+
+/// A step's text for the word overlap: its query, its event's title, or the title of the candidate with
+/// its product id; "" when there is none (the step adds no words but still ages the older ones).
+fn step_text<'a>(e: &'a Event, candidates: &'a [Candidate]) -> &'a str {
+    let title_of = |id: &str| candidates.iter().find(|c| c.id == id)?.title.as_deref();
+    match (e.kind, &e.query, &e.title, &e.product_id) {
+        (EventKind::Search, Some(q), _, _) => q.as_str(),
+        (_, _, Some(t), _) => t.as_str(),
+        (_, _, None, Some(id)) => title_of(id).unwrap_or(""),
+        _ => "",
+    }
+}
+
+/// The history's steps as the zero-shot score reads them (texts from [`step_text`], the event's price).
+fn zero_shot_steps<'a>(steps: &[(&'a Event, SessionStep<'a>)], candidates: &'a [Candidate]) -> Vec<ZeroShotStep<'a>> {
+    steps
+        .iter()
+        .map(|&(e, step)| ZeroShotStep {
+            step,
+            text: step_text(e, candidates),
+            price: e.price.map(|p| p as f32),
+        })
+        .collect()
+}
+
 /// Each candidate's title word overlap with the newest steps the model reads (see
 /// [`crate::model::lexical`]), word weights counted over the candidates' titles; all 0 when the model
-/// does not use it. A step's text is its query, its event's title, or the title of the candidate with
-/// its product id; a step with none adds nothing (but still ages the older ones).
+/// does not use it.
 fn session_words(
     model: &SessionModel,
-    cache: &Mutex<Option<CandidateWords>>,
-    steps: &[(&Event, SessionStep)],
-    candidates: &[Candidate],
+    words: &CandidateWords,
+    steps: &[ZeroShotStep],
 ) -> Vec<f32> {
     if model.lexical_mix() == 0.0 {
-        return vec![0.0; candidates.len()];
+        return vec![0.0; words.titles.len()];
     }
-    // A poisoned lock only means an earlier call panicked mid-update: the cache is rebuilt below.
-    let mut slot = cache.lock().unwrap_or_else(|p| p.into_inner());
-    let words = match slot.take() {
-        Some(w) if w.matches(candidates) => slot.insert(w),
-        _ => slot.insert(CandidateWords::new(candidates)),
-    };
-    let title_of = |id: &str| candidates.iter().find(|c| c.id == id)?.title.as_deref();
     let recent = &steps[steps.len().saturating_sub(model.max_len())..];
-    let texts: Vec<&str> = recent
-        .iter()
-        .map(|(e, _)| match (e.kind, &e.query, &e.title, &e.product_id) {
-            (EventKind::Search, Some(q), _, _) => q.as_str(),
-            (_, _, Some(t), _) => t.as_str(),
-            (_, _, None, Some(id)) => title_of(id).unwrap_or(""),
-            _ => "",
-        })
-        .collect();
-    let profile = words.lexicon.session(texts.into_iter(), model.lexical_decay());
+    let profile = words
+        .lexicon
+        .session(recent.iter().map(|s| s.text), model.lexical_decay());
     words
         .titles
         .iter()
@@ -117,9 +140,21 @@ pub(super) fn rank(
     };
     let steps = vt.steps();
     let step_only: Vec<_> = steps.iter().map(|(_, s)| *s).collect();
-    let weights = zero_shot_weights(&step_only);
+    let zs = zero_shot_steps(&steps, candidates);
+    let events: Vec<&Event> = steps.iter().map(|(e, _)| *e).collect();
+    let mix = ZeroShotMix::default();
+    let weights = mix.weights(&zs);
     let history: Vec<_> = steps.iter().map(|(e, s)| (*e, s.vector)).collect();
-    let intent = zero_shot_intent(&step_only);
+    let intent = mix.intent(&zs);
+    // Title words only where they score: forYou.
+    let words = matches!(placement, Placement::ForYou).then(|| candidate_words(&vt.words, candidates));
+    let no_words = WordVector::default();
+    let title_words = |i: usize| match &words {
+        Some(w) => w.titles[i].as_ref().unwrap_or(&no_words),
+        None => &no_words,
+    };
+    let no_lexicon = Lexicon::default();
+    let profile = mix.profile(&zs, words.as_ref().map_or(&no_lexicon, |w| &w.lexicon));
     // Ids the history rules out: purchases (unless allowed), and for forYou what was already seen.
     let hide_seen = matches!(placement, Placement::ForYou) && !rules.include_seen;
     let excluded: HashSet<&str> = vt
@@ -140,7 +175,9 @@ pub(super) fn rank(
             // The trained model scores in its own space; products it has no projection for stay unscored.
             (Some(m), Some(model)) => {
                 let newest = step_only.last().map_or(&[][..], |s| s.vector);
-                let words = session_words(model, &vt.words, &steps, candidates);
+                let words = words
+                    .as_ref()
+                    .map_or_else(|| vec![0.0; candidates.len()], |w| session_words(model, w, &zs));
                 candidates
                     .iter()
                     .zip(&vectors)
@@ -151,7 +188,13 @@ pub(super) fn rank(
                     })
                     .collect()
             }
-            _ => vectors.iter().map(|v| v.map(|v| dot(&intent, v))).collect(),
+            // The zero-shot default: exactly what `vitrine eval --method zero-shot` scores.
+            _ => vectors
+                .iter()
+                .zip(candidates)
+                .enumerate()
+                .map(|(i, (v, c))| v.map(|v| mix.score(&profile, v, title_words(i), c.price.map(|p| p as f32))))
+                .collect(),
         },
         Placement::SimilarTo { product_id } => {
             let anchor = vt.vectors.get(product_id).ok_or_else(|| {
@@ -208,14 +251,19 @@ pub(super) fn rank(
     };
 
     let placed = apply_rules(candidates, &relevance, &vectors, rules, &excluded);
-    Ok(placed
+    let ranked: Vec<Ranked> = placed
         .into_iter()
         .map(|p| {
             let c = &candidates[p.index];
             let v = vectors[p.index];
             let reasons = match placement {
                 Placement::ForYou => v
-                    .map(|v| history_reasons(&history, &weights, v))
+                    .map(|v| {
+                        let parts = mix.contributions(&profile, &zs, v, title_words(p.index));
+                        let title = c.title.as_deref().unwrap_or("");
+                        let lexicon = words.as_ref().map_or(&no_lexicon, |w| &w.lexicon);
+                        zero_shot_reasons(&events, &parts, |i| lexicon.shared(zs[i].text, title))
+                    })
                     .unwrap_or_default(),
                 Placement::SimilarTo { product_id } => vec![Reason {
                     product_id: Some(product_id.clone()),
@@ -252,5 +300,9 @@ pub(super) fn rank(
                 reasons,
             }
         })
-        .collect())
+        .collect();
+    if let Some(w) = words {
+        keep_words(&vt.words, w);
+    }
+    Ok(ranked)
 }
