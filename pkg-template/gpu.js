@@ -29,23 +29,23 @@ export class GpuPath {
       const gpu = await GpuBackend.create(engine, modelBytes, device);
       if (this.#disposed) return gpu.free(); // the instance went away while the GPU was starting
       this.#gpu = gpu;
-      this.#choice = JSON.parse(gpu.choice());
+      this.#choice = gpu.choice();
     } catch (err) {
       this.#fail(`no usable WebGPU, CPU fallback: ${err?.message ?? err}`);
     }
   }
 
   /** Encodes on the GPU what the engine lacks for a call (if the GPU won that workload), then hands it over. */
-  async prepare(engine, candidatesJson, queries = [], copy = []) {
+  async prepare(engine, candidates, queries = [], copy = []) {
     // Rank is a hot path: when the CPU won both workloads, not even the pending texts are listed.
     if (!this.#gpu || (this.#choice.query.backend !== 'webgpu' && this.#choice.batch.backend !== 'webgpu')) return;
-    const pending = JSON.parse(engine.pendingTexts(candidatesJson, JSON.stringify(queries), JSON.stringify(copy)));
+    const pending = engine.pendingTexts(candidates ?? null, queries, copy);
     if (pending.length === 0) return;
     const workload = pending.length > 1 ? 'batch' : 'query';
     if (this.#choice[workload].backend !== 'webgpu') return;
     try {
-      const vectors = await this.#gpu.embed(JSON.stringify(pending.map(([, text]) => text)));
-      engine.putVectors(JSON.stringify(pending.map(([key]) => key)), vectors);
+      const vectors = await this.#gpu.embed(pending.map(([, text]) => text));
+      engine.putVectors(pending.map(([key]) => key), vectors);
       this.#encoded += pending.length;
     } catch (err) {
       // The engine encodes the same texts on the CPU when the call runs: nothing is lost but time.

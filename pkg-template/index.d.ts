@@ -1,29 +1,123 @@
-// Public types of the Vitrine package. No `any`: every value the page sends or receives is typed.
+// Public types of the Vitrine package. No `any`: every value the page sends or receives is typed. The
+// shapes of the values that cross into the engine (events, candidates, rules, results, diagnostics,
+// config, copy, reports, error codes) are generated from the Rust types into types.d.ts (`npm run types`);
+// this file builds the API on them and adds what only the JavaScript side knows.
+import type {
+  ArmScore,
+  BackendChoice,
+  Boost,
+  CellCounters,
+  PendingCell,
+  CopyOptions,
+  CopyPick,
+  CopyVariant,
+  CopyWhy,
+  CoreErrorCode,
+  CoreInfo,
+  Diversity,
+  EngineConfig,
+  EngineDiagnostics,
+  EventType,
+  Filters,
+  HistoryLimits,
+  HistorySnapshot as CoreHistorySnapshot,
+  Pin,
+  Placement as CorePlacement,
+  Ranked,
+  Reason,
+  ReasonKind,
+  Randomised,
+  Report,
+  ReportState,
+  Rules,
+  ShopperEvent,
+  Candidate as CoreCandidate,
+} from './types.js';
+
+export type {
+  ArmScore,
+  BackendChoice,
+  Boost,
+  CellCounters,
+  PendingCell,
+  CopyOptions,
+  CopyPick,
+  CopyVariant,
+  CopyWhy,
+  CoreErrorCode,
+  CoreInfo,
+  Diversity,
+  EngineConfig,
+  EngineDiagnostics,
+  EventType,
+  Filters,
+  HistoryLimits,
+  Pin,
+  Ranked,
+  Reason,
+  ReasonKind,
+  Randomised,
+  Report,
+  ReportState,
+  Rules,
+  ShopperEvent,
+};
 
 /** Where inference runs. `auto` picks WebGPU only when it is present and measured faster. */
 export type Device = 'auto' | 'webgpu' | 'cpu';
 
-/** Loading progress, keyed on `status` (as in transformers.js). */
+/** Loading progress, keyed on `status`, with the `name` of the part and the `file` loaded (as in transformers.js). */
 export type ProgressEvent =
-  | { status: 'initiate'; name: string }
-  | { status: 'progress'; name: string; loaded: number; total: number; progress?: number }
-  | { status: 'done'; name: string; cached?: boolean }
+  | { status: 'initiate'; name: string; file: string }
+  | {
+      status: 'progress';
+      name: string;
+      file: string;
+      loaded: number;
+      /** Bytes expected; 0 when unknown (no length, or a compressed body whose length counts other bytes). */
+      total: number;
+      /** Percent, when `total` is known. */
+      progress?: number;
+    }
+  | { status: 'done'; name: string; file: string; cached?: boolean }
   | { status: 'ready' };
 
-export interface HistoryLimits {
-  /** Most events kept (default 500). */
-  maxEvents?: number;
-  /** Events older than this are dropped (default 30). */
-  maxAgeDays?: number;
+/** Codes of the errors the package itself raises (the engine's are `CoreErrorCode`). */
+export type PackageErrorCode =
+  /** An option of `create()` is not one it accepts. */
+  | 'invalid_option'
+  /** A file could not be downloaded (network, a non-2xx answer). */
+  | 'download_failed'
+  /** A downloaded file does not match the pinned SHA-256. */
+  | 'sha256_mismatch'
+  /** A message named no method the engine answers (or came before `init`). */
+  | 'unknown_method'
+  /** The instance was disposed. */
+  | 'disposed'
+  /** The Web Worker failed to load or crashed. */
+  | 'worker_failed'
+  /** Anything else: a bug in Vitrine; please report it with the message. */
+  | 'internal';
+
+/** Every `code` a `VitrineError` can carry: stable, so a page can switch on it. */
+export type ErrorCode = CoreErrorCode | PackageErrorCode;
+
+/**
+ * What every method rejects with, except an abort (a `DOMException` named `AbortError`). `message` says
+ * what went wrong and what to do next; `code` says which kind of failure it is.
+ */
+export declare class VitrineError extends Error {
+  readonly name: 'VitrineError';
+  readonly code: ErrorCode;
 }
 
-export interface VitrineOptions {
+export interface VitrineOptions extends EngineConfig {
   /**
    * URL of the text encoder (GGUF from `vitrine convert`), or of a folder holding the shipped files, of
    * which `dtype` picks one. Without it, only catalog vectors are used (no search, no copy fit).
    */
   model?: string | URL;
-  /** Expected SHA-256 (hex) of the model file; a mismatch rejects `create`. */
+  /** Expected SHA-256 (hex) of the model file; a mismatch rejects `create`. Without it the cached copy is revalidated. */
   modelSha256?: string;
   /** Precomputed product vectors (`vitrine embed-catalog`) and the products `rank` uses by default. */
   catalog?: { vectors?: string | URL; sha256?: string; products?: Candidate[] };
@@ -43,13 +137,8 @@ export interface VitrineOptions {
   device?: Device;
   /** With a folder `model` URL: `q8` (minilm-l6-q8_0.gguf, default) or `small` (minilm-l6-small.gguf). */
   dtype?: 'q8' | 'small';
-  /** History bounds. */
-  history?: HistoryLimits;
-  /** Daily ε budget of reports (default 3). */
-  dailyEpsilon?: number;
-  /** ε each report entry spends (default 1). */
-  entryEpsilon?: number;
-  /** Random delay range before the last visit's report is sent, ms (default [5000, 60000]). */
+  /** Random delay range of each report before it is sent, ms (default [5000, 60000]). The privacy budget
+   *  (ε 2 per report, 4 per device per day) is the SDK's and cannot be set. */
   reportDelayMs?: [number, number];
   /** Keep history in IndexedDB (default true). */
   persist?: boolean;
@@ -63,68 +152,19 @@ export interface VitrineOptions {
   wasmUrl?: string | URL;
   /** Called as loading proceeds; exceptions it throws are logged and ignored. */
   progress_callback?: (event: ProgressEvent) => void;
-  /** Aborts loading. */
+  /** Aborts loading, downloads included. */
   signal?: AbortSignal;
 }
 
-export type EventType = 'view' | 'click' | 'add_to_cart' | 'purchase' | 'search';
+/**
+ * A product offered for ranking; other fields are ignored. `title` is encoded on the device when the
+ * catalog file has no vector for `id`; with a `sessionModel`, forYou also scores the title's word overlap
+ * with recent products: a candidate without a title gets none, so pass titles for all or for none.
+ */
+export type Candidate = CoreCandidate & { [extra: string]: unknown };
 
-/** One shopper event. `productId` for all but `search`; `query` for `search` only. */
-export interface ShopperEvent {
-  type: EventType;
-  productId?: string;
-  title?: string;
-  category?: string;
-  price?: number;
-  quantity?: number;
-  query?: string;
-  /** ms since the epoch; now when left out. */
-  ts?: number;
-}
-
-/** A product offered for ranking; other fields are ignored. */
-export interface Candidate {
-  id: string;
-  /**
-   * Encoded on the device when the catalog file has no vector for `id`. With a `sessionModel`, forYou also
-   * scores the title's word overlap with recent products: a candidate without a title gets none, so pass
-   * titles for all candidates or for none.
-   */
-  title?: string;
-  category?: string;
-  price?: number;
-  [extra: string]: unknown;
-}
-
-export type Placement =
-  | 'forYou'
-  | 'recentlyViewed'
-  | { placement: 'forYou' }
-  | { placement: 'recentlyViewed' }
-  | { placement: 'similarTo'; productId: string }
-  | { placement: 'rerankSearch'; query: string };
-
-export interface Rules {
-  /** 1..1000, default 10. */
-  limit?: number;
-  filters?: {
-    categories?: string[];
-    excludeCategories?: string[];
-    excludeIds?: string[];
-    minPrice?: number;
-    maxPrice?: number;
-  };
-  /** Added to the score (cosine units, -1..1) of items in `category` or with these `ids`. */
-  boosts?: { category?: string; ids?: string[]; weight: number }[];
-  /** Items forced to a 0-based position. */
-  pins?: { id: string; position: number }[];
-  /** Drop purchased products (default true). */
-  excludePurchased?: boolean;
-  /** forYou: keep products already seen (default false). */
-  includeSeen?: boolean;
-  /** MMR: 1 = relevance only, 0 = variety only. */
-  diversity?: { lambda: number };
-}
+/** Where results are shown; the two without parameters may be given by name alone. */
+export type Placement = 'forYou' | 'recentlyViewed' | CorePlacement;
 
 export interface RankOptions {
   candidates?: Candidate[];
@@ -132,73 +172,13 @@ export interface RankOptions {
   signal?: AbortSignal;
 }
 
-export interface Reason {
-  /** `words`: an event whose title shares `words` with the item's ("same words as … you viewed"). */
-  kind: 'event' | 'words' | 'query' | 'product' | 'position' | 'recency';
-  eventType?: EventType;
-  productId?: string;
-  query?: string;
-  /** For `words` reasons: the shared title words, rarest first (at most three). */
-  words?: string[];
-  /** Share of the score; an item's reasons sum to 1. */
-  weight: number;
-}
-
-export interface Ranked {
-  id: string;
-  score: number;
-  pinned: boolean;
-  boost: number;
-  reasons: Reason[];
-}
-
-export interface CopyVariant {
-  id: string;
-  text: string;
-}
-
-export type CopyOptions = { mode: 'bandit'; fitWeight?: number } | { mode: 'ab'; holdout?: number };
-
-export interface ArmScore {
-  variant: string;
-  alpha: number;
-  beta: number;
-  sampled_rate: number;
-  fit: number;
-  score: number;
-}
-
-export interface CopyPick {
-  slot: string;
-  variant: string;
-  text: string;
-  reportVariant: string;
-  segment: number;
-  fits: number[];
-  why: { mode: 'bandit'; scores: ArmScore[] } | { mode: 'ab'; bucket: number; holdout: boolean };
-}
-
-export interface HistorySnapshot {
-  version: number;
+/** The shopper's own events, oldest first: each carries its timestamp. */
+export interface HistorySnapshot extends CoreHistorySnapshot {
   events: (ShopperEvent & { ts: number })[];
 }
 
-/** A randomised report, as sent to the collector. */
-export interface Report {
-  v: number;
-  hour: number;
-  epsilon: number;
-  entries: { experiment: string; variant: string; segment: number; bits: number[] }[];
-}
-
 export interface ReportPreview {
-  state: {
-    counters: [
-      { experiment: string; variant: string; segment: number },
-      { impressions: number; clicks: number; add_to_carts: number; purchases: number; revenue: number },
-    ][];
-    budget: { daily_micros: number; day: number; spent_micros: number };
-  };
+  state: ReportState;
   consent: string;
   collector: string | null;
 }
@@ -208,32 +188,17 @@ export type WebGpuInfo =
   | { available: true; adapter: string; fallbackAdapter: boolean }
   | { available: false; reason: string };
 
-export interface Diagnostics {
-  encoder: boolean;
-  intentModel: string;
-  segments: number;
-  catalogVectors: number;
-  encodedVectors: number;
-  historyEvents: number;
+export interface Diagnostics extends EngineDiagnostics {
   historySkipped?: number;
   consent?: string;
-  priors?: string;
+  /** `on`, or why nothing is sent. */
+  transport?: string;
+  queued?: number;
+  lastSend?: { status: number; kept: boolean } | null;
   persistence: { mode: 'indexeddb' | 'memory'; reason?: string };
   /** Live: with `device: 'auto'` the GPU calibrates after `create()`. */
   backend: Backends;
   webgpu: WebGpuInfo;
-}
-
-/** Which backend encodes one workload, and why. */
-export interface BackendChoice {
-  backend: 'cpu' | 'webgpu';
-  /** Why: the request, a missing adapter, the calibration's timings, or a GPU error and the fallback. */
-  reason: string;
-  /** The WebGPU adapter, when one was found. */
-  adapter?: string | null;
-  /** Calibration, ms per encoder call on each backend, when measured. */
-  cpu_ms?: number | null;
-  gpu_ms?: number | null;
 }
 
 /** The encoder's backend per workload: one text (a query, a title) and batches (catalog titles). */
@@ -244,13 +209,7 @@ export interface Backends {
   gpuEncodedTexts: number;
 }
 
-export interface EngineInfo {
-  /** Package and core version. */
-  version: string;
-  /** Whether the wasm module was built with 128-bit SIMD. */
-  simd128: boolean;
-  /** Architecture the core was compiled for (`wasm32` in a browser). */
-  arch: string;
+export interface EngineInfo extends CoreInfo {
   webgpu: WebGpuInfo;
   /** The encoder's backend per workload at `create()` time, and why. */
   backend: Backends;
@@ -276,15 +235,18 @@ export declare class Vitrine {
   /** The shopper's own data. */
   export(): Promise<HistorySnapshot>;
   reportPreview(): Promise<ReportPreview>;
-  /** Sends one randomised report now; resolves to it, or null when nothing was sent. */
-  flushReports(): Promise<Report | null>;
+  /**
+   * Builds the randomised reports the device's ledger allows now and queues them, each sent later in its
+   * own request after its own random delay; resolves to them (empty when nothing is due or allowed).
+   */
+  flushReports(): Promise<Report[]>;
   setConsent(consent: boolean): Promise<string>;
   intent(): Promise<Float32Array>;
   /** Wipes history, encoded vectors, pending counters and the A/B salt. */
   clear(): Promise<void>;
   diagnostics(): Promise<Diagnostics>;
-  /** Releases the worker and the engine; later calls reject. */
-  dispose(): void;
+  /** Releases the worker and the engine once the calls made so far and their IndexedDB writes are done; later calls reject. */
+  dispose(): Promise<void>;
 }
 
 export default Vitrine;

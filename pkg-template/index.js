@@ -1,7 +1,13 @@
 // Vitrine's public JavaScript API: a small async surface; the engine runs in a Web Worker by default.
-// Every method returns a promise and never blocks the page; errors reject with a message that says why.
+// Every method returns a promise and never blocks the page; errors reject with a VitrineError whose
+// `code` is stable and whose message says why.
+import { VitrineError } from './errors.js';
+
+export { VitrineError };
 
 const DEVICES = ['auto', 'webgpu', 'cpu'];
+/** How long `dispose()` waits for the engine to finish its calls and writes before stopping it anyway. */
+const DISPOSE_WAIT_MS = 10_000;
 
 /** Looks for a WebGPU adapter without ever throwing: no API, a blocked adapter or an error all mean "none". */
 async function findWebGpu() {
@@ -22,7 +28,18 @@ function abortError(signal) {
   return signal?.reason ?? new DOMException('the operation was aborted', 'AbortError');
 }
 
-/** Calls the engine host in a Worker, one promise per call. */
+const disposedError = () => new VitrineError('this Vitrine instance was disposed; create a new one', 'disposed');
+
+/** The error the worker posted, rebuilt on the page. */
+function revive({ message, name, code }) {
+  if (name === 'AbortError') return new DOMException(message, 'AbortError');
+  return new VitrineError(message, typeof code === 'string' ? code : 'internal');
+}
+
+/**
+ * Calls the engine host in a Worker, one promise per call. A call's abort listener lives exactly as
+ * long as the call; an abort also reaches the worker, which aborts that call's downloads.
+ */
 class WorkerLink {
   #worker;
   #next = 1;
@@ -32,57 +49,76 @@ class WorkerLink {
     this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'vitrine' });
     this.#worker.onmessage = ({ data }) => {
       if (data.progress) return progress(data.progress);
-      const p = this.#pending.get(data.id);
+      const p = this.#take(data.id);
       if (!p) return;
-      this.#pending.delete(data.id);
-      if (data.error) p.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+      if (data.error) p.reject(revive(data.error));
       else p.resolve(data.result);
     };
-    this.#worker.onerror = (e) => this.#failAll(new Error(`the Vitrine worker failed: ${e.message ?? 'unknown error'}`));
+    this.#worker.onerror = (e) => this.#failAll(new VitrineError(`the Vitrine worker failed: ${e.message ?? 'unknown error'}`, 'worker_failed'));
   }
 
   call(method, args, signal) {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = this.#next++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      signal?.addEventListener('abort', () => {
-        if (this.#pending.delete(id)) reject(abortError(signal));
-      }, { once: true });
+      const onAbort = () => {
+        if (!this.#take(id)) return;
+        this.#worker.postMessage({ abort: id });
+        reject(abortError(signal));
+      };
+      const settle = () => signal?.removeEventListener('abort', onAbort);
+      this.#pending.set(id, { resolve, reject, settle });
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#worker.postMessage({ id, method, args });
     });
   }
 
-  close() {
+  /** `wait`: let the engine finish its calls and IndexedDB writes first (bounded), then stop the worker. */
+  async close({ wait = true } = {}) {
+    if (wait) {
+      let timer;
+      const timeout = new Promise((resolve) => { timer = setTimeout(resolve, DISPOSE_WAIT_MS); });
+      await Promise.race([this.call('dispose', []).catch(() => {}), timeout]);
+      clearTimeout(timer);
+    }
     this.#worker.terminate();
-    this.#failAll(new Error('this Vitrine instance was disposed'));
+    this.#failAll(disposedError());
+  }
+
+  #take(id) {
+    const p = this.#pending.get(id);
+    if (!p) return null;
+    this.#pending.delete(id);
+    p.settle();
+    return p;
   }
 
   #failAll(err) {
-    for (const p of this.#pending.values()) p.reject(err);
-    this.#pending.clear();
+    for (const id of [...this.#pending.keys()]) this.#take(id).reject(err);
   }
 }
 
 /** Runs the engine host on the page itself (`worker: false`): same interface, no Worker. */
 class InlineLink {
   #host;
-  constructor(host) {
+  #progress;
+  constructor(host, progress) {
     this.#host = host;
+    this.#progress = progress;
   }
   async call(method, args, signal) {
     if (signal?.aborted) throw abortError(signal);
-    return this.#host[method](...args);
+    return this.#host.call(method, args, { signal, progress: this.#progress });
   }
-  close() {
-    this.#host.dispose();
+  async close() {
+    await this.#host.dispose();
   }
 }
 
 export class Vitrine {
   #link;
   #info;
-  #disposed = false;
+  #disposed = null;
 
   constructor(link, info) {
     this.#link = link;
@@ -96,10 +132,13 @@ export class Vitrine {
   static async create(options = {}) {
     const { device = 'auto', progress_callback, signal, worker = true } = options;
     if (!DEVICES.includes(device)) {
-      throw new TypeError(`device must be 'auto', 'webgpu' or 'cpu', not ${JSON.stringify(device)}`);
+      throw new VitrineError(`device must be 'auto', 'webgpu' or 'cpu', not ${JSON.stringify(device)}`, 'invalid_option');
     }
     if (options.dtype && !['q8', 'small'].includes(options.dtype)) {
-      throw new TypeError(`dtype must be 'q8' or 'small', not ${JSON.stringify(options.dtype)}`);
+      throw new VitrineError(`dtype must be 'q8' or 'small', not ${JSON.stringify(options.dtype)}`, 'invalid_option');
+    }
+    if ('dailyEpsilon' in options || 'entryEpsilon' in options) {
+      throw new VitrineError('dailyEpsilon and entryEpsilon are gone: the privacy budget is the SDK\'s, not the page\'s (docs/privacy.md)', 'invalid_option');
     }
     if (signal?.aborted) throw abortError(signal);
     const progress = (event) => {
@@ -126,8 +165,6 @@ export class Vitrine {
       consent: options.consent === true,
       gpc: globalThis.navigator?.globalPrivacyControl === true,
       history: options.history,
-      dailyEpsilon: options.dailyEpsilon,
-      entryEpsilon: options.entryEpsilon,
       reportDelayMs: options.reportDelayMs,
       persist: options.persist,
       cache: options.cache,
@@ -140,17 +177,19 @@ export class Vitrine {
       link = new WorkerLink(progress);
     } else {
       const { EngineHost } = await import('./host.js');
-      link = new InlineLink(new EngineHost());
+      link = new InlineLink(new EngineHost(), progress);
     }
     try {
-      const initArgs = link instanceof InlineLink ? [{ ...hostOptions, signal }, progress] : [hostOptions];
-      const core = await link.call('init', initArgs, signal);
+      const core = await link.call('init', [hostOptions], signal);
       // What the page's browser offers; which backend encodes (core.backend) is the engine's own finding.
       const webgpu = device === 'cpu' ? { available: false, reason: "device: 'cpu' was requested" } : await findWebGpu();
       progress({ status: 'ready' });
-      return new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
+      const v = new Vitrine(link, { ...core, webgpu, worker: link instanceof WorkerLink });
+      // The page going away: queued reports leave with keepalive (fetch, not sendBeacon: no credentials).
+      globalThis.addEventListener?.('pagehide', v.#onPagehide);
+      return v;
     } catch (err) {
-      link.close();
+      await link.close({ wait: false });
       throw err;
     }
   }
@@ -207,7 +246,7 @@ export class Vitrine {
 
   /** Counts what happened after a pick: `'click' | 'add_to_cart' | 'purchase'` (with `revenue`). */
   recordOutcome(pick, kind, revenue = 0) {
-    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, pick.segment, kind, revenue]);
+    return this.#call('recordOutcome', [pick.slot, pick.reportVariant, kind, revenue]);
   }
 
   /** The shopper's own data: `{ version, events }`. */
@@ -220,12 +259,15 @@ export class Vitrine {
     return this.#call('reportPreview', []);
   }
 
-  /** Sends one randomised report now (it is also sent by itself on the next visit). */
+  /**
+   * Builds the reports the device's budget allows now and queues them; each leaves in its own request
+   * after its own random delay (they also go by themselves on a later visit). Resolves to those built.
+   */
   flushReports() {
     return this.#call('flushReports', []);
   }
 
-  /** Gives or withdraws consent to report; withdrawing wipes pending counters. */
+  /** Gives or withdraws consent to report; withdrawing deletes the saved counters and queued reports. */
   setConsent(consent) {
     return this.#call('setConsent', [consent === true, globalThis.navigator?.globalPrivacyControl === true]);
   }
@@ -235,7 +277,8 @@ export class Vitrine {
     return this.#call('intent', []);
   }
 
-  /** Wipes the history, encoded vectors, pending reports and the A/B salt, here and in IndexedDB. */
+  /** Wipes the history, encoded vectors, pending counters and queued reports, the local bandit posterior
+   *  and the A/B salt (a new one is drawn), here and in IndexedDB. Today's privacy budget stays spent. */
   clear() {
     return this.#call('clear', []);
   }
@@ -245,20 +288,27 @@ export class Vitrine {
     return { ...(await this.#call('diagnostics', [])), webgpu: this.#info.webgpu };
   }
 
-  /** Releases the worker and the engine; any later call rejects. */
+  #onPagehide = () => {
+    if (!this.#disposed) this.#link.call('pagehide', []).catch(() => {});
+  };
+
+  /**
+   * Releases the worker and the engine once the calls already made have finished and their IndexedDB
+   * writes are committed; resolves then. Any later call rejects (`code: 'disposed'`).
+   */
   dispose() {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    this.#link.close();
+    if (!this.#disposed) globalThis.removeEventListener?.('pagehide', this.#onPagehide);
+    this.#disposed ??= this.#link.close();
+    return this.#disposed;
   }
 
   #call(method, args, signal) {
-    if (this.#disposed) return Promise.reject(new Error('this Vitrine instance was disposed; create a new one'));
+    if (this.#disposed) return Promise.reject(disposedError());
     return this.#link.call(method, args, signal);
   }
 
   #check() {
-    if (this.#disposed) throw new Error('this Vitrine instance was disposed; create a new one');
+    if (this.#disposed) throw disposedError();
   }
 }
 

@@ -25,6 +25,8 @@ function promisify(req) {
 export class KvStore {
   #db = null;
   #memory = new Map();
+  /** Writes not yet committed: `close()` waits for them, so a disposed engine loses nothing. */
+  #writes = new Set();
   /** `indexeddb` or `memory`, and why memory. */
   mode = 'memory';
   reason = '';
@@ -61,8 +63,12 @@ export class KvStore {
     }
   }
 
-  async set(key, value) {
+  set(key, value) {
     this.#memory.set(key, value);
+    return this.#write(this.#put(key, value));
+  }
+
+  async #put(key, value) {
     if (!this.#db) return;
     try {
       const tx = this.#db.transaction(STORE, 'readwrite');
@@ -77,8 +83,12 @@ export class KvStore {
     }
   }
 
-  async delete(key) {
+  delete(key) {
     this.#memory.delete(key);
+    return this.#write(this.#remove(key));
+  }
+
+  async #remove(key) {
     if (!this.#db) return;
     try {
       await promisify(this.#db.transaction(STORE, 'readwrite').objectStore(STORE).delete(key));
@@ -87,9 +97,17 @@ export class KvStore {
     }
   }
 
-  close() {
+  /** Waits for every pending write, then closes the database. */
+  async close() {
+    await Promise.allSettled([...this.#writes]);
     this.#db?.close();
     this.#db = null;
+  }
+
+  #write(promise) {
+    this.#writes.add(promise);
+    promise.finally(() => this.#writes.delete(promise));
+    return promise;
   }
 
   #degrade(err) {

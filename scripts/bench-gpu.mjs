@@ -22,12 +22,12 @@ try {
     const titles = (await (await fetch('/data/products.json')).json()).slice(0, 256).map((p) => p.title);
     const query = 'hand painted ceramic bird mug for a christmas gift';
     const cpu = wasm.Encoder.fromBytes(bytes);
-    const engine = new wasm.Engine('{}', new Uint8Array(16).fill(1));
+    const engine = new wasm.Engine({}, new Uint8Array(16).fill(1));
     engine.loadEncoder(bytes);
     // 'auto' calibrates (the 'auto picks' column) and releases the GPU where the CPU wins both
     // workloads; 'webgpu' then attaches it again for the GPU timings.
     const auto = await wasm.GpuBackend.create(engine, bytes, 'auto');
-    const choice = JSON.parse(auto.choice());
+    const choice = auto.choice();
     auto.free();
     const gpu = await wasm.GpuBackend.create(engine, bytes, 'webgpu');
     const median = async (f) => {
@@ -50,8 +50,8 @@ try {
     // The CPU batch in chunks of 16, as the engine encodes titles; the GPU takes them as it would.
     const cpuBatch = () => { for (let i = 0; i < titles.length; i += 16) cpu.embed(titles.slice(i, i + 16)); };
     const rows = [
-      { workload: '1 query (16 tokens)', cpu: await median(() => cpu.embed([query])), gpu: await median(() => gpu.embed(JSON.stringify([query]))) },
-      { workload: '256 titles', cpu: await median(cpuBatch), gpu: await timeOnce(() => gpu.embed(JSON.stringify(titles))) },
+      { workload: '1 query (16 tokens)', cpu: await median(() => cpu.embed([query])), gpu: await median(() => gpu.embed([query])) },
+      { workload: '256 titles', cpu: await median(cpuBatch), gpu: await timeOnce(() => gpu.embed(titles)) },
     ];
     return { rows, choice };
   }, RUNS);

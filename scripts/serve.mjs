@@ -63,10 +63,17 @@ async function handle(req, res, mounts) {
       file = join(file, 'index.html');
       info = await stat(file);
     }
+    // The demo is rebuilt often: always revalidate (the package's model cache does it with this date).
+    const modified = info.mtime.toUTCString();
+    const since = Date.parse(req.headers['if-modified-since'] ?? '');
+    if (since >= Math.floor(info.mtimeMs / 1000) * 1000) {
+      res.writeHead(304, { 'last-modified': modified, 'cache-control': 'no-cache' }).end();
+      return;
+    }
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       'content-length': info.size,
-      // The demo is rebuilt often: always revalidate.
+      'last-modified': modified,
       'cache-control': 'no-cache',
     });
     if (req.method === 'HEAD') res.end();

@@ -9,6 +9,7 @@
 //! - [`copy`]: promo copy selection (Thompson-sampling bandit blended with fit, sticky A/B with holdout).
 //! - [`report`]: on-device counters made ε-locally-differentially-private, and the report schema.
 //! - `web/`: the only `#[wasm_bindgen]` code; it converts JS values and delegates to plain Rust.
+//! - [`typescript`]: the package's TypeScript types, generated from the Rust types `web/` converts.
 //!
 //! Everything here is plain Rust that compiles natively and for `wasm32-unknown-unknown`, so the CLI and
 //! the tests exercise exactly the code the browser runs.
@@ -23,6 +24,8 @@ pub mod model;
 pub mod rank;
 pub mod report;
 pub mod sdk;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod typescript;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};

@@ -2,7 +2,9 @@
 //! for a set of texts; this test proves they are still what native code computes (so the fixture never
 //! goes stale), and `tests/web.rs` checks the browser's vectors against the same file.
 //!
-//! Regenerate after a model or encoder change: `VITRINE_BLESS=1 cargo test --test encoder_parity`.
+//! Regenerate after a model or encoder change, then review the diff and run the comparison on its own:
+//! `cargo test --test encoder_parity -- --ignored bless_the_parity_fixture`. Blessing and comparing are
+//! separate runs, so a comparison can never pass against vectors its own run just wrote.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
@@ -39,37 +41,59 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (na * nb)
 }
 
-#[test]
-fn native_vectors_match_the_parity_fixture() {
+fn encoder() -> Encoder {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(root.join(MODEL)).expect("the default model is committed in models/");
-    let encoder = Encoder::from_gguf_bytes(&bytes).expect("the default model loads");
-    let texts = texts();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    // One text per call, as the browser test does: the fixture is the per-text truth.
-    let vectors: Vec<Vec<f32>> = refs
-        .iter()
-        .map(|t| encoder.embed(&[t]).expect("embed").remove(0))
-        .collect();
+    Encoder::from_gguf_bytes(&bytes).expect("the default model loads")
+}
 
-    let path = root.join(FIXTURE);
-    if std::env::var_os("VITRINE_BLESS").is_some() {
-        let fixture = json!({
-            "model": MODEL,
-            "checksum": encoder.checksum(),
-            "texts": texts,
-            "vectors": vectors,
-        });
-        std::fs::write(&path, serde_json::to_string(&fixture).unwrap() + "\n").unwrap();
-    }
+/// One text per call, as the browser test does: the fixture is the per-text truth.
+fn vectors_one_by_one(encoder: &Encoder, texts: &[String]) -> Vec<Vec<f32>> {
+    texts
+        .iter()
+        .map(|t| encoder.embed(&[t.as_str()]).expect("embed").remove(0))
+        .collect()
+}
+
+/// Writes the fixture; never runs with the comparison below (it is `#[ignore]`d: name it to run it).
+#[test]
+#[ignore = "writes tests/fixtures/encoder-parity.json; run it by name after a model change"]
+fn bless_the_parity_fixture() {
+    let encoder = encoder();
+    let texts = texts();
+    let fixture = json!({
+        "model": MODEL,
+        "checksum": encoder.checksum(),
+        "texts": texts,
+        "vectors": vectors_one_by_one(&encoder, &texts),
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    std::fs::write(&path, serde_json::to_string(&fixture).unwrap() + "\n").unwrap();
+}
+
+#[test]
+fn native_vectors_match_the_parity_fixture() {
+    assert!(
+        std::env::var_os("VITRINE_BLESS").is_none(),
+        "VITRINE_BLESS no longer blesses: run `cargo test --test encoder_parity -- --ignored bless_the_parity_fixture`"
+    );
+    let encoder = encoder();
+    let texts = texts();
+    let vectors = vectors_one_by_one(&encoder, &texts);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect(
-        "tests/fixtures/encoder-parity.json is missing: VITRINE_BLESS=1 cargo test --test encoder_parity",
+        "tests/fixtures/encoder-parity.json is missing: cargo test --test encoder_parity -- --ignored bless_the_parity_fixture",
     ))
     .unwrap();
     assert_eq!(
         fixture["checksum"],
         encoder.checksum(),
         "fixture made with another model: re-bless it"
+    );
+    assert_eq!(
+        fixture["texts"],
+        json!(texts),
+        "the texts changed: re-bless the fixture"
     );
     let expected: Vec<Vec<f32>> = serde_json::from_value(fixture["vectors"].clone()).unwrap();
     assert_eq!(expected.len(), texts.len());
@@ -85,8 +109,7 @@ fn native_vectors_match_the_parity_fixture() {
 /// vector (the one it gets alone), in the caller's order, however the groups fall.
 #[test]
 fn a_mixed_batch_gives_each_text_its_own_vector_in_order() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let encoder = Encoder::from_gguf_bytes(&std::fs::read(root.join(MODEL)).unwrap()).unwrap();
+    let encoder = encoder();
     // 40 texts of 1 to ~300 tokens in a scrambled order: more than one group of 32, many lengths.
     let mut texts = texts();
     for i in 0..32 {

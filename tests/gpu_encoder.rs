@@ -55,7 +55,7 @@ fn load(variant: &str) -> Option<(Encoder, Vec<u8>)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(root.join(format!("models/minilm-l6-{variant}.gguf"))).expect("model");
     let enc = Encoder::from_gguf_bytes(&bytes).expect("model loads");
-    pollster::block_on(enc.attach_gpu(ctx, &bytes)).expect("weights upload");
+    pollster::block_on(enc.device().attach_gpu(ctx)).expect("weights upload");
     Some((enc, bytes))
 }
 
@@ -103,15 +103,15 @@ fn auto_reports_its_choice_and_embeds_like_the_cpu() {
     let choice = pollster::block_on(enc.select_backend(DevicePreference::Auto, &sample));
     assert!(choice.cpu_ms.is_some() && choice.gpu_ms.is_some(), "{choice:?}");
     assert!(choice.adapter.is_some());
-    assert_eq!(enc.diagnostics(), choice);
+    assert_eq!(enc.device().diagnostics(), choice);
     let got = pollster::block_on(enc.embed_auto(&sample)).unwrap();
     assert!(cosine(&got[0], &enc.embed(&sample).unwrap()[0]) >= 0.9999);
     // Preferring the CPU never touches the GPU.
     let cpu = pollster::block_on(enc.select_backend(DevicePreference::Cpu, &sample));
     assert_eq!(cpu.backend, Backend::Cpu);
     // Released, the GPU no longer serves (until attached again) and the CPU serves alone.
-    enc.detach_gpu("a test");
-    assert_eq!(enc.gpu_adapter(), None);
+    assert!(enc.device().detach_gpu("a test"));
+    assert_eq!(enc.device().gpu_adapter(), None);
     assert!(pollster::block_on(enc.embed_on(&sample, Backend::Webgpu)).is_err());
     assert_eq!(
         pollster::block_on(enc.embed_auto(&sample)).unwrap(),

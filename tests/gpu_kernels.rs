@@ -123,7 +123,7 @@ fn layer_norm_matches_the_cpu_with_and_without_residual() {
     let shape = ctx.uniform("shape", shape_words(1, rows));
     for residual in [false, true] {
         let mut want = x.clone();
-        ops::add_layer_norm(&mut want, residual.then_some(&res[..]), &w, &b, 1e-12);
+        ops::add_layer_norm(&mut want, residual.then_some(&res[..]), &w, &b, 1e-12).unwrap();
         let xb = ctx.storage("x", &x);
         let rb = ctx.storage("res", &res);
         let got = gpu::run(&ctx, &xb, rows * h, |pass| {
@@ -217,7 +217,7 @@ fn attention_matches_the_cpu_with_padding() {
             .contains(&0)
             .then(|| mask.iter().map(|&m| if m == 1 { 0.0 } else { -1e9 }).collect());
         let mut want = vec![0f32; rows * h];
-        ops::attention(&qkv, batch, seq, heads, d, additive.as_deref(), &mut want);
+        ops::attention(&qkv, batch, seq, heads, d, additive.as_deref(), &mut want).unwrap();
         let params = Attention::params(&ctx, heads, d).unwrap();
         let shape = ctx.uniform("shape", shape_words(batch, seq));
         let (qb, mb) = (ctx.storage("qkv", &qkv), ctx.storage("mask", &mask));

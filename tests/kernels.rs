@@ -66,3 +66,92 @@ fn fast_erf_matches_libm() {
     assert!((vitrine::backend::cpu::ops::erf(100.0) - 1.0).abs() <= 1e-6);
     assert!(vitrine::backend::cpu::ops::erf(f32::NAN).is_nan());
 }
+
+#[test]
+#[cfg(not(target_arch = "wasm32"))] // reads the model files
+fn packed_weights_give_back_their_gguf_blocks_byte_for_byte() {
+    // The GPU uploads the blocks re-derived from the CPU's packed copy instead of reading the model
+    // file again: they must be the file's bytes exactly, for random weights (zero blocks included)...
+    for &dtype in DTYPES {
+        let mut v = kernel_cases::values(16 * 96, 4);
+        v[32..64].fill(0.0);
+        let w = Tensor::from_vec(v, (16, 96), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, dtype).unwrap();
+        let packed = PackedQ8::from_qtensor(&q).unwrap();
+        assert_eq!(packed.ggml_blocks(), q.data().unwrap().to_vec(), "{dtype:?}");
+    }
+    // ...and for every matrix of both shipped models, read by candle's own GGUF reader.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for model in ["minilm-l6-q8_0", "minilm-l6-small"] {
+        let bytes = std::fs::read(root.join(format!("models/{model}.gguf"))).expect("model");
+        let mut cursor = std::io::Cursor::new(&bytes);
+        let content = candle_core::quantized::gguf_file::Content::read(&mut cursor).unwrap();
+        let mut checked = 0;
+        for name in content.tensor_infos.keys() {
+            let q = content.tensor(&mut cursor, name, &Device::Cpu).unwrap();
+            if let Some(packed) = PackedQ8::from_qtensor(&q) {
+                assert_eq!(packed.dtype(), q.dtype());
+                assert!(
+                    packed.ggml_blocks() == q.data().unwrap().as_ref(),
+                    "{model}: {name}"
+                );
+                checked += 1;
+            }
+        }
+        // 6 layers × 6 matrices, plus the word table.
+        assert!(checked >= 36, "{model}: only {checked} packed matrices");
+        eprintln!("{model}: {checked} matrices give back their blocks exactly");
+    }
+}
+
+/// Sizes that do not fit are errors, not zeros or a product over the shorter slice (which used to hide
+/// vectors from two models meeting). Literal values: LayerNorm of [1, 3] is [-1, 1] (eps 0).
+#[test]
+fn size_mismatches_in_the_slice_ops_are_errors() {
+    use vitrine::backend::cpu::ops;
+    let mismatch = |r: vitrine::Result<()>| matches!(r, Err(vitrine::Error::SizeMismatch { .. }));
+
+    assert!((ops::dot(&[1.0, 2.0], &[3.0, 4.0]).unwrap() - 11.0).abs() < 1e-6);
+    assert!(
+        ops::dot(&[1.0, 2.0], &[3.0]).is_err(),
+        "was 3.0, over the shorter slice"
+    );
+    assert!(vitrine::rank::dot(&[1.0; 384], &[1.0; 128]).is_err(), "was 128");
+
+    let (w, b) = ([1.0f32, 1.0], [0.0f32, 0.0]);
+    let mut x = [1.0f32, 3.0];
+    ops::add_layer_norm(&mut x, None, &w, &b, 0.0).unwrap();
+    assert!((x[0] + 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6, "{x:?}");
+    let mut x = [1.0f32, 3.0, 5.0];
+    assert!(
+        mismatch(ops::add_layer_norm(&mut x, None, &w, &b, 0.0)),
+        "a partial row"
+    );
+    assert_eq!(x, [1.0, 3.0, 5.0], "left unchanged");
+    assert!(
+        mismatch(ops::add_layer_norm(&mut x[..2], None, &w, &b[..1], 0.0)),
+        "a short bias"
+    );
+    let short = [1.0f32];
+    assert!(
+        mismatch(ops::add_layer_norm(&mut x[..2], Some(&short[..]), &w, &b, 0.0)),
+        "a short residual"
+    );
+
+    // One sequence of 2 tokens, 1 head of size 2: qkv holds 2 rows of 6 values.
+    let qkv = [0.0f32; 12];
+    let mut out = [0.0f32; 4];
+    ops::attention(&qkv, 1, 2, 1, 2, None, &mut out).unwrap();
+    assert!(mismatch(ops::attention(&qkv[..11], 1, 2, 1, 2, None, &mut out)));
+    assert!(mismatch(ops::attention(&qkv, 1, 2, 1, 2, None, &mut out[..3])));
+    let mask = [0.0f32];
+    assert!(mismatch(ops::attention(
+        &qkv,
+        1,
+        2,
+        1,
+        2,
+        Some(&mask[..]),
+        &mut out
+    )));
+}

@@ -117,3 +117,69 @@ async fn simd128_kernel_matches_dequantized_f32_matmul() {
         }
     }
 }
+
+/// Values cross as JS objects, not JSON strings: an event object is tracked, `rank` takes and returns
+/// objects, and a malformed value is refused with the stable `code` of the core's error.
+#[wasm_bindgen_test]
+fn typed_values_and_error_codes_cross_the_boundary() {
+    use js_sys::{Array, Reflect};
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
+    let mut engine =
+        vitrine::web::WebVitrine::new(parse(r#"{"history":{"maxEvents":5}}"#), &[1; 16]).unwrap();
+    // Now: the history refuses events older than its 30-day window (a fixed date would age out).
+    let view = format!(
+        r#"{{"type":"view","productId":"p1","ts":{}}}"#,
+        js_sys::Date::now()
+    );
+    engine.track(parse(&view)).unwrap();
+    let snapshot = engine.export_history().unwrap();
+    let events = Array::from(&Reflect::get(&snapshot, &"events".into()).unwrap());
+    assert_eq!(events.length(), 1);
+    let id = Reflect::get(&events.get(0), &"productId".into()).unwrap();
+    assert_eq!(id.as_string().as_deref(), Some("p1"));
+
+    let code = |err: wasm_bindgen::JsError| {
+        let v = JsValue::from(err);
+        let code = Reflect::get(&v, &"code".into()).unwrap().as_string();
+        let message = Reflect::get(&v, &"message".into()).unwrap().as_string().unwrap();
+        (code, message)
+    };
+    let (c, m) = code(
+        engine
+            .track(parse(r#"{"type":"hover","productId":"p1"}"#))
+            .unwrap_err(),
+    );
+    assert_eq!(c.as_deref(), Some("invalid_input"));
+    assert!(m.contains("hover"), "{m}");
+    let (c, m) = code(
+        engine
+            .rank(
+                parse(r#"{"placement":"forYou"}"#),
+                JsValue::UNDEFINED,
+                parse(r#"{"limt":3}"#),
+            )
+            .unwrap_err(),
+    );
+    assert_eq!(c.as_deref(), Some("invalid_input"));
+    assert!(m.contains("limt"), "{m}");
+    let (c, _) = code(engine.load_catalog(b"not a catalog").unwrap_err());
+    assert_eq!(c.as_deref(), Some("catalog"));
+    let (c, _) = code(
+        vitrine::web::WebEncoder::from_bytes(b"not a model")
+            .err()
+            .unwrap(),
+    );
+    assert_eq!(c.as_deref(), Some("not_gguf"));
+
+    // Without vectors nothing ranks, but the call and its result are typed: an empty array.
+    let candidates = parse(r#"[{"id":"p1","title":"Mug","extra":{"nested":[1,2]}}]"#);
+    let ranked = engine
+        .rank(parse(r#"{"placement":"forYou"}"#), candidates, JsValue::UNDEFINED)
+        .unwrap();
+    assert!(Array::is_array(&ranked));
+    let diag = engine.diagnostics().unwrap();
+    assert_eq!(
+        Reflect::get(&diag, &"historyEvents".into()).unwrap().as_f64(),
+        Some(1.0)
+    );
+}

@@ -108,7 +108,7 @@ fn for_you_without_a_model_ranks_as_the_eval_scorer_does() {
             price: prices[i],
         })
         .collect();
-    let scores = catalog.scores(&ZeroShotMix::default(), &steps);
+    let scores = catalog.scores(&ZeroShotMix::default(), &steps).unwrap();
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let seen: BTreeSet<usize> = HISTORY.iter().map(|h| h.0).collect();
@@ -121,7 +121,13 @@ fn for_you_without_a_model_ranks_as_the_eval_scorer_does() {
     let got: Vec<&str> = out.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(got, expected);
     for (r, &i) in out.iter().zip(order.iter().filter(|i| !seen.contains(i))) {
-        assert!((r.score - scores[i]).abs() < 1e-6, "{}: {} vs {}", r.id, r.score, scores[i]);
+        assert!(
+            (r.score - scores[i]).abs() < 1e-6,
+            "{}: {} vs {}",
+            r.id,
+            r.score,
+            scores[i]
+        );
     }
 }
 
@@ -139,19 +145,29 @@ fn reasons_name_the_title_words_shared_with_the_history() {
     let vecs = vectors(&cands);
     let mut v = engine(&cands, &vecs);
     track(&mut v, &cands);
-    let out = v.rank(&Placement::ForYou, &cands, &Rules::default(), NOW).unwrap();
+    let out = v
+        .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
+        .unwrap();
     let title = |id: &str| cands.iter().find(|c| c.id == id).unwrap().title.clone().unwrap();
     let mut named = 0;
     for r in &out {
         let total: f32 = r.reasons.iter().map(|x| x.weight).sum();
         assert!((total - 1.0).abs() < 1e-4, "reasons of {} sum to {total}", r.id);
         for reason in r.reasons.iter().filter(|x| x.kind == ReasonKind::Words) {
-            let event = reason.product_id.as_deref().expect("a words reason names the event's product");
+            let event = reason
+                .product_id
+                .as_deref()
+                .expect("a words reason names the event's product");
             let shared: BTreeSet<String> = &words(&title(event)) & &words(&title(&r.id));
             let named_words = reason.words.as_ref().expect("a words reason lists its words");
             assert!(!named_words.is_empty() && named_words.len() <= 3);
             for w in named_words {
-                assert!(shared.contains(w), "{w:?} is not shared by {} and {}", title(event), title(&r.id));
+                assert!(
+                    shared.contains(w),
+                    "{w:?} is not shared by {} and {}",
+                    title(event),
+                    title(&r.id)
+                );
             }
             named += 1;
         }

@@ -77,13 +77,14 @@ async function refresh({ banner = false } = {}) {
 }
 
 async function pickBanner() {
-  const pick = await vitrine.pickCopy('home-banner', BANNER.map(({ id, text }) => ({ id, text })), { mode: 'bandit', fitWeight: 8 });
+  const pick = await vitrine.pickCopy('home-banner', BANNER.map(({ id, text }) => ({ id, text })), { mode: 'bandit' });
   state.pick = pick;
   $('banner').hidden = false;
   $('banner').dataset.variant = pick.variant;
   $('banner-text').textContent = pick.text;
   const fits = pick.fits.map((f, i) => `${BANNER[i].id} ${f.toFixed(2)}`).join(', ');
-  $('banner-why').textContent = `Variant “${pick.variant}” (segment ${pick.segment}); fit to your session: ${fits}`;
+  const counted = pick.counted ? `counted for experiment ${pick.experiment}` : 'not counted';
+  $('banner-why').textContent = `Variant “${pick.variant}” (segment ${pick.segment}, ${counted}); fit to your session: ${fits}`;
 }
 
 function openProduct(product) {
@@ -173,8 +174,8 @@ $('consent').addEventListener('change', async (e) => {
   await refresh();
 });
 $('send-report').addEventListener('click', async () => {
-  const sent = await vitrine.flushReports();
-  $('send-report').textContent = sent ? `Sent ${sent.entries.length} randomised entries` : 'Nothing to send';
+  const built = await vitrine.flushReports();
+  $('send-report').textContent = built.length ? `Queued ${built.length} randomised report(s); each leaves after its own delay` : 'Nothing to send';
   await refresh();
 });
 $('wipe').addEventListener('click', async () => {

@@ -76,13 +76,15 @@ async function run() {
     for (const [i, e] of persona.events.entries()) await vitrine.track({ ...e, ts: start + i * 60_000 });
     const ranked = await vitrine.rank(setup.placement, { rules: { limit: 5, diversity: { lambda: 0.85 } } });
     const pick = await vitrine.pickCopy('preview', variants, { mode: 'bandit', fitWeight: setup.fitWeight });
-    // The expected winner: posterior mean click rate × exp(weight · fit); Thompson samples around it.
-    const expected = pick.why.scores.map((s) => (s.alpha / (s.alpha + s.beta)) * Math.exp(setup.fitWeight * s.fit));
+    // The expected winner: the highest posterior mean click rate, whose prior the fit sets (the
+    // collector's data and this device's outweigh it as they grow); Thompson samples around it.
+    const expected = pick.why.scores.map((s) => s.alpha / (s.alpha + s.beta));
     const winner = variants[expected.indexOf(Math.max(...expected))];
     cards.push(el('article', { class: 'persona', dataset: { winner: winner.id } },
       el('h3', {}, persona.name),
       el('p', { class: 'winner' }, 'Copy: ', el('strong', {}, winner.id), ` — “${winner.text}”`),
       el('table', { class: 'cells' }, el('caption', {}, 'Why: fit to this persona’s intent'),
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Variant'), el('th', { scope: 'col' }, 'Fit (cosine)'), el('th', { scope: 'col' }, 'Expected click rate'))),
         el('tbody', {}, variants.map((v, i) => el('tr', {}, el('th', { scope: 'row' }, v.id), el('td', {}, pick.fits[i].toFixed(3)), el('td', {}, expected[i].toFixed(3)))))),
       el('ol', { class: 'ranking' }, ranked.map((r) => el('li', {}, `${byId.get(r.id)?.title ?? r.id} ${money(byId.get(r.id)?.price)}`)))));
   }

@@ -8,11 +8,9 @@
 //! adapters too slow to repeat the full batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use vitrine::backend::gpu::GpuContext;
 use vitrine::backend::select::Backend;
 use vitrine::Encoder;
 
@@ -52,12 +50,9 @@ fn batches<'a>(enc: &Encoder, titles: &'a [String]) -> Vec<Vec<&'a str>> {
 fn bench(c: &mut Criterion) {
     let bytes = std::fs::read(root().join("models/minilm-l6-q8_0.gguf")).expect("models/minilm-l6-q8_0.gguf");
     let enc = Encoder::from_gguf_bytes(&bytes).expect("model");
-    let attached = pollster::block_on(async {
-        let ctx = Arc::new(GpuContext::new().await?);
-        enc.attach_gpu(ctx, &bytes).await
-    });
+    let attached = pollster::block_on(enc.device().start_gpu());
     let mut backends = vec![Backend::Cpu];
-    match attached.map(|()| enc.gpu_adapter()) {
+    match attached.map(|()| enc.device().gpu_adapter()) {
         Ok(Some(adapter)) => {
             println!("GPU adapter: {adapter}");
             backends.push(Backend::Webgpu);

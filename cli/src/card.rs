@@ -78,7 +78,11 @@ pub fn write_card(
     let knn = evaluate(valid, ds.n_items(), |_, c| {
         Ok(c.iter().flat_map(|c| knn.scores(c.history)).collect())
     })?;
-    let file = args.out.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = args
+        .out
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let f32_path = args.out.with_file_name(file.replace(".gguf", "-f32.gguf"));
     let mut md = String::new();
@@ -95,7 +99,10 @@ pub fn write_card(
         std::env::args().collect::<Vec<_>>().join(" ")
     )?;
     writeln!(md, "## Validation (full ranking, history excluded)\n")?;
-    writeln!(md, "| method | HR@10 | NDCG@10 | HR@20 | NDCG@20 | MRR |\n|---|---|---|---|---|---|")?;
+    writeln!(
+        md,
+        "| method | HR@10 | NDCG@10 | HR@20 | NDCG@20 | MRR |\n|---|---|---|---|---|---|"
+    )?;
     md += &row(&format!("this model (`{file}`, q8_0)"), &ours);
     md += &row("zero-shot default (no model)", &zero_shot);
     md += &row("item-kNN on the same training data", &knn);
@@ -112,7 +119,11 @@ pub fn write_card(
             Some(m) => format!("{} → {m}, cosine", p.lr),
             None => format!("{}", p.lr),
         };
-        let neg = if p.negatives == 0 { "all items".into() } else { p.negatives.to_string() };
+        let neg = if p.negatives == 0 {
+            "all items".into()
+        } else {
+            p.negatives.to_string()
+        };
         let per: Vec<String> = l.valid.iter().map(|v| format!("{v:.4}")).collect();
         writeln!(
             md,
@@ -141,7 +152,10 @@ pub fn write_card(
         "Files: `{file}` ({} bytes, q8_0: the one to ship), `{}` ({} bytes, f32 reference). The weights \
          derive from the training data: ship them only where its licence allows.",
         size(&args.out),
-        f32_path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+        f32_path
+            .file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default(),
         size(&f32_path)
     )?;
     let path = args.out.with_extension("md");

@@ -132,7 +132,10 @@ fn read_times(path: &Path, seqs: &[Vec<u32>]) -> Result<Option<Vec<Vec<i64>>>> {
         .with_context(|| format!("{}: not whole seconds", path.display()))?;
     let fits = times.len() == seqs.len() && times.iter().zip(seqs).all(|(t, s)| t.len() == s.len());
     if !fits {
-        bail!("{}: its lines must match sequential_data.txt's, item for item", path.display());
+        bail!(
+            "{}: its lines must match sequential_data.txt's, item for item",
+            path.display()
+        );
     }
     Ok(Some(times))
 }
@@ -178,7 +181,7 @@ pub fn item_vectors(
         h.update(t.as_bytes());
         h.update([0]);
     }
-    let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let key = hex::encode(&h.finalize()[..8]);
     let file = match path {
         Some(p) => p.to_path_buf(),
         None => cache_dir.join(format!("{}-{key}.vcat", ds.name)),

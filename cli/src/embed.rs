@@ -4,7 +4,6 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use vitrine::backend::gpu::GpuContext;
 use vitrine::backend::select::{BackendChoice, DevicePreference};
 use vitrine::catalog::{Catalog, Precision};
 use vitrine::Encoder;
@@ -22,14 +21,8 @@ pub fn load_on(model: &Path, pref: DevicePreference) -> Result<Encoder> {
     if pref == DevicePreference::Cpu {
         return Ok(enc);
     }
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let attached = pollster::block_on(async {
-        let ctx = std::sync::Arc::new(GpuContext::new().await?);
-        enc.attach_gpu(ctx, &bytes).await
-    });
-    if let Err(e) = attached {
-        enc.note_gpu_unavailable(&e);
-    }
+    // On failure the encoder stays on the CPU and its diagnostics say why.
+    let _ = pollster::block_on(enc.device().start_gpu());
     Ok(enc)
 }
 
@@ -57,7 +50,7 @@ pub fn embed_stdin(enc: &Encoder, batch: usize, pref: DevicePreference) -> Resul
             chosen = Some(choice);
         }
         let vectors = pollster::block_on(enc.embed_auto(&refs))?;
-        let now = enc.diagnostics();
+        let now = enc.device().diagnostics();
         if chosen.as_ref() != Some(&now) {
             report(&now);
             chosen = Some(now);

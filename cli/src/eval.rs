@@ -191,7 +191,10 @@ fn run_method(
         }
         Method::ZeroShot => zero_shot_metrics(ds, v, mix, cases)?,
         Method::Session => {
-            let path = args.model.as_ref().context("--method session needs --model FILE.gguf")?;
+            let path = args
+                .model
+                .as_ref()
+                .context("--method session needs --model FILE.gguf")?;
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let model = SessionModel::from_gguf_bytes(&bytes)
                 .with_context(|| format!("loading {}", path.display()))?;
@@ -202,12 +205,19 @@ fn run_method(
 }
 
 /// The SDK's default ranking ([`ZeroShotCatalog`]) for every case.
-pub fn zero_shot_metrics(ds: &Dataset, vectors: &[f32], mix: &ZeroShotMix, cases: &[Case]) -> Result<Metrics> {
+pub fn zero_shot_metrics(
+    ds: &Dataset,
+    vectors: &[f32],
+    mix: &ZeroShotMix,
+    cases: &[Case],
+) -> Result<Metrics> {
     let catalog = ZeroShotCatalog::new(vectors, &ds.texts, &ds.prices);
     evaluate(cases, ds.n_items(), |_, c| {
-        Ok(c.iter()
-            .flat_map(|case| catalog.scores(mix, &zero_shot_steps(ds, vectors, case)))
-            .collect())
+        let mut s = Vec::with_capacity(c.len() * ds.n_items());
+        for case in c {
+            s.extend(catalog.scores(mix, &zero_shot_steps(ds, vectors, case))?);
+        }
+        Ok(s)
     })
 }
 

@@ -10,6 +10,7 @@ mod init;
 mod metrics;
 mod mixes;
 mod onlineretail;
+mod power;
 mod segments;
 mod simulate;
 mod train;

@@ -33,7 +33,11 @@ pub fn session_grid(
     let n = vectors.len() / dims;
     let items = Tensor::from_vec(model.item_vectors(vectors)?, (n, model.out_dims()), &Device::Cpu)?;
     let text = Tensor::from_vec(vectors.to_vec(), (n, dims), &Device::Cpu)?;
-    let mut decays: Vec<f32> = mixes.iter().filter(|m| m.lexical != 0.0).map(|m| m.decay).collect();
+    let mut decays: Vec<f32> = mixes
+        .iter()
+        .filter(|m| m.lexical != 0.0)
+        .map(|m| m.decay)
+        .collect();
     decays.sort_by(f32::total_cmp);
     decays.dedup();
     let words = WordIndex::new(texts);
@@ -90,7 +94,14 @@ pub fn session_grid(
         })
         .collect::<Result<_>>()?;
     Ok((0..mixes.len())
-        .map(|i| Metrics::from_ranks(&ranks.iter().flat_map(|r| r[i].iter().copied()).collect::<Vec<_>>()))
+        .map(|i| {
+            Metrics::from_ranks(
+                &ranks
+                    .iter()
+                    .flat_map(|r| r[i].iter().copied())
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect())
 }
 
@@ -126,7 +137,11 @@ pub fn choose(
             (best, best_ndcg) = (*mix, m.ndcg10);
         }
     }
-    for (mix, m) in grid.iter().zip(&metrics).filter(|(x, _)| x.lexical == best.lexical || x.content == best.content) {
+    for (mix, m) in grid
+        .iter()
+        .zip(&metrics)
+        .filter(|(x, _)| x.lexical == best.lexical || x.content == best.content)
+    {
         eprintln!(
             "  content {} lexical {} decay {}: valid ndcg@10 {:.4}",
             mix.content, mix.lexical, mix.decay, m.ndcg10

@@ -40,7 +40,17 @@ pub struct OnlineRetailArgs {
 /// Stock codes of lines that are not products: postage, carriage, discounts, samples, manual entries,
 /// bank and marketplace charges, a charity's commission, and the "pads to match all cushions" filler.
 const SERVICE_CODES: [&str; 11] = [
-    "POST", "DOT", "C2", "D", "M", "S", "B", "CRUK", "AMAZONFEE", "BANK CHARGES", "PADS",
+    "POST",
+    "DOT",
+    "C2",
+    "D",
+    "M",
+    "S",
+    "B",
+    "CRUK",
+    "AMAZONFEE",
+    "BANK CHARGES",
+    "PADS",
 ];
 
 /// What the conversion kept, printed as JSON and written beside the files.
@@ -123,7 +133,11 @@ pub fn convert(input: impl std::io::Read, out: &Path, min_items: usize) -> Resul
             .unix_timestamp();
         let title = get(cd);
         if !title.is_empty() {
-            *titles.entry(code.into()).or_default().entry(title.into()).or_default() += 1;
+            *titles
+                .entry(code.into())
+                .or_default()
+                .entry(title.into())
+                .or_default() += 1;
         }
         prices.entry(code.into()).or_default().push(price);
         by_customer.entry(customer.into()).or_default().push(Line {
@@ -142,7 +156,10 @@ pub fn convert(input: impl std::io::Read, out: &Path, min_items: usize) -> Resul
             users.push((customer.clone(), firsts));
         }
     }
-    let mut codes: Vec<&str> = users.iter().flat_map(|(_, l)| l.iter().map(|l| l.code.as_str())).collect();
+    let mut codes: Vec<&str> = users
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|l| l.code.as_str()))
+        .collect();
     codes.sort_unstable();
     codes.dedup();
 
@@ -191,7 +208,10 @@ pub fn convert(input: impl std::io::Read, out: &Path, min_items: usize) -> Resul
     for mut f in [items, seqs, times] {
         f.flush()?;
     }
-    std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&summary)? + "\n")?;
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
     Ok(summary)
 }
 

@@ -94,11 +94,7 @@ pub struct TrainArgs {
     pub batch: usize,
     /// `content_mix` values tried on the validation split after training (the best is kept); "0"
     /// leaves the newest step's raw text similarity out of the score.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0,0.05,0.1,0.15,0.2,0.3"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "0,0.05,0.1,0.15,0.2,0.3")]
     pub content_mix: Vec<f32>,
     /// `lexical_mix` values tried on the validation split after `content_mix` (the best is kept, with
     /// its decay); "0" leaves the title word overlap out of the score.
@@ -282,7 +278,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let name = format!("session-{}", ds.name);
     let score = |tensors: &BTreeMap<String, Tensor>| -> Result<f64> {
         let bytes = write_session_model(&cfg, tensors, GgmlDType::F32, "session")?;
-        Ok(session_metrics(&SessionModel::from_gguf_bytes(&bytes)?, &vectors, &ds.texts, &valid)?.ndcg10)
+        Ok(session_metrics(
+            &SessionModel::from_gguf_bytes(&bytes)?,
+            &vectors,
+            &ds.texts,
+            &valid,
+        )?
+        .ndcg10)
     };
     let (mut best, mut best_tensors) = (-1.0f64, None);
     if args.epochs == 0 {
@@ -292,7 +294,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         eprintln!("--init weights, no mixes: valid ndcg@10 {best:.4}");
         best_tensors = Some(tensors);
     }
-    let plan = if args.epochs == 0 { Vec::new() } else { phases(args) };
+    let plan = if args.epochs == 0 {
+        Vec::new()
+    } else {
+        phases(args)
+    };
     let batches_per_epoch = seqs.len().div_ceil(args.batch.max(1));
     let progress = crate::card::progress(plan.iter().map(|p| p.epochs).sum::<usize>() * batches_per_epoch);
     let mut logs = Vec::new();
@@ -308,7 +314,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 ..Default::default()
             },
         )?;
-        (tr.negatives, tr.recent_decay, tr.temperature) = (phase.negatives, phase.recent_decay, phase.temperature);
+        (tr.negatives, tr.recent_decay, tr.temperature) =
+            (phase.negatives, phase.recent_decay, phase.temperature);
         let mut log = PhaseLog::new(phase);
         let mut since_best = 0;
         for epoch in 1..=phase.epochs {
@@ -344,7 +351,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let Some(tensors) = best_tensors else {
         return Ok(());
     };
-    eprintln!("best: valid ndcg@10 {best:.4}; {:.0}s; choosing the score's mixes", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "best: valid ndcg@10 {best:.4}; {:.0}s; choosing the score's mixes",
+        t0.elapsed().as_secs_f64()
+    );
     let model = SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, &name)?)?;
     let (cfg, mixed) = crate::mixes::choose(
         &model,
@@ -360,7 +370,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         cfg.content_mix, cfg.lexical_mix, cfg.lexical_decay
     );
     write_models(&cfg, &tensors, &args.out, &name)?;
-    write_card(args, &ds, &vectors, &valid, &cfg, &logs, t0.elapsed().as_secs_f64())?;
+    write_card(
+        args,
+        &ds,
+        &vectors,
+        &valid,
+        &cfg,
+        &logs,
+        t0.elapsed().as_secs_f64(),
+    )?;
     eprintln!("{:.0}s", t0.elapsed().as_secs_f64());
     Ok(())
 }

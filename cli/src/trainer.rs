@@ -191,3 +191,111 @@ impl Trainer<'_> {
             .collect()
     }
 }
+
+/// The trainer's forward and the SDK's must be one function of the weights: a model is trained here and
+/// served there. Checked on random weights, both input modes, against the SDK reading the written file.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::GgmlDType;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    use vitrine::model::session_file::{tensor_specs, write_session_model, Role};
+    use vitrine::{SessionModel, SessionStep};
+
+    fn config(tie_input: bool) -> SessionConfig {
+        SessionConfig {
+            dims: 24,
+            width: 16,
+            layers: 2,
+            heads: 2,
+            ffn: 32,
+            max_len: 6,
+            out_dims: 16,
+            adapter_hidden: 8,
+            normalize: true,
+            tie_input,
+            layer_norm_eps: 1e-5,
+            content_mix: 0.0,
+            lexical_mix: 0.0,
+            lexical_decay: 0.0,
+        }
+    }
+
+    #[test]
+    fn trainer_and_sdk_compute_the_same_intents_and_item_vectors() {
+        for tie_input in [false, true] {
+            let cfg = config(tie_input);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            let normal = Normal::new(0.0f32, 0.4).unwrap();
+            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| normal.sample(&mut rng)).collect() };
+            let mut vars = BTreeMap::new();
+            for (name, shape, role) in tensor_specs(&cfg) {
+                let n: usize = shape.iter().product();
+                let mut vals = draw(n);
+                if role == Role::Ones {
+                    vals.iter_mut().for_each(|v| *v += 1.0);
+                }
+                let t = Tensor::from_vec(vals, shape, &Device::Cpu).unwrap();
+                vars.insert(name, Var::from_tensor(&t).unwrap());
+            }
+            let n_items = 5;
+            let vectors = draw(n_items * cfg.dims);
+            let mut padded = vectors.clone();
+            padded.extend(std::iter::repeat_n(0.0, cfg.dims));
+            let items = Tensor::from_vec(padded, (n_items + 1, cfg.dims), &Device::Cpu).unwrap();
+            let mut train_rng = rand::rngs::StdRng::seed_from_u64(1);
+            let mut tr = Trainer {
+                cfg: cfg.clone(),
+                vars,
+                items,
+                n_items,
+                temperature: 1.0,
+                dropout: 0.0,
+                negatives: 0,
+                recent_decay: 1.0,
+                rng: &mut train_rng,
+            };
+            // One session of four items, as training reads it: the rows `ids` index in `source`.
+            let seq = [3u32, 0, 4, 1];
+            let all = Tensor::arange(0u32, n_items as u32 + 1, &Device::Cpu).unwrap();
+            let source = if cfg.tie_input {
+                let g = tr.item_side(&all.narrow(0, 0, n_items).unwrap()).unwrap();
+                Tensor::cat(&[&g, &g.zeros_like().unwrap().narrow(0, 0, 1).unwrap()], 0).unwrap()
+            } else {
+                tr.items.clone()
+            };
+            let ids = Tensor::from_vec(seq.to_vec(), (1, seq.len()), &Device::Cpu).unwrap();
+            let want = tr
+                .intents(&ids, &source, 1, seq.len())
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let want_items = tr.item_side(&all.narrow(0, 0, n_items).unwrap()).unwrap();
+            let want_items = want_items.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+
+            let bytes = write_session_model(&cfg, &tr.tensors().unwrap(), GgmlDType::F32, "t").unwrap();
+            let model = SessionModel::from_gguf_bytes(&bytes).unwrap();
+            // Training data are purchases with unknown gaps: the trainer's fixed kind and gap rows.
+            let steps: Vec<SessionStep> = seq
+                .iter()
+                .map(|&i| SessionStep {
+                    vector: &vectors[i as usize * cfg.dims..][..cfg.dims],
+                    kind: EventKind::Purchase,
+                    gap_secs: None,
+                })
+                .collect();
+            let got = model.intent_per_step(&steps).unwrap();
+            let got_items = model.item_vectors(&vectors).unwrap();
+            let diff =
+                |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                // Same f32 operations in another order (batched vs one sequence): 1e-5 on unit vectors.
+                assert!(diff(g, w) < 1e-5, "tie_input {tie_input}: {g:?} vs {w:?}");
+            }
+            assert_eq!(got_items.len(), want_items.len());
+            assert!(diff(&got_items, &want_items) < 1e-5, "tie_input {tie_input}");
+        }
+    }
+}

@@ -65,19 +65,21 @@ pub fn run(args: &TuneArgs) -> Result<()> {
     }
     let ranks: Vec<Vec<usize>> = cases
         .par_iter()
-        .map(|case| {
+        .map(|case| -> Result<Vec<usize>> {
             let steps = zero_shot_steps(&ds, &vectors, case);
             let mut out = Vec::with_capacity(settings.len());
             for &gap in &args.visit_gap {
                 let content: Vec<Vec<f32>> = (args.decay.iter())
                     .map(|&d| catalog.scores(&part(gap, &|m| (m.decay, m.content) = (d, 1.0)), &steps))
-                    .collect();
+                    .collect::<Result<_, _>>()?;
                 let price: Vec<Vec<f32>> = (args.decay.iter())
                     .map(|&d| catalog.scores(&part(gap, &|m| (m.decay, m.price) = (d, 1.0)), &steps))
-                    .collect();
+                    .collect::<Result<_, _>>()?;
                 let words: Vec<Vec<f32>> = (args.lexical_decay.iter())
-                    .map(|&d| catalog.scores(&part(gap, &|m| (m.lexical_decay, m.lexical) = (d, 1.0)), &steps))
-                    .collect();
+                    .map(|&d| {
+                        catalog.scores(&part(gap, &|m| (m.lexical_decay, m.lexical) = (d, 1.0)), &steps)
+                    })
+                    .collect::<Result<_, _>>()?;
                 let mut row = vec![0f32; n];
                 for d in 0..args.decay.len() {
                     for w in &words {
@@ -92,9 +94,9 @@ pub fn run(args: &TuneArgs) -> Result<()> {
                     }
                 }
             }
-            out
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     for (k, &(g, d, ld, l, p)) in settings.iter().enumerate() {
         let m = Metrics::from_ranks(&ranks.iter().map(|r| r[k]).collect::<Vec<_>>());
         let gap = args.visit_gap[g];

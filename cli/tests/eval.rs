@@ -65,7 +65,14 @@ fn beauty_zero_shot_and_the_research_model() {
     let names: Vec<&str> = all.iter().map(|v| v["method"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["popularity", "itemknn", "words", "content", "zero-shot", "session"]
+        [
+            "popularity",
+            "itemknn",
+            "words",
+            "content",
+            "zero-shot",
+            "session"
+        ]
     );
     for v in &all {
         assert_eq!(v["users"], 22363);
@@ -79,11 +86,19 @@ fn beauty_zero_shot_and_the_research_model() {
     let pop_hr = pop["hr@10"].as_f64().unwrap();
     assert!((0.010..0.014).contains(&pop_hr), "popularity HR@10 {pop_hr}");
     // Item-kNN on training prefixes only (see BENCHMARKS.md for why below the README's .046).
-    assert!((0.035..0.045).contains(&ndcg(knn)), "item-kNN NDCG@10 {}", ndcg(knn));
+    assert!(
+        (0.035..0.045).contains(&ndcg(knn)),
+        "item-kNN NDCG@10 {}",
+        ndcg(knn)
+    );
     // The target: the nothing-learned default beats in-domain item-kNN and the words alone.
     let zero_shot = get(&all, "zero-shot");
     for base in [knn, words, get(&all, "content")] {
-        assert!(ndcg(zero_shot) > ndcg(base), "zero-shot {} vs {base}", ndcg(zero_shot));
+        assert!(
+            ndcg(zero_shot) > ndcg(base),
+            "zero-shot {} vs {base}",
+            ndcg(zero_shot)
+        );
     }
     let q8 = get(&all, "session");
     assert!(ndcg(q8) >= SESSION_NDCG10_TARGET, "session NDCG@10 {}", ndcg(q8));
@@ -92,7 +107,12 @@ fn beauty_zero_shot_and_the_research_model() {
     }
     let f32 = eval(&data, "session", Some("session-beauty-f32.gguf"));
     let rel = (ndcg(q8) - ndcg(&f32[0])).abs() / ndcg(&f32[0]);
-    assert!(rel <= 0.02, "q8_0 NDCG@10 {} vs f32 {}: {rel:.3} apart", ndcg(q8), ndcg(&f32[0]));
+    assert!(
+        rel <= 0.02,
+        "q8_0 NDCG@10 {} vs f32 {}: {rel:.3} apart",
+        ndcg(q8),
+        ndcg(&f32[0])
+    );
 }
 
 /// `vitrine data onlineretail` into a fresh directory named `onlineretail`.

@@ -11,11 +11,13 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use common::{model_bytes, repo};
 use sha2::{Digest, Sha256};
-use vitrine::model::gguf::{TensorDigest, KEY_FORMAT_VERSION, KEY_TENSOR_SHA256};
+use vitrine::model::gguf::{
+    ModelDigest, KEY_BERT_CONFIG, KEY_FORMAT_VERSION, KEY_MAX_SEQ_LEN, KEY_POOLING, KEY_SHA256, KEY_TOKENIZER,
+};
 use vitrine::{Encoder, Error};
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn sums(dir: &str) -> BTreeMap<String, String> {
@@ -62,12 +64,12 @@ fn convert_reproduces_the_committed_q8_0_bytes() {
     );
 }
 
-/// Rewrites the q8_0 file through candle's GGUF writer after `edit`, with a correct checksum.
-fn rewrite(edit: impl FnOnce(&mut BTreeMap<String, Value>, &mut BTreeMap<String, QTensor>)) -> Vec<u8> {
+/// The q8_0 file's metadata and tensors, as candle reads them (no checks of ours).
+fn parts() -> (BTreeMap<String, Value>, BTreeMap<String, QTensor>) {
     let bytes = model_bytes("q8_0");
     let mut cur = Cursor::new(&bytes);
     let content = Content::read(&mut cur).unwrap();
-    let mut meta: BTreeMap<String, Value> = content.metadata.clone().into_iter().collect();
+    let meta: BTreeMap<String, Value> = content.metadata.clone().into_iter().collect();
     let mut tensors = BTreeMap::new();
     for name in content.tensor_infos.keys() {
         tensors.insert(
@@ -75,12 +77,25 @@ fn rewrite(edit: impl FnOnce(&mut BTreeMap<String, Value>, &mut BTreeMap<String,
             content.tensor(&mut cur, name, &Device::Cpu).unwrap(),
         );
     }
+    (meta, tensors)
+}
+
+/// Rewrites the q8_0 file through candle's GGUF writer after `edit`, with a correct checksum.
+fn rewrite(edit: impl FnOnce(&mut BTreeMap<String, Value>, &mut BTreeMap<String, QTensor>)) -> Vec<u8> {
+    let (mut meta, mut tensors) = parts();
     edit(&mut meta, &mut tensors);
-    let mut digest = TensorDigest::default();
-    for (name, q) in &tensors {
-        digest.add(name, q.dtype(), q.shape().dims(), &q.data().unwrap());
+    let mut digest = ModelDigest::default();
+    for (key, value) in &meta {
+        digest.meta(key, value);
     }
-    meta.insert(KEY_TENSOR_SHA256.into(), Value::String(digest.finish()));
+    for (name, q) in &tensors {
+        digest.tensor(name, q.dtype(), q.shape().dims(), &q.data().unwrap());
+    }
+    meta.insert(KEY_SHA256.into(), Value::String(digest.finish().unwrap()));
+    write(&meta, &tensors)
+}
+
+fn write(meta: &BTreeMap<String, Value>, tensors: &BTreeMap<String, QTensor>) -> Vec<u8> {
     let m: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let t: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut out = Cursor::new(Vec::new());
@@ -124,13 +139,13 @@ fn bad_bytes_give_clear_errors() {
     assert!(matches!(load_err(&flipped), Error::ModelChecksum { .. }));
 
     let v2 = rewrite(|m, _| {
-        m.insert(KEY_FORMAT_VERSION.into(), Value::U32(2));
+        m.insert(KEY_FORMAT_VERSION.into(), Value::U32(1));
     });
     assert!(matches!(
         load_err(&v2),
         Error::ModelVersion {
-            found: 2,
-            supported: 1
+            found: 1,
+            supported: 2
         }
     ));
 
@@ -157,4 +172,42 @@ fn bad_bytes_give_clear_errors() {
         Encoder::from_gguf_bytes(&unsigned).is_ok(),
         "the rewrite helper itself must round-trip"
     );
+}
+
+/// Catalogs and segments trust the checksum as "the same encoder", so an edit of anything that changes
+/// the vectors — tokenizer, config, pooling, maximum length — must fail it, like an edit of a weight.
+#[test]
+fn the_checksum_covers_the_metadata() {
+    let (meta, tensors) = parts();
+    let text = |key: &str| match &meta[key] {
+        Value::String(s) => s.clone(),
+        other => panic!("{key}: {other:?}"),
+    };
+    let tokenizer = text(KEY_TOKENIZER);
+    assert!(
+        tokenizer.contains("\"lowercase\":true"),
+        "the edit below must change something"
+    );
+    let config = text(KEY_BERT_CONFIG);
+    assert!(config.contains("\"layer_norm_eps\": 1e-12"), "{config}");
+    let edits: [(&str, Value); 5] = [
+        (
+            KEY_TOKENIZER,
+            Value::String(tokenizer.replace("\"lowercase\":true", "\"lowercase\":false")),
+        ),
+        (KEY_BERT_CONFIG, Value::String(config.replace("1e-12", "1e-5"))),
+        (KEY_MAX_SEQ_LEN, Value::U32(128)),
+        (KEY_POOLING, Value::String("cls".into())),
+        ("general.name", Value::String("another model".into())),
+    ];
+    for (key, value) in edits {
+        // Every other entry stays, the recorded checksum included.
+        let mut edited = meta.clone();
+        edited.insert(key.into(), value);
+        match Encoder::from_gguf_bytes(&write(&edited, &tensors)) {
+            Err(Error::ModelChecksum { .. }) => {}
+            Ok(_) => panic!("`{key}` was edited and the model still loaded"),
+            Err(e) => panic!("`{key}`: expected a checksum error, got: {e}"),
+        }
+    }
 }

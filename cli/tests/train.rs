@@ -243,12 +243,32 @@ fn the_default_recipe_is_one_deterministic_command_that_never_reads_test_targets
     // the training and validation items alone.
     let a = slice_swapping("auto-kept", 0);
     let b = slice_swapping("auto-swapped", 1);
-    assert_ne!(read(&a.join("sequential_data.txt")), read(&b.join("sequential_data.txt")));
-    let flags = ["--schedule", "auto", "--epochs", "2", "--content-mix", "0,0.2", "--lexical-mix", "0,0.2"];
+    assert_ne!(
+        read(&a.join("sequential_data.txt")),
+        read(&b.join("sequential_data.txt"))
+    );
+    let flags = [
+        "--schedule",
+        "auto",
+        "--epochs",
+        "2",
+        "--content-mix",
+        "0,0.2",
+        "--lexical-mix",
+        "0,0.2",
+    ];
     let log = train(&a, &a.join("m.gguf"), &flags);
     train(&b, &b.join("m.gguf"), &flags);
-    assert_eq!(read(&a.join("m.gguf")), read(&b.join("m.gguf")), "q8_0 model differs");
-    assert_eq!(read(&a.join("m-f32.gguf")), read(&b.join("m-f32.gguf")), "f32 model differs");
+    assert_eq!(
+        read(&a.join("m.gguf")),
+        read(&b.join("m.gguf")),
+        "q8_0 model differs"
+    );
+    assert_eq!(
+        read(&a.join("m-f32.gguf")),
+        read(&b.join("m-f32.gguf")),
+        "f32 model differs"
+    );
     // Three phases, each ending on validation, then the mixes.
     for phase in ["(explore)", "(anneal)", "(full softmax)"] {
         assert!(log.contains(phase), "{phase} missing: {log}");
@@ -256,7 +276,11 @@ fn the_default_recipe_is_one_deterministic_command_that_never_reads_test_targets
     assert!(log.contains("lexical 0.2 decay"), "{log}");
     // The model card beside the file compares it with the zero-shot default and item-kNN on validation.
     let card = String::from_utf8(read(&a.join("m.md"))).unwrap();
-    for row in ["| this model (`m.gguf`, q8_0) |", "| zero-shot default (no model) |", "| item-kNN on the same training data |"] {
+    for row in [
+        "| this model (`m.gguf`, q8_0) |",
+        "| zero-shot default (no model) |",
+        "| item-kNN on the same training data |",
+    ] {
         assert!(card.contains(row), "{row} missing: {card}");
     }
     assert!(card.contains(&format!("{USERS} users, 12101 items")), "{card}");

@@ -8,13 +8,28 @@ use axum::Json;
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     /// The body is not JSON of the report schema (syntax, unknown field, wrong type, out-of-range number).
-    #[error("body is not a valid report batch ({0}); send {{\"reports\":[...]}} as in docs/privacy.md")]
+    #[error("body is not a valid report ({0}); send one report per request as in docs/privacy.md")]
     Malformed(String),
-    /// Well-formed JSON whose values are not acceptable (segment ≥ 8, bad ε, bits not 0/1, …).
+    /// Well-formed JSON whose values are not acceptable (wrong shape for the experiment's cells, …).
     #[error("{0}")]
     Invalid(String),
+    /// A report for an experiment the registry does not list: nothing is stored.
+    #[error("experiment {0} is not registered; GET /v1/experiments lists what this collector measures")]
+    Unregistered(String),
+    /// A report for an experiment that has ended or not started.
+    #[error("experiment {0} is not running (ended or not started); nothing is stored")]
+    NotRunning(String),
+    /// An admin request for something that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// An admin request that contradicts the registry (a duplicate id).
+    #[error("{0}")]
+    Conflict(String),
+    /// An admin request without the right bearer token (or with admin disabled).
+    #[error("admin API needs `Authorization: Bearer TOKEN` with the token given at start (--admin-token or VITRINE_ADMIN_TOKEN)")]
+    Unauthorized,
     /// The body exceeds the limit.
-    #[error("body exceeds {0} bytes; send fewer reports per request")]
+    #[error("body exceeds {0} bytes; a report is far smaller, send one per request")]
     TooLarge(usize),
     /// The global token bucket is empty.
     #[error("rate limit reached; retry in a second with backoff")]
@@ -54,6 +69,11 @@ impl CollectorError {
         match self {
             CollectorError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
             CollectorError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            CollectorError::Unregistered(_) => (StatusCode::NOT_FOUND, "unregistered"),
+            CollectorError::NotRunning(_) => (StatusCode::GONE, "not_running"),
+            CollectorError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            CollectorError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            CollectorError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             CollectorError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             CollectorError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             CollectorError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

@@ -1,51 +1,168 @@
-//! `vitrine-collector`: serve report ingestion, statistics, priors and the dashboard on one address.
+//! `vitrine-collector`: serve ingestion, the registry, statistics, priors and the dashboard on one
+//! address; `vitrine-collector experiments add|list|end` edits the registry in the database file.
 
 use std::path::PathBuf;
 
-use clap::Parser;
-use vitrine_collector::{spawn, CollectorError, Config};
+use clap::{Parser, Subcommand};
+use vitrine::report::{Experiment, ExperimentMode, Registry};
+use vitrine_collector::server::now_secs;
+use vitrine_collector::store::open_conn;
+use vitrine_collector::{registry, spawn, CollectorError, Config};
 
 #[derive(Parser)]
 #[command(
     name = "vitrine-collector",
     version,
-    about = "Private aggregate report collector for Vitrine"
+    about = "Private aggregate report collector for Vitrine",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Serve,
+}
+
+#[derive(clap::Args)]
+struct Serve {
     /// SQLite database file (created if absent; WAL mode).
     #[arg(long, default_value = "vitrine.db")]
     db: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
     addr: String,
-    /// Release threshold: no statistic about a group of fewer reports.
-    #[arg(long, default_value_t = 100)]
-    k: u64,
     /// Global rate limit, requests per second.
     #[arg(long, default_value_t = 20_000.0)]
     rate: f64,
+    /// Release windows in seconds: pending reports are released once each arm has k.
+    #[arg(long, default_value_t = 3600)]
+    window_secs: u64,
+    /// Bearer token of the admin API (off without one).
+    #[arg(long, env = "VITRINE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// An origin allowed to read /v1/stats and the admin API from a browser (repeatable).
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// Registers the experiments of this /v1/experiments-shaped JSON file that are not registered yet.
+    #[arg(long)]
+    register: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Edit or list the experiment registry.
+    #[command(subcommand)]
+    Experiments(Experiments),
+}
+
+#[derive(Subcommand)]
+enum Experiments {
+    /// Register an experiment (it starts now).
+    Add {
+        #[arg(long, default_value = "vitrine.db")]
+        db: PathBuf,
+        #[arg(long)]
+        id: String,
+        /// The page's slot (`pickCopy(slot, …)`).
+        #[arg(long)]
+        slot: String,
+        /// Variant ids, the control first: `a,b,c` (at most 8).
+        #[arg(long, value_delimiter = ',')]
+        variants: Vec<String>,
+        #[arg(long, default_value = "ab")]
+        mode: ExperimentMode,
+        /// A/B share held out (shown the control).
+        #[arg(long, default_value_t = 0.0)]
+        holdout: f64,
+        /// Release threshold (reports per arm per window).
+        #[arg(long, default_value_t = 100)]
+        k: u64,
+    },
+    /// Print the registry as JSON.
+    List {
+        #[arg(long, default_value = "vitrine.db")]
+        db: PathBuf,
+    },
+    /// End an experiment now: later reports are refused.
+    End {
+        #[arg(long, default_value = "vitrine.db")]
+        db: PathBuf,
+        id: String,
+    },
+}
+
+fn experiments(cmd: Experiments) -> Result<(), CollectorError> {
+    match cmd {
+        Experiments::Add {
+            db,
+            id,
+            slot,
+            variants,
+            mode,
+            holdout,
+            k,
+        } => {
+            let e = Experiment {
+                id,
+                slot,
+                variants,
+                mode,
+                holdout,
+                k,
+                start: now_secs(),
+                end: None,
+            };
+            registry::add(&open_conn(&db)?, &e)?;
+            println!("{}", serde_json::to_string(&e).unwrap_or_default());
+        }
+        Experiments::List { db } => {
+            let r = registry::list(&open_conn(&db)?)?;
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        }
+        Experiments::End { db, id } => registry::end(&open_conn(&db)?, &id, now_secs())?,
+    }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), CollectorError> {
     let args = Args::parse();
-    let mut cfg = Config::new(args.db);
-    cfg.k = args.k;
-    cfg.rate_per_sec = args.rate;
-    cfg.burst = args.rate * 2.0;
+    if let Some(Command::Experiments(cmd)) = args.command {
+        return experiments(cmd);
+    }
+    let a = args.serve;
+    if let Some(file) = &a.register {
+        let text = std::fs::read_to_string(file).map_err(|e| CollectorError::Open {
+            path: file.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let reg: Registry =
+            serde_json::from_str(&text).map_err(|e| CollectorError::Malformed(e.to_string()))?;
+        let added = registry::register_missing(&open_conn(&a.db)?, &reg, now_secs())?;
+        if added > 0 {
+            eprintln!("registered {added} experiment(s) from {}", file.display());
+        }
+    }
+    let mut cfg = Config::new(a.db);
+    cfg.rate_per_sec = a.rate;
+    cfg.burst = a.rate * 2.0;
+    cfg.window_secs = a.window_secs;
+    cfg.admin_token = a.admin_token;
+    cfg.cors_origins = a.cors_origins;
     let bind = |e: std::io::Error| CollectorError::Bind {
-        addr: args.addr.clone(),
+        addr: a.addr.clone(),
         reason: e.to_string(),
     };
-    let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(bind)?;
+    let listener = tokio::net::TcpListener::bind(&a.addr).await.map_err(bind)?;
     let running = spawn(&cfg, listener).await?;
     // One formatted line in one write: a reader that waits for a newline (tests, scripts) never sees
     // a partial address, which unbuffered stderr could otherwise deliver in pieces.
     let line = format!(
-        "vitrine-collector on http://{} (db {}, k = {}); dashboard at /dashboard\n",
+        "vitrine-collector on http://{} (db {}, windows {} s, admin API {}); dashboard at /dashboard\n",
         running.addr,
         cfg.db.display(),
-        cfg.k
+        cfg.window_secs,
+        if cfg.admin_token.is_some() { "on" } else { "off" }
     );
     {
         use std::io::Write;

@@ -1,30 +1,32 @@
-//! The HTTP service: strict ingestion (`POST /v1/reports`), statistics, priors and the dashboard.
+//! The HTTP service: strict ingestion (`POST /v1/reports`, one report per request), the public registry,
+//! released statistics and priors, the dashboard, and the admin API (`admin.rs`).
 //!
 //! Nothing about a request is stored or logged: no address, no header, no arrival time finer than the
-//! report's own hour bucket. The rate limit is one global token bucket for the same reason: per-client
-//! buckets would need per-client state.
+//! pending window's hour. The rate limit is one global token bucket, checked before the body is read,
+//! for the same reason: per-client buckets would need per-client state.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, Method, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{Any, CorsLayer};
-use vitrine::report::Batch;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use vitrine::report::{Registry, Report};
 
+use crate::admin;
 use crate::error::CollectorError;
-use crate::stats::{priors, stats, DEFAULT_K};
+use crate::stats::{priors, stats};
 use crate::store::Store;
 
 /// How the collector runs.
@@ -32,25 +34,37 @@ use crate::store::Store;
 pub struct Config {
     /// SQLite file.
     pub db: PathBuf,
-    /// Release threshold (reports per group).
-    pub k: u64,
     /// Requests per second the token bucket refills.
     pub rate_per_sec: f64,
     /// Bucket size (the burst allowed after a quiet spell).
     pub burst: f64,
-    /// Largest request body in bytes.
+    /// Largest request body in bytes (a report is ~150 B).
     pub body_limit: usize,
+    /// Release windows: pending sums are checked against k every this many seconds.
+    pub window_secs: u64,
+    /// Bearer token of the admin API; `None` disables it.
+    pub admin_token: Option<String>,
+    /// Origins allowed to read `/v1/stats` and the admin API from a browser (the dashboard is same-origin).
+    pub cors_origins: Vec<String>,
+    /// Requests handled at once; more get 503 at once rather than queue.
+    pub max_concurrent: usize,
+    /// Whole-request deadline (headers to response), against slow senders.
+    pub request_timeout: Duration,
 }
 
 impl Config {
-    /// Defaults for a database file: k = 100, 20,000 requests/s, 256 KiB bodies.
+    /// Defaults for a database file: hourly windows, 20,000 requests/s, 4 KiB bodies, no admin API.
     pub fn new(db: PathBuf) -> Self {
         Self {
             db,
-            k: DEFAULT_K,
             rate_per_sec: 20_000.0,
             burst: 40_000.0,
-            body_limit: 256 * 1024,
+            body_limit: 4 * 1024,
+            window_secs: 3600,
+            admin_token: None,
+            cors_origins: Vec::new(),
+            max_concurrent: 1024,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -60,13 +74,15 @@ struct TokenBucket {
     last: Instant,
 }
 
-struct AppState {
-    store: Store,
-    k: u64,
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) registry: RwLock<Registry>,
+    pub(crate) admin_token: Option<String>,
     rate: f64,
     burst: f64,
     body_limit: usize,
     bucket: Mutex<TokenBucket>,
+    slots: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -83,53 +99,100 @@ impl AppState {
             false
         }
     }
+
+    pub(crate) fn registry(&self) -> Registry {
+        self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-reads the registry (after an admin change, or a change by `vitrine-collector experiments`).
+    pub(crate) fn reload(&self) -> Result<(), CollectorError> {
+        let fresh = self.store.registry()?;
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
 }
 
-fn now_hour() -> u32 {
-    let secs = SystemTime::now()
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    u32::try_from(secs / 3600).unwrap_or(u32::MAX)
+        .map_or(0, |d| d.as_secs())
 }
 
-async fn post_reports(
-    State(st): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, CollectorError> {
+async fn post_report(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, CollectorError> {
+    // Before a byte of the body is read: a flood costs the collector as little as possible.
     if !st.take_token() {
         return Err(CollectorError::RateLimited);
     }
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            CollectorError::TooLarge(st.body_limit)
-        } else {
-            CollectorError::Malformed(e.body_text())
-        }
-    })?;
-    let batch: Batch = serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
-    batch
-        .validate(now_hour())
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > st.body_limit) {
+        return Err(CollectorError::TooLarge(st.body_limit));
+    }
+    let body = axum::body::to_bytes(req.into_body(), st.body_limit)
+        .await
+        .map_err(|_| CollectorError::TooLarge(st.body_limit))?;
+    let report: Report =
+        serde_json::from_slice(&body).map_err(|e| CollectorError::Malformed(e.to_string()))?;
+    let now = now_secs();
+    report
+        .validate(u32::try_from(now / 3600).unwrap_or(u32::MAX))
         .map_err(|e| CollectorError::Invalid(e.to_string()))?;
-    let accepted = batch.reports.len();
-    st.store.append(batch.reports).await?;
-    Ok((StatusCode::OK, Json(serde_json::json!({ "accepted": accepted }))).into_response())
+    let exp = st
+        .registry
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&report.experiment)
+        .cloned()
+        .ok_or_else(|| CollectorError::Unregistered(report.experiment.clone()))?;
+    if !exp.is_active(now) {
+        return Err(CollectorError::NotRunning(exp.id));
+    }
+    report
+        .validate_for(&exp)
+        .map_err(|e| CollectorError::Invalid(e.to_string()))?;
+    let arm = report.arm.clone().unwrap_or_default();
+    let fresh = st.store.append(report, arm, exp.layout().domain(), now).await?;
+    let body = serde_json::json!({ "accepted": u8::from(fresh), "duplicate": !fresh });
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The public registry: cacheable, with an ETag so a daily revalidation costs a 304.
+async fn get_experiments(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    use std::hash::{Hash, Hasher};
+    let body = serde_json::to_string(&st.registry()).unwrap_or_else(|_| "{}".into());
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    let etag = format!("\"{:016x}\"", h.finish());
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, "public, max-age=3600".into()),
+    ];
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (cache, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn blocking<T: Send + 'static>(
+    st: Arc<AppState>,
+    f: impl FnOnce(&AppState) -> Result<T, CollectorError> + Send + 'static,
+) -> Result<T, CollectorError> {
+    tokio::task::spawn_blocking(move || f(&st))
+        .await
+        .map_err(|e| CollectorError::Storage(e.to_string()))?
 }
 
 async fn get_stats(State(st): State<Arc<AppState>>) -> Result<Response, CollectorError> {
-    let doc = tokio::task::spawn_blocking(move || {
-        let rows = st.store.cells()?;
-        Ok::<_, CollectorError>(stats(&rows, st.k, st.store.reports_total()?))
-    })
-    .await
-    .map_err(|e| CollectorError::Storage(e.to_string()))??;
+    let doc = blocking(st, |s| Ok(stats(&s.registry(), &s.store.windows()?))).await?;
     Ok(Json(doc).into_response())
 }
 
 async fn get_priors(State(st): State<Arc<AppState>>) -> Result<Response, CollectorError> {
-    let doc = tokio::task::spawn_blocking(move || Ok::<_, CollectorError>(priors(&st.store.cells()?, st.k)))
-        .await
-        .map_err(|e| CollectorError::Storage(e.to_string()))??;
-    Ok(Json(doc).into_response())
+    let doc = blocking(st, |s| Ok(priors(&s.registry(), &s.store.windows()?))).await?;
+    Ok(([(header::CACHE_CONTROL, "public, max-age=3600")], Json(doc)).into_response())
 }
 
 async fn dashboard() -> Html<&'static str> {
@@ -139,17 +202,31 @@ async fn dashboard() -> Html<&'static str> {
 async fn not_found() -> Response {
     let body = serde_json::json!({
         "error": "not_found",
-        "message": "no such endpoint; use POST /v1/reports, GET /v1/stats, GET /v1/priors or /dashboard"
+        "message": "no such endpoint; use POST /v1/reports, GET /v1/experiments, /v1/stats, /v1/priors or /dashboard"
     });
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
+/// At most `max_concurrent` requests at once; the rest are turned away at once (503), not queued.
+async fn limit(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match st.slots.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => CollectorError::Busy.into_response(),
+    }
+}
+
 /// Open the store and build the router.
 pub fn app(cfg: &Config) -> Result<Router, CollectorError> {
+    Ok(build(cfg)?.0)
+}
+
+fn build(cfg: &Config) -> Result<(Router, Arc<AppState>), CollectorError> {
     let store = Store::open(&cfg.db)?;
+    let registry = store.registry()?;
     let st = Arc::new(AppState {
         store,
-        k: cfg.k,
+        registry: RwLock::new(registry),
+        admin_token: cfg.admin_token.clone().filter(|t| !t.is_empty()),
         rate: cfg.rate_per_sec,
         burst: cfg.burst.max(1.0),
         body_limit: cfg.body_limit,
@@ -157,23 +234,42 @@ pub fn app(cfg: &Config) -> Result<Router, CollectorError> {
             tokens: cfg.burst.max(1.0),
             last: Instant::now(),
         }),
+        slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
     });
-    // Beacons come from shop pages on other origins, without credentials: any origin, no cookies.
-    let cors = CorsLayer::new()
+    // Reports and the public registry come from shop pages on any origin, without credentials.
+    let public_cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE]);
-    Ok(Router::new()
-        .route("/v1/reports", post(post_reports))
-        .route("/v1/stats", get(get_stats))
+    let public = Router::new()
+        .route("/v1/reports", post(post_report))
+        .route("/v1/experiments", get(get_experiments))
         .route("/v1/priors", get(get_priors))
+        .layer(public_cors);
+    // Statistics and admin: only the configured origins (none by default; the dashboard is same-origin).
+    let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let private_cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    let private = Router::new()
+        .route("/v1/stats", get(get_stats))
+        .merge(admin::routes())
+        .layer(private_cors);
+    let router = Router::new()
+        .merge(public)
+        .merge(private)
         .route("/dashboard", get(dashboard))
         .route("/", get(dashboard))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(cfg.body_limit))
-        .layer(cors)
+        .layer(middleware::from_fn_with_state(st.clone(), limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            cfg.request_timeout,
+        ))
         .layer(CatchPanicLayer::new())
-        .with_state(st))
+        .with_state(st.clone());
+    Ok((router, st))
 }
 
 /// A collector serving in the background (tests, the CLI benchmark).
@@ -182,11 +278,13 @@ pub struct Running {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    ticker: JoinHandle<()>,
 }
 
 impl Running {
     /// Stop accepting, finish in-flight requests, close the database.
     pub async fn shutdown(mut self) {
+        self.ticker.abort();
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -195,13 +293,30 @@ impl Running {
 
     /// Kill the server without a graceful shutdown (what a crash looks like to clients).
     pub fn abort(self) {
+        self.ticker.abort();
         self.task.abort();
+    }
+}
+
+/// Re-reads the registry every few seconds (the `experiments` subcommands write the file directly) and
+/// releases due windows at each window boundary.
+async fn tick(st: Arc<AppState>, window_secs: u64) {
+    let window = window_secs.max(1);
+    let mut next_release = (now_secs() / window + 1) * window;
+    loop {
+        tokio::time::sleep(Duration::from_secs(window.min(5))).await;
+        let s = st.clone();
+        let _ = blocking(s, |s| s.reload()).await;
+        if now_secs() >= next_release {
+            next_release = (now_secs() / window + 1) * window;
+            let _ = st.store.release(st.registry().experiments, now_secs()).await;
+        }
     }
 }
 
 /// Serve on `listener` until shut down.
 pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, CollectorError> {
-    let router = app(cfg)?;
+    let (router, st) = build(cfg)?;
     let addr = listener.local_addr().map_err(|e| CollectorError::Bind {
         addr: "listener".into(),
         reason: e.to_string(),
@@ -214,9 +329,11 @@ pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, Colle
             })
             .await;
     });
+    let ticker = tokio::spawn(tick(st, cfg.window_secs));
     Ok(Running {
         addr,
         stop: Some(stop),
         task,
+        ticker,
     })
 }

@@ -1,67 +1,83 @@
-//! `/v1/stats` and `/v1/priors` documents, built from the stored cells with the k-report threshold.
+//! `/v1/stats` and `/v1/priors`, built only from released windows (each ≥ k reports per arm, disjoint),
+//! so any sum or difference of what is published covers whole windows: no group below k can be isolated.
+//! Per variant: rates with intervals, lift against the control, chance to beat it, and a plain verdict.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use vitrine::copy::{Prior, PriorsDoc};
-use vitrine::report::HOLDOUT_VARIANT;
+use vitrine::report::{Experiment, ExperimentMode, Randomiser, Registry, HOLDOUT_VARIANT, REPORT_EPSILON};
 
-use crate::estimate::{beta_prior, estimate, srm_p_value, Counts, Interval, Metric};
-use crate::store::CellRow;
+use crate::estimate::{beta_prior, estimate, normal_cdf, srm_p_value, Interval, Metric, Noised};
+use crate::power::shoppers_per_arm;
+use crate::store::WindowRow;
 
-/// Default release threshold: no number about a group of fewer reports leaves the collector.
-pub const DEFAULT_K: u64 = 100;
-
-/// The four rates of one group, each with its interval.
+/// The three rates of one variant, each with its interval.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rates {
-    /// Exposures (entries) in the group: sent in clear, so exact.
+    /// Variant (or `holdout`).
+    pub variant: String,
+    /// Exposures: exact for an A/B arm (in clear), estimated for a bandit variant (inside the noise).
     pub impressions: u64,
+    /// Whether `impressions` is an estimate.
+    pub estimated: bool,
     /// Click-through rate.
     pub ctr: Interval,
     /// Add-to-cart rate.
     pub atc_rate: Interval,
     /// Conversion rate.
     pub cvr: Interval,
-    /// Revenue per impression (clamped, bucket midpoints).
-    pub revenue_per_impression: Interval,
 }
 
-/// One hour's rates.
+/// One variant against the control, on CTR.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HourRates {
-    /// Hours since the epoch.
-    pub hour: u32,
-    /// Rates of that hour.
-    #[serde(flatten)]
-    pub rates: Rates,
-}
-
-/// One variant: `released` false (and nothing else) below k reports.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct VariantStats {
-    /// Variant label.
+pub struct Comparison {
+    /// The variant.
     pub variant: String,
-    /// Whether the group reached k reports.
-    pub released: bool,
-    /// Whole-period rates.
-    #[serde(flatten)]
-    pub rates: Option<Rates>,
-    /// Hours with at least k reports each.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hourly: Vec<HourRates>,
+    /// CTR difference (variant − control).
+    pub diff: Interval,
+    /// Relative lift (variant / control − 1), delta method; absent while the control's CTR is ≤ 0.
+    pub lift: Option<Interval>,
+    /// P(variant's CTR > control's) under the normal approximation.
+    pub chance_to_beat: f64,
+    /// `wins`, `loses` or `undecided` (95 % interval of the difference against 0).
+    pub outcome: String,
 }
 
-/// One experiment.
+/// One released window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowStats {
+    /// Window number.
+    pub seq: u64,
+    /// First report's hour, seconds since the epoch.
+    pub start: u64,
+    /// Release time, seconds.
+    pub end: u64,
+    /// Rates in this window.
+    pub variants: Vec<Rates>,
+}
+
+/// One experiment with at least one released window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentStats {
     /// Experiment id.
     pub experiment: String,
-    /// Sample-ratio-mismatch p-value over released arms (holdout excluded) against an equal split;
-    /// meaningful for A/B experiments only (a bandit's allocation is unequal by design).
+    /// `ab` or `bandit`.
+    pub mode: ExperimentMode,
+    /// Release threshold.
+    pub k: u64,
+    /// Reports in released windows.
+    pub reports: u64,
+    /// Sample-ratio-mismatch p-value of the A/B arms against the registered split.
     pub srm_p_value: Option<f64>,
-    /// Variants in label order.
-    pub variants: Vec<VariantStats>,
+    /// Whole-run rates per variant, registry order.
+    pub variants: Vec<Rates>,
+    /// Each variant against the control (the first registered variant).
+    pub comparisons: Vec<Comparison>,
+    /// A sentence a marketer can act on.
+    pub verdict: String,
+    /// Per released window.
+    pub windows: Vec<WindowStats>,
 }
 
 /// The body of `GET /v1/stats`.
@@ -69,137 +85,217 @@ pub struct ExperimentStats {
 pub struct StatsDoc {
     /// Schema version.
     pub v: u32,
-    /// Release threshold.
-    pub k: u64,
-    /// Reports committed in total (what acknowledged requests add up to).
-    pub reports_total: u64,
-    /// Per experiment.
+    /// Experiments with released windows only: nothing names an unreleased group.
     pub experiments: Vec<ExperimentStats>,
 }
 
-type ByEps = BTreeMap<u64, Counts>;
+type Arms = BTreeMap<String, Noised>;
 
-fn groups(by_eps: &ByEps) -> Vec<(u64, Counts)> {
-    by_eps.iter().map(|(e, c)| (*e, *c)).collect()
-}
-
-/// Rates of pooled counts, if they reach `k` entries.
-pub fn rates(by_eps: &[(u64, Counts)], k: u64) -> Option<Rates> {
-    let impressions: u64 = by_eps.iter().map(|(_, c)| c.n).sum();
-    if impressions < k.max(1) {
-        return None;
+fn rates(exp: &Experiment, rr: &Randomiser, arms: &Arms) -> Vec<Rates> {
+    let layout = exp.layout();
+    let mut labels: Vec<String> = exp.variants.clone();
+    if exp.mode == ExperimentMode::Ab && arms.contains_key(HOLDOUT_VARIANT) {
+        labels.push(HOLDOUT_VARIANT.into());
     }
-    let m = |metric| estimate(by_eps, metric);
-    Some(Rates {
-        impressions,
-        ctr: m(Metric::Ctr)?,
-        atc_rate: m(Metric::AddToCart)?,
-        cvr: m(Metric::Conversion)?,
-        revenue_per_impression: m(Metric::RevenuePerImpression)?,
-    })
-}
-
-#[derive(Default)]
-struct VariantAcc {
-    total: ByEps,
-    hours: BTreeMap<u32, ByEps>,
-}
-
-/// Build the statistics document.
-pub fn stats(rows: &[CellRow], k: u64, reports_total: u64) -> StatsDoc {
-    let mut acc: BTreeMap<&str, BTreeMap<&str, VariantAcc>> = BTreeMap::new();
-    for r in rows {
-        let v = acc
-            .entry(r.experiment.as_str())
-            .or_default()
-            .entry(r.variant.as_str())
-            .or_default();
-        v.total.entry(r.eps_micros).or_default().add(r.n, &r.ones);
-        v.hours
-            .entry(r.hour)
-            .or_default()
-            .entry(r.eps_micros)
-            .or_default()
-            .add(r.n, &r.ones);
-    }
-    let experiments = acc
-        .into_iter()
-        .map(|(experiment, variants)| {
-            let variants: Vec<VariantStats> = variants
-                .into_iter()
-                .map(|(variant, a)| {
-                    let rates = rates(&groups(&a.total), k);
-                    let hourly = if rates.is_some() {
-                        a.hours
-                            .iter()
-                            .filter_map(|(h, by)| rates_for_hour(*h, by, k))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    VariantStats {
-                        variant: variant.to_owned(),
-                        released: rates.is_some(),
-                        rates,
-                        hourly,
-                    }
-                })
-                .collect();
-            let arms: Vec<u64> = variants
-                .iter()
-                .filter(|v| v.variant != HOLDOUT_VARIANT)
-                .filter_map(|v| v.rates.as_ref().map(|r| r.impressions))
-                .collect();
-            ExperimentStats {
-                experiment: experiment.to_owned(),
-                srm_p_value: srm_p_value(&arms),
-                variants,
-            }
+    labels
+        .iter()
+        .enumerate()
+        .filter_map(|(j, label)| {
+            let c = match exp.mode {
+                ExperimentMode::Ab => arms.get(label)?,
+                ExperimentMode::Bandit => arms.get("")?,
+            };
+            let m = |metric| estimate(&layout, rr, c, j, metric);
+            let (ctr, exposures) = m(Metric::Ctr)?;
+            Some(Rates {
+                variant: label.clone(),
+                impressions: exposures.max(0.0).round() as u64,
+                estimated: exp.mode == ExperimentMode::Bandit,
+                ctr,
+                atc_rate: m(Metric::AddToCart)?.0,
+                cvr: m(Metric::Conversion)?.0,
+            })
         })
-        .collect();
-    StatsDoc {
-        v: 1,
-        k,
-        reports_total,
-        experiments,
+        .collect()
+}
+
+fn compare(control: &Rates, v: &Rates) -> Comparison {
+    let (c, x) = (control.ctr, v.ctr);
+    let se = (c.se * c.se + x.se * x.se).sqrt();
+    let diff = Interval::new(x.estimate - c.estimate, se);
+    let lift = (c.estimate > 0.0).then(|| {
+        let r = x.estimate / c.estimate;
+        let se = (x.se * x.se / (c.estimate * c.estimate) + r * r * c.se * c.se / (c.estimate * c.estimate))
+            .sqrt();
+        Interval::new(r - 1.0, se)
+    });
+    let outcome = if diff.lo > 0.0 {
+        "wins"
+    } else if diff.hi < 0.0 {
+        "loses"
+    } else {
+        "undecided"
+    };
+    Comparison {
+        variant: v.variant.clone(),
+        diff,
+        lift,
+        chance_to_beat: if se > 0.0 {
+            normal_cdf(diff.estimate / se)
+        } else {
+            0.5
+        },
+        outcome: outcome.into(),
     }
 }
 
-fn rates_for_hour(hour: u32, by: &ByEps, k: u64) -> Option<HourRates> {
-    rates(&groups(by), k).map(|rates| HourRates { hour, rates })
+fn pct(x: f64) -> String {
+    format!("{:+.1} %", 100.0 * x)
 }
 
-/// Build the priors document: per segment and pooled over segments, for groups of at least k reports.
-pub fn priors(rows: &[CellRow], k: u64) -> PriorsDoc {
-    let mut acc: BTreeMap<(&str, &str, Option<u8>), ByEps> = BTreeMap::new();
-    for r in rows {
-        for seg in [Some(r.segment), None] {
-            acc.entry((r.experiment.as_str(), r.variant.as_str(), seg))
-                .or_default()
-                .entry(r.eps_micros)
-                .or_default()
-                .add(r.n, &r.ones);
+/// The plain sentence: the best winner, the control if every variant loses, or how many more shoppers
+/// per arm it takes to see a 10 % lift (or the observed one, if larger) at 80 % power.
+fn verdict(variants: &[Rates], comps: &[Comparison], days: f64) -> String {
+    let Some(control) = variants.first() else {
+        return "no data released yet".into();
+    };
+    let best = comps
+        .iter()
+        .filter(|c| c.outcome == "wins")
+        .max_by(|a, b| a.diff.estimate.total_cmp(&b.diff.estimate));
+    if let Some(b) = best {
+        let lift = b.lift.map_or(String::new(), |l| {
+            format!(
+                " (CTR {} vs {}, 95 % interval {} to {})",
+                pct(l.estimate),
+                control.variant,
+                pct(l.lo),
+                pct(l.hi)
+            )
+        });
+        return format!("{} wins{lift}", b.variant);
+    }
+    if !comps.is_empty() && comps.iter().all(|c| c.outcome == "loses") {
+        return format!("{} (the control) wins: every variant does worse", control.variant);
+    }
+    let per_shopper = |r: &Rates| r.ctr.se * r.ctr.se * r.impressions.max(1) as f64;
+    let more = comps
+        .iter()
+        .filter_map(|c| {
+            let v = variants.iter().find(|r| r.variant == c.variant)?;
+            let delta = c.diff.estimate.abs().max(0.1 * control.ctr.estimate.max(0.01));
+            let need = shoppers_per_arm(per_shopper(control), per_shopper(v), delta, 0.05, 0.8);
+            Some(need - (control.impressions.min(v.impressions)) as f64)
+        })
+        .fold(0.0_f64, f64::max)
+        .max(0.0);
+    let per_day = control.impressions as f64 / days.max(1.0 / 24.0);
+    let when = if per_day > 0.0 {
+        format!(" (≈ {:.0} days at today's traffic)", (more / per_day).ceil())
+    } else {
+        String::new()
+    };
+    let rounded = ((more / 100.0).ceil() as u64 * 100).to_string();
+    // Thousands separated, as a marketer reads a count.
+    let mut grouped = String::new();
+    for (i, c) in rounded.chars().enumerate() {
+        if i > 0 && (rounded.len() - i) % 3 == 0 {
+            grouped.push(',');
         }
+        grouped.push(c);
     }
-    let priors = acc
-        .into_iter()
-        .filter(|((_, variant, _), _)| *variant != HOLDOUT_VARIANT)
-        .filter_map(|((experiment, variant, segment), by)| {
-            let g = groups(&by);
-            let reports: u64 = g.iter().map(|(_, c)| c.n).sum();
-            if reports < k.max(1) {
-                return None;
+    format!("no difference detectable yet: ≈ {grouped} more shoppers per arm{when}")
+}
+
+/// Build the statistics document from released windows.
+pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
+    let mut by_exp: BTreeMap<&str, Vec<&WindowRow>> = BTreeMap::new();
+    for w in windows {
+        by_exp.entry(w.experiment.as_str()).or_default().push(w);
+    }
+    let experiments = registry
+        .experiments
+        .iter()
+        .filter_map(|exp| {
+            let rows = by_exp.get(exp.id.as_str())?;
+            let rr = Randomiser::for_domain(exp.layout().domain(), REPORT_EPSILON).ok()?;
+            let mut total = Arms::new();
+            let mut per_window: BTreeMap<u64, (u64, u64, Arms)> = BTreeMap::new();
+            for w in rows {
+                total.entry(w.arm.clone()).or_default().add(&w.noised);
+                let e = per_window.entry(w.seq).or_insert((w.start, w.end, Arms::new()));
+                e.2.entry(w.arm.clone()).or_default().add(&w.noised);
             }
-            let (alpha, beta) = beta_prior(&estimate(&g, Metric::Ctr)?);
-            Some(Prior {
-                experiment: experiment.into(),
-                variant: variant.into(),
-                segment,
-                alpha,
-                beta,
-                reports,
+            let variants = rates(exp, &rr, &total);
+            let comps: Vec<Comparison> = match variants.split_first() {
+                Some((c, rest)) if c.variant == exp.variants[0] => rest
+                    .iter()
+                    .filter(|v| v.variant != HOLDOUT_VARIANT)
+                    .map(|v| compare(c, v))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let first = per_window.values().map(|w| w.0).min().unwrap_or(0);
+            let last = per_window.values().map(|w| w.1).max().unwrap_or(0);
+            let srm = (exp.mode == ExperimentMode::Ab).then(|| {
+                let arms = exp.layout().arms;
+                let share = |a: &String| {
+                    if a == HOLDOUT_VARIANT {
+                        exp.holdout
+                    } else {
+                        (1.0 - exp.holdout) / exp.variants.len() as f64
+                    }
+                };
+                let counts: Vec<u64> = arms.iter().map(|a| total.get(a).map_or(0, |c| c.n)).collect();
+                srm_p_value(&counts, &arms.iter().map(share).collect::<Vec<_>>())
+            });
+            Some(ExperimentStats {
+                experiment: exp.id.clone(),
+                mode: exp.mode,
+                k: exp.k,
+                reports: total.values().map(|c| c.n).sum(),
+                srm_p_value: srm.flatten(),
+                verdict: verdict(&variants, &comps, last.saturating_sub(first) as f64 / 86_400.0),
+                comparisons: comps,
+                variants,
+                windows: per_window
+                    .into_iter()
+                    .map(|(seq, (start, end, arms))| WindowStats {
+                        seq,
+                        start,
+                        end,
+                        variants: rates(exp, &rr, &arms),
+                    })
+                    .collect(),
             })
         })
         .collect();
-    PriorsDoc { v: 1, k, priors }
+    StatsDoc { v: 2, experiments }
+}
+
+/// Build the priors document: per experiment and variant over all released windows (segments never
+/// reach the collector, so there are only pooled priors).
+pub fn priors(registry: &Registry, windows: &[WindowRow]) -> PriorsDoc {
+    let doc = stats(registry, windows);
+    let priors = doc
+        .experiments
+        .iter()
+        .flat_map(|e| {
+            e.variants
+                .iter()
+                .filter(|v| v.variant != HOLDOUT_VARIANT)
+                .map(|v| {
+                    let (alpha, beta) = beta_prior(&v.ctr);
+                    Prior {
+                        experiment: e.experiment.clone(),
+                        variant: v.variant.clone(),
+                        segment: None,
+                        alpha,
+                        beta,
+                        reports: v.impressions,
+                    }
+                })
+        })
+        .collect();
+    PriorsDoc { v: 1, k: 0, priors }
 }

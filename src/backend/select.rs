@@ -1,6 +1,7 @@
 //! Which backend computes the encoder's vectors: the caller's preference (`auto`, `webgpu`,
-//! `cpu`), and for `auto` a short calibration that times both on a representative input. The
-//! outcome, [`BackendChoice`], is serialisable so the browser can show it as diagnostics.
+//! `cpu`), and for `auto` a short calibration that times both on a representative input per
+//! workload ([`QUERY_SAMPLE`], [`BATCH_SAMPLE`]). The outcome, [`BackendChoice`] (one per workload in
+//! a [`Calibration`]), is serialisable so the browser can show it as diagnostics.
 
 use std::str::FromStr;
 
@@ -10,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// A compute backend for the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The CPU kernels (src/backend/cpu): always available.
@@ -55,8 +57,39 @@ impl FromStr for DevicePreference {
     }
 }
 
+/// The calibration's single query: a typical search.
+pub const QUERY_SAMPLE: [&str; 1] = ["red ceramic mug with a hand painted bird"];
+/// The calibration's batch: typical catalog titles (from the Online Retail demo data).
+pub const BATCH_SAMPLE: [&str; 16] = [
+    "WHITE HANGING HEART T-LIGHT HOLDER",
+    "REGENCY CAKESTAND 3 TIER",
+    "JUMBO BAG RED RETROSPOT",
+    "PARTY BUNTING",
+    "ASSORTED COLOUR BIRD ORNAMENT",
+    "SET OF 3 CAKE TINS PANTRY DESIGN",
+    "PACK OF 72 RETROSPOT CAKE CASES",
+    "LUNCH BAG RED RETROSPOT",
+    "NATURAL SLATE HEART CHALKBOARD",
+    "HEART OF WICKER SMALL",
+    "JAM MAKING SET WITH JARS",
+    "PAPER CHAIN KIT 50'S CHRISTMAS",
+    "SET OF 4 PANTRY JELLY MOULDS",
+    "SPOTTY BUNTING",
+    "RABBIT NIGHT LIGHT",
+    "CHRISTMAS LIGHTS 10 REINDEER",
+];
+
+/// The backend for each workload a page runs: one query (search), a batch (catalog titles).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    pub query: BackendChoice,
+    pub batch: BackendChoice,
+}
+
 /// Which backend runs, and why: the diagnostics a page or the CLI shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields = nullable))]
 pub struct BackendChoice {
     pub backend: Backend,
     pub reason: String,

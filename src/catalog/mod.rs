@@ -77,19 +77,14 @@ impl Catalog {
     /// An empty catalog for vectors of `dims` made by the encoder whose weights hash to
     /// `model_checksum` (64 hex digits, [`crate::Encoder::checksum`]).
     pub fn new(dims: usize, model_checksum: &str) -> Result<Self> {
-        let hex = model_checksum.as_bytes();
-        if hex.len() != 64 || dims == 0 || u32::try_from(dims).is_err() {
+        if model_checksum.len() != 64 || dims == 0 || u32::try_from(dims).is_err() {
             return Err(Error::InvalidInput(
                 "catalog needs dims > 0 and a 64-digit hex checksum".into(),
             ));
         }
         let mut sum = [0u8; 32];
-        for (i, out) in sum.iter_mut().enumerate() {
-            let pair = std::str::from_utf8(&hex[2 * i..2 * i + 2]).ok();
-            *out = pair
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .ok_or_else(|| Error::InvalidInput("model checksum is not hex".into()))?;
-        }
+        hex::decode_to_slice(model_checksum, &mut sum)
+            .map_err(|e| Error::InvalidInput(format!("model checksum is not hex ({e})")))?;
         Ok(Self {
             ids: Vec::new(),
             index: HashMap::new(),
@@ -111,6 +106,11 @@ impl Catalog {
         }
         if self.index.contains_key(&id) {
             return Err(Error::InvalidInput(format!("duplicate catalog id `{id}`")));
+        }
+        if vector.iter().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "vector for `{id}` holds a NaN or infinity; re-encode the product"
+            )));
         }
         self.index.insert(id.clone(), self.ids.len());
         self.ids.push(id);
@@ -155,7 +155,7 @@ impl Catalog {
 
     /// Hex SHA-256 of the encoder weights the vectors came from.
     pub fn model_checksum(&self) -> String {
-        crate::model::gguf::hex(&self.model_checksum)
+        hex::encode(self.model_checksum)
     }
 
     /// Serialises to format version 1.
@@ -255,6 +255,13 @@ impl Catalog {
                 _ => f32::NAN,
             })
             .collect();
+        // A NaN would score NaN, which sorts above every number: refused here rather than ranked first.
+        if let Some(at) = catalog.vectors.iter().position(|x| !x.is_finite()) {
+            return Err(bad(format!(
+                "the vector of `{}` holds a NaN or infinity",
+                ids[at / dims]
+            )));
+        }
         for (i, id) in ids.iter().enumerate() {
             if catalog.index.insert(id.clone(), i).is_some() {
                 return Err(bad(format!("duplicate id `{id}`")));
@@ -303,6 +310,25 @@ mod tests {
         version[8] = 9;
         assert!(err(&version).contains("version 9"));
         assert!(Catalog::new(3, "xyz").is_err());
+        // Not hex, though `u8::from_str_radix` takes "+1" for 1.
+        assert!(Catalog::new(3, &"+1".repeat(32)).is_err());
+        assert!(Catalog::new(3, &"zz".repeat(32)).is_err());
         assert!(sample().push("a", &[0.0; 3]).is_err());
+        assert!(sample().push("n", &[f32::NAN, 0.0, 0.0]).is_err());
+    }
+
+    #[test]
+    fn refuses_non_finite_vectors() {
+        for bad_value in [f32::NAN, f32::INFINITY] {
+            // A file whose checksum is right but whose second vector holds `bad_value`.
+            let bytes = sample().to_bytes(Precision::F32);
+            let mut body = bytes[..bytes.len() - SHA_LEN].to_vec();
+            let at = body.len() - 3 * 4;
+            body[at..at + 4].copy_from_slice(&bad_value.to_le_bytes());
+            let sum = Sha256::digest(&body);
+            body.extend_from_slice(&sum);
+            let err = Catalog::from_bytes(&body).unwrap_err().to_string();
+            assert!(err.contains("`é🙂` holds a NaN or infinity"), "{err}");
+        }
     }
 }

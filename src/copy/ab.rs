@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{validate_candidates, Candidate, Choice, Why};
+use super::{validate_candidates, Arm, Choice, Why};
 use crate::report::HOLDOUT_VARIANT;
 use crate::{Error, Result};
 
@@ -23,12 +23,7 @@ pub fn ab_bucket(experiment: &str, device_salt: &[u8]) -> f64 {
 
 /// Sticky split: buckets below `holdout` see the control (first candidate) and report as `holdout`; the
 /// rest are divided evenly among all candidates, the control included.
-pub fn choose_ab(
-    experiment: &str,
-    candidates: &[Candidate],
-    holdout: f64,
-    device_salt: &[u8],
-) -> Result<Choice> {
+pub fn choose_ab(experiment: &str, candidates: &[Arm], holdout: f64, device_salt: &[u8]) -> Result<Choice> {
     validate_candidates(experiment, candidates)?;
     if !(0.0..1.0).contains(&holdout) {
         return Err(Error::InvalidInput(format!(
@@ -69,10 +64,10 @@ pub fn choose_ab(
 mod tests {
     use super::*;
 
-    fn cands() -> Vec<Candidate> {
+    fn cands() -> Vec<Arm> {
         ["ctl", "B", "C"]
             .iter()
-            .map(|id| Candidate {
+            .map(|id| Arm {
                 id: (*id).into(),
                 fit: 0.0,
             })

@@ -1,11 +1,12 @@
 //! Promo copy selection: a Thompson-sampling bandit blended with semantic fit, or a sticky A/B split with
 //! a holdout. Every choice says why (the scores it compared), and the RNG is injected so tests are seeded.
 //!
-//! - [`choose`] dispatches on [`Mode`]: [`Mode::Bandit`] samples each variant's click rate from its Beta
-//!   posterior ([`Posteriors`]: the collector's `/v1/priors` plus this device's own observations, flat
-//!   Beta(1, 1) when there is none) and multiplies it by `exp(fit_weight · fit)`, where `fit` is the
-//!   caller's cosine between the variant's text vector and the session intent; [`Mode::Ab`] hashes the
-//!   experiment id with a device salt (which never leaves the device) into a sticky bucket.
+//! - [`choose`] dispatches on [`CopyOptions`]: [`CopyOptions::Bandit`] samples each variant's click rate
+//!   from a Beta posterior whose prior mean follows `fit`, the caller's cosine between the variant's text
+//!   vector and the session intent, with a strength the data outgrow ([`Posteriors`]: the collector's
+//!   `/v1/priors` plus this device's impressions and clicks; see [`choose_bandit`]);
+//!   [`CopyOptions::Ab`] hashes the experiment id with a device salt (which never leaves the device) into
+//!   a sticky bucket.
 //! - The chosen [`Choice::report_variant`] is the label to count impressions and outcomes under
 //!   ([`crate::report`]): the variant id, or `holdout` for the A/B holdout, which is shown the control.
 
@@ -18,8 +19,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub use ab::{ab_bucket, choose_ab};
-pub use bandit::choose_bandit;
-pub use priors::{Posteriors, Prior, PriorsDoc};
+pub use bandit::{choose_bandit, BASE_RATE, DEFAULT_FIT_WEIGHT, FIT_STRENGTH};
+pub use priors::{Local, Posteriors, Prior, PriorsDoc};
 pub use segments::{kmeans, Segments};
 
 use crate::report::{validate_id, HOLDOUT_VARIANT};
@@ -27,35 +28,58 @@ use crate::{Error, Result};
 
 /// A variant to choose among, with its semantic fit to the session (cosine in [-1, 1]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
+pub struct Arm {
     /// Variant id; the first candidate is the control.
     pub id: String,
     /// Cosine between the variant text vector and the session intent.
     pub fit: f32,
 }
 
-/// How to choose.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Mode {
-    /// Thompson sampling; `fit_weight` scales how much semantic fit moves the sampled rate.
+/// How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight` 8) or
+/// `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
+/// page's only when unregistered.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
+pub enum CopyOptions {
+    /// Thompson sampling with the semantic fit as each variant's prior (see [`choose_bandit`]).
+    #[serde(rename_all = "camelCase")]
     Bandit {
-        /// 0 ignores fit; 1 lets a perfect fit multiply the sampled rate by e.
+        /// How far fit moves a variant's prior click rate, in logits per unit of cosine (default
+        /// [`DEFAULT_FIT_WEIGHT`]); 0 ignores fit.
+        #[serde(default = "default_fit_weight")]
+        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         fit_weight: f32,
     },
-    /// Deterministic sticky split; a `holdout` share in [0, 1) sees the control and reports as `holdout`.
+    /// Deterministic sticky split; the holdout share sees the control and reports as `holdout`.
     Ab {
-        /// Share of devices held out.
+        /// Share of devices held out, in [0, 1).
+        #[serde(default)]
+        #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         holdout: f64,
     },
 }
 
+fn default_fit_weight() -> f32 {
+    DEFAULT_FIT_WEIGHT
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self::Bandit {
+            fit_weight: DEFAULT_FIT_WEIGHT,
+        }
+    }
+}
+
 /// One variant's score in a bandit choice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct ArmScore {
     /// Variant id.
     pub variant: String,
-    /// Posterior Beta parameters the rate was sampled from.
+    /// Posterior Beta parameters the rate was sampled from (fit prior, collector prior and this device's
+    /// counts together).
     pub alpha: f64,
     /// See `alpha`.
     pub beta: f64,
@@ -63,13 +87,15 @@ pub struct ArmScore {
     pub sampled_rate: f64,
     /// The semantic fit passed in.
     pub fit: f32,
-    /// `sampled_rate · exp(fit_weight · fit)`: the highest wins.
+    /// What the arms are compared on (the sampled rate): the highest wins.
     pub score: f64,
 }
 
 /// Why a variant was chosen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "mode", rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "CopyWhy"))]
 pub enum Why {
     /// Bandit: every arm's score.
     Bandit {
@@ -99,23 +125,23 @@ pub struct Choice {
 /// Choose a variant for `experiment` and `segment`.
 pub fn choose<R: Rng + ?Sized>(
     experiment: &str,
-    candidates: &[Candidate],
+    candidates: &[Arm],
     segment: u8,
-    mode: Mode,
+    options: CopyOptions,
     posteriors: &Posteriors,
     device_salt: &[u8],
     rng: &mut R,
 ) -> Result<Choice> {
-    match mode {
-        Mode::Bandit { fit_weight } => {
+    match options {
+        CopyOptions::Bandit { fit_weight } => {
             choose_bandit(experiment, candidates, segment, fit_weight, posteriors, rng)
         }
-        Mode::Ab { holdout } => choose_ab(experiment, candidates, holdout, device_salt),
+        CopyOptions::Ab { holdout } => choose_ab(experiment, candidates, holdout, device_salt),
     }
 }
 
 /// Shared checks: ids plain, none called `holdout`, fits finite, at least one candidate.
-fn validate_candidates(experiment: &str, candidates: &[Candidate]) -> Result<()> {
+fn validate_candidates(experiment: &str, candidates: &[Arm]) -> Result<()> {
     validate_id("experiment", experiment)?;
     if candidates.is_empty() {
         return Err(Error::InvalidInput(format!(

@@ -1,4 +1,5 @@
-//! Beta posteriors for the bandit: priors from the collector's `/v1/priors` plus this device's own clicks.
+//! Beta posteriors for the bandit: priors from the collector's `/v1/priors` plus this device's own
+//! impressions and clicks.
 
 use std::collections::HashMap;
 
@@ -39,15 +40,33 @@ pub struct PriorsDoc {
 
 type Key = (String, String, Option<u8>);
 
+/// This device's own counts of one variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Local {
+    /// Times it was shown.
+    pub impressions: u32,
+    /// Times it was clicked.
+    pub clicks: u32,
+}
+
+impl Local {
+    /// `(successes, failures)`: clicks, and impressions without one (never negative, even when a page
+    /// reports more clicks than impressions).
+    pub fn counts(self) -> (f64, f64) {
+        let clicks = self.clicks.min(self.impressions);
+        (f64::from(clicks), f64::from(self.impressions - clicks))
+    }
+}
+
 /// What the bandit samples from: per (experiment, variant, segment), collector prior + local counts.
 #[derive(Clone, Debug, Default)]
 pub struct Posteriors {
     priors: HashMap<Key, (f64, f64)>,
-    local: HashMap<Key, (u32, u32)>,
+    local: HashMap<Key, Local>,
 }
 
 impl Posteriors {
-    /// Flat priors everywhere: Beta(1, 1).
+    /// No collector priors: the bandit's semantic-fit prior alone (see [`crate::copy::choose_bandit`]).
     pub fn flat() -> Self {
         Self::default()
     }
@@ -85,30 +104,53 @@ impl Posteriors {
             .insert((experiment.into(), variant.into(), segment), (alpha, beta));
     }
 
-    /// Count one local impression outcome of `variant`.
-    pub fn observe(&mut self, experiment: &str, variant: &str, segment: u8, clicked: bool) {
-        let c = self
-            .local
-            .entry((experiment.into(), variant.into(), Some(segment)))
-            .or_default();
-        if clicked {
-            c.0 = c.0.saturating_add(1);
-        } else {
-            c.1 = c.1.saturating_add(1);
-        }
+    /// Counts one local impression of `variant` (a trial).
+    pub fn impression(&mut self, experiment: &str, variant: &str) {
+        let c = self.local_mut(experiment, variant);
+        c.impressions = c.impressions.saturating_add(1);
     }
 
-    /// The posterior Beta(α, β): the segment's prior, else the pooled one, else flat; plus local counts.
-    pub fn beta(&self, experiment: &str, variant: &str, segment: u8) -> (f64, f64) {
+    /// Counts one local click on `variant` (a success of an impression counted before).
+    pub fn click(&mut self, experiment: &str, variant: &str) {
+        let c = self.local_mut(experiment, variant);
+        c.clicks = c.clicks.saturating_add(1);
+    }
+
+    /// Forgets this device's counts (the shopper's wipe); the collector's priors stay.
+    pub fn clear_local(&mut self) {
+        self.local.clear();
+    }
+
+    // A device's own counts are not split by segment: it is one shopper, whose segment moves with the
+    // session, and an outcome (a click on the page) arrives without the segment its pick was made in.
+    fn local_mut(&mut self, experiment: &str, variant: &str) -> &mut Local {
+        self.local
+            .entry((experiment.into(), variant.into(), None))
+            .or_default()
+    }
+
+    /// The collector's Beta(α, β) for the variant: the segment's prior, else the pooled one; `None`
+    /// when the collector has published none.
+    pub fn prior(&self, experiment: &str, variant: &str, segment: u8) -> Option<(f64, f64)> {
         let key = |s| (experiment.to_owned(), variant.to_owned(), s);
-        let (a, b) = self
-            .priors
+        self.priors
             .get(&key(Some(segment)))
             .or_else(|| self.priors.get(&key(None)))
             .copied()
-            .unwrap_or((1.0, 1.0));
-        let (s, f) = self.local.get(&key(Some(segment))).copied().unwrap_or((0, 0));
-        (a + f64::from(s), b + f64::from(f))
+    }
+
+    /// This device's counts of the variant (every segment).
+    pub fn local(&self, experiment: &str, variant: &str) -> Local {
+        let key = (experiment.to_owned(), variant.to_owned(), None);
+        self.local.get(&key).copied().unwrap_or_default()
+    }
+
+    /// The collector's prior (flat Beta(1, 1) without one) updated with the local counts: clicks are
+    /// successes, impressions without a click failures.
+    pub fn beta(&self, experiment: &str, variant: &str, segment: u8) -> (f64, f64) {
+        let (a, b) = self.prior(experiment, variant, segment).unwrap_or((1.0, 1.0));
+        let (successes, failures) = self.local(experiment, variant).counts();
+        (a + successes, b + failures)
     }
 }
 
@@ -126,9 +168,27 @@ mod tests {
         assert_eq!(p.beta("e", "A", 2), (5.0, 95.0));
         assert_eq!(p.beta("e", "A", 7), (3.0, 60.0));
         assert_eq!(p.beta("e", "B", 2), (1.0, 1.0));
-        p.observe("e", "A", 2, true);
-        p.observe("e", "A", 2, false);
+        // Two impressions, one clicked: one success, one failure.
+        p.impression("e", "A");
+        p.impression("e", "A");
+        p.click("e", "A");
         assert_eq!(p.beta("e", "A", 2), (6.0, 96.0));
+        // A click without an impression is not a success; B has no collector prior.
+        p.click("e", "B");
+        assert_eq!(p.beta("e", "B", 2), (1.0, 1.0));
+        assert_eq!(p.prior("e", "B", 2), None);
+    }
+
+    #[test]
+    fn impressions_without_clicks_lower_the_posterior() {
+        // One click on the first impression, then nine shown and ignored: 1 success in 10, not 1 in 1.
+        let mut p = Posteriors::flat();
+        p.impression("e", "A");
+        p.click("e", "A");
+        for _ in 0..9 {
+            p.impression("e", "A");
+        }
+        assert_eq!(p.beta("e", "A", 0), (2.0, 10.0));
     }
 
     #[test]

@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 
 /// What the shopper did. The order is stable: the session model embeds `kind as usize`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EventType"))]
 pub enum EventKind {
     /// Saw a product page or tile long enough to count.
     View = 0,
@@ -47,10 +49,35 @@ impl EventKind {
 
 /// Longest product id, category or query kept: longer input is a page bug, not a shopper's words.
 pub const MAX_TEXT_LEN: usize = 512;
+/// Longest product title kept, in bytes: the encoder reads at most 256 tokens (about 1 KB of English),
+/// and the history is persisted, so a longer "title" only costs storage.
+pub const MAX_TITLE_LEN: usize = 1024;
+
+/// Checks one optional text field the page passed: at most `max` bytes, and not blank unless
+/// `blank_ok` (titles: real catalogs have products without one). The error names the field.
+pub fn check_text(
+    name: &str,
+    text: Option<&str>,
+    max: usize,
+    blank_ok: bool,
+) -> std::result::Result<(), String> {
+    match text {
+        Some(t) if !blank_ok && t.trim().is_empty() => {
+            Err(format!("`{name}` is empty; leave it out instead"))
+        }
+        Some(t) if t.len() > max => Err(format!(
+            "`{name}` is {} bytes, over the {max}-byte limit",
+            t.len()
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// One event as the page sends it (`v.track({...})`). Timestamps are ms since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "ShopperEvent"))]
 pub struct Event {
     /// What happened.
     #[serde(rename = "type")]
@@ -87,21 +114,14 @@ impl Event {
                 self.kind.as_str()
             )))
         };
-        for (name, text) in [
-            ("productId", &self.product_id),
-            ("category", &self.category),
-            ("query", &self.query),
+        for (name, text, max) in [
+            ("productId", &self.product_id, MAX_TEXT_LEN),
+            ("title", &self.title, MAX_TITLE_LEN),
+            ("category", &self.category, MAX_TEXT_LEN),
+            ("query", &self.query, MAX_TEXT_LEN),
         ] {
-            if let Some(t) = text {
-                if t.trim().is_empty() {
-                    return bad(format!("`{name}` is empty; leave it out instead"));
-                }
-                if t.len() > MAX_TEXT_LEN {
-                    return bad(format!(
-                        "`{name}` is {} bytes, over the {MAX_TEXT_LEN}-byte limit",
-                        t.len()
-                    ));
-                }
+            if let Err(msg) = check_text(name, text.as_deref(), max, name == "title") {
+                return bad(msg);
             }
         }
         match self.kind {

@@ -14,13 +14,17 @@ const DAY_MS: f64 = 86_400_000.0;
 
 /// How much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "HistoryLimits"))]
 pub struct StoreConfig {
-    /// Most events kept; the oldest go first.
+    /// Most events kept; the oldest go first (default 500).
     #[serde(default = "default_max_events")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
     pub max_events: usize,
-    /// Events older than this many days are dropped.
+    /// Events older than this many days are dropped (default 30).
     #[serde(default = "default_max_age_days")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
     pub max_age_days: f64,
 }
 
@@ -62,6 +66,8 @@ impl StoreConfig {
 
 /// What `export()` returns and what the browser persists: the shopper's own events, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "HistorySnapshot"))]
 pub struct Snapshot {
     /// [`SCHEMA_VERSION`] when written by this build.
     pub version: u32,
@@ -97,11 +103,7 @@ impl History {
         event.validate()?;
         let ts = event.ts.unwrap_or(now_ms);
         let kind = event.kind.as_str();
-        if ts > now_ms + 60_000.0 {
-            return Err(Error::InvalidInput(format!(
-                "{kind} event: `ts` {ts} is in the future (now {now_ms}); pass ms since the epoch or leave it out"
-            )));
-        }
+        not_in_future(&event, ts, now_ms)?;
         if ts < now_ms - self.config.max_age_days * DAY_MS {
             return Err(Error::InvalidInput(format!(
                 "{kind} event: `ts` {ts} is older than the history's {}-day limit",
@@ -178,9 +180,10 @@ impl History {
         self.events.clear();
         let mut skipped = 0;
         for raw in events {
-            let ok = serde_json::from_value::<Event>(raw)
-                .ok()
-                .filter(|e| e.ts.is_some() && e.validate().is_ok());
+            // The same checks as `push`: a future event would never expire.
+            let ok = serde_json::from_value::<Event>(raw).ok().filter(|e| {
+                e.ts.is_some_and(|ts| not_in_future(e, ts, now_ms).is_ok()) && e.validate().is_ok()
+            });
             match ok {
                 Some(e) => {
                     let at = self.events.partition_point(|x| x.ts <= e.ts);
@@ -192,6 +195,17 @@ impl History {
         self.prune(now_ms);
         Ok(skipped)
     }
+}
+
+/// Clocks drift and pages lie: an event more than a minute ahead of `now_ms` is refused.
+fn not_in_future(event: &Event, ts: f64, now_ms: f64) -> Result<()> {
+    if ts > now_ms + 60_000.0 {
+        return Err(Error::InvalidInput(format!(
+            "{} event: `ts` {ts} is in the future (now {now_ms}); pass ms since the epoch or leave it out",
+            event.kind.as_str()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -241,6 +255,16 @@ mod tests {
         assert_eq!(ids, ["a", "b"]);
         assert!(h.push(view("future", Some(now + 120_000.0)), now).is_err());
         assert!(h.push(view("ancient", Some(now - 31.0 * DAY_MS)), now).is_err());
+        // Titles are persisted and encoded: 1,024 bytes is the most a page may pass.
+        let mut long = view("long", None);
+        long.title = Some("é".repeat(513));
+        let err = h.push(long.clone(), now).unwrap_err().to_string();
+        assert!(err.contains("`title` is 1026 bytes"), "{err}");
+        long.title = Some("é".repeat(512));
+        h.push(long, now).unwrap();
+        h.clear();
+        h.push(view("b", None), now).unwrap();
+        h.push(view("a", Some(now - 5_000.0)), now).unwrap();
         let mut no_id = view("x", None);
         no_id.product_id = None;
         let err = h.push(no_id, now).unwrap_err().to_string();
@@ -262,6 +286,16 @@ mod tests {
         assert_eq!(back.restore(damaged, 3.0).unwrap(), 2);
         assert_eq!(back.len(), 1);
         assert!(back.restore(r#"{"version":99,"events":[]}"#, now).is_err());
+        // A snapshot written under a wrong clock: the future event is skipped, as `push` refuses it
+        // (kept, it would never expire).
+        let future = format!(
+            r#"{{"version":1,"events":[{{"type":"view","productId":"a","ts":{}}},{{"type":"view","productId":"b","ts":{}}}]}}"#,
+            now - 1_000.0,
+            now + 3_600_000.0
+        );
+        assert_eq!(back.restore(&future, now).unwrap(), 1);
+        let ids: Vec<_> = back.events().map(|e| e.product_id.clone().unwrap()).collect();
+        assert_eq!(ids, ["a"]);
         assert!(back.restore("not json", now).is_err());
     }
 

@@ -1,15 +1,14 @@
 //! BERT encoder (as in Hugging Face `BertModel`, without the pooler) over GGUF weights: quantized
-//! matmuls and word table, f32 position/type tables and LayerNorms.
-
-use std::sync::Arc;
+//! matmuls and word table, f32 position/type tables and LayerNorms. The layer sequence is written
+//! once, in [`BertModel::forward`], against the backend's [`Ops`]: a [`crate::backend::Device`] runs
+//! it on the CPU or the GPU.
 
 use candle_core::quantized::QTensor;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use serde::Deserialize;
 
 use super::gguf::ModelFile;
-use super::linear::Linear;
-use crate::backend::cpu::ops;
+use crate::backend::{LinearId, Norm, NormId, Ops, Slot, Weights};
 use crate::error::{Error, Result};
 
 /// The fields of a Hugging Face BERT `config.json` this implementation reads (others are ignored).
@@ -49,41 +48,27 @@ impl Config {
     }
 }
 
-/// Hidden-state LayerNorm; kept in f32 because its statistics are where low precision hurts most.
-#[derive(Debug, Clone)]
-struct LayerNorm {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-    eps: f32,
-}
-
-impl LayerNorm {
-    fn new(file: &ModelFile, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
-        let load = |name: &str| -> Result<Vec<f32>> {
-            Ok(file.f32(&format!("{prefix}.{name}"), &[dim])?.to_vec1::<f32>()?)
-        };
-        Ok(Self {
-            weight: load("weight")?,
-            bias: load("bias")?,
-            eps: eps as f32,
-        })
-    }
-
-    /// `x ← LayerNorm(x + residual)` over rows of `dim` values.
-    fn forward(&self, x: &mut [f32], residual: Option<&[f32]>) {
-        ops::add_layer_norm(x, residual, &self.weight, &self.bias, self.eps);
-    }
+/// A LayerNorm `{prefix}.weight` / `{prefix}.bias` of `dim` values.
+fn norm(file: &ModelFile, prefix: &str, dim: usize, eps: f64) -> Result<Norm> {
+    let load = |name: &str| -> Result<Vec<f32>> {
+        Ok(file.f32(&format!("{prefix}.{name}"), &[dim])?.to_vec1::<f32>()?)
+    };
+    Ok(Norm {
+        weight: load("weight")?,
+        bias: load("bias")?,
+        eps: eps as f32,
+    })
 }
 
 /// Word, position and type embeddings with their LayerNorm, on the CPU for every backend: only the
-/// batch's rows of the word table are ever gathered, so the GPU receives `batch × seq` hidden rows
+/// batch's rows of the word table are ever gathered, so a GPU receives `batch × seq` hidden rows
 /// instead of the whole (largest) table.
-pub(crate) struct Embeddings {
+struct Embeddings {
     /// Stays quantized: only the rows of the tokens in a batch are ever dequantized.
     word: QTensor,
     position: Tensor,
     token_type: Tensor,
-    norm: LayerNorm,
+    norm: Norm,
 }
 
 impl Embeddings {
@@ -97,126 +82,97 @@ impl Embeddings {
                 &format!("{p}.token_type_embeddings.weight"),
                 &[cfg.type_vocab_size, h],
             )?,
-            norm: LayerNorm::new(file, &format!("{p}.LayerNorm"), h, cfg.layer_norm_eps)?,
+            norm: norm(file, &format!("{p}.LayerNorm"), h, cfg.layer_norm_eps)?,
         })
     }
 
     /// `ids` is `[batch, seq]` u32; every token has type 0 (single-segment inputs only). Returns
     /// `batch × seq` rows of hidden values.
-    pub(crate) fn forward(&self, ids: &Tensor) -> candle_core::Result<Vec<f32>> {
+    fn forward(&self, ids: &Tensor) -> Result<Vec<f32>> {
         let (_, seq) = ids.dims2()?;
         let words = self.word.embedding(ids)?;
         let pos = self.position.narrow(0, 0, seq)?;
         let typ = self.token_type.narrow(0, 0, 1)?;
         let xs = words.broadcast_add(&(pos.broadcast_add(&typ)?))?;
         let mut xs = xs.flatten_all()?.to_vec1::<f32>()?;
-        self.norm.forward(&mut xs, None);
+        self.norm.forward(&mut xs, None)?;
         Ok(xs)
     }
 }
 
+/// The activation buffers of a forward: the hidden states (the input and the output), then one
+/// layer's intermediates. Widths in [`BertModel::slots`].
+const HIDDEN: Slot = Slot(0);
+const QKV: Slot = Slot(1);
+const CONTEXT: Slot = Slot(2);
+const ATTN: Slot = Slot(3);
+const UP: Slot = Slot(4);
+
 struct Layer {
-    /// Query, key and value as one matmul when the kernels allow (see [`Linear::fuse`]), else the
-    /// three layers in that order.
-    qkv: Vec<Linear>,
-    attn_out: Linear,
-    attn_norm: LayerNorm,
-    up: Linear,
-    down: Linear,
-    out_norm: LayerNorm,
-    heads: usize,
+    /// Query, key and value side by side (one matmul when the kernels allow).
+    qkv: LinearId,
+    attn_out: LinearId,
+    attn_norm: NormId,
+    up: LinearId,
+    down: LinearId,
+    out_norm: NormId,
 }
 
 impl Layer {
-    fn new(cfg: &Config, file: &ModelFile, i: usize) -> Result<Self> {
+    fn new(cfg: &Config, file: &ModelFile, i: usize, w: &mut Weights) -> Result<Self> {
         let (h, m) = (cfg.hidden_size, cfg.intermediate_size);
         let p = format!("encoder.layer.{i}");
         let eps = cfg.layer_norm_eps;
-        let query = file.linear(&format!("{p}.attention.self.query"), h, h)?;
-        let key = file.linear(&format!("{p}.attention.self.key"), h, h)?;
-        let value = file.linear(&format!("{p}.attention.self.value"), h, h)?;
-        let qkv = match Linear::fuse(&[&query, &key, &value]) {
-            Some(fused) => vec![fused],
-            None => vec![query, key, value],
+        let qkv = ["query", "key", "value"]
+            .iter()
+            .map(|n| file.linear(&format!("{p}.attention.self.{n}"), h, h))
+            .collect::<Result<Vec<_>>>()?;
+        let qkv = w.add_linear(&format!("{p}.attention.self.query"), qkv)?;
+        let mut linear = |name: String, out: usize, inp: usize| -> Result<LinearId> {
+            w.add_linear(&name, vec![file.linear(&name, out, inp)?])
         };
+        let attn_out = linear(format!("{p}.attention.output.dense"), h, h)?;
+        let up = linear(format!("{p}.intermediate.dense"), m, h)?;
+        let down = linear(format!("{p}.output.dense"), h, m)?;
+        let norm = |name: &str| norm(file, &format!("{p}.{name}.LayerNorm"), h, eps);
         Ok(Self {
             qkv,
-            attn_out: file.linear(&format!("{p}.attention.output.dense"), h, h)?,
-            attn_norm: LayerNorm::new(file, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
-            up: file.linear(&format!("{p}.intermediate.dense"), m, h)?,
-            down: file.linear(&format!("{p}.output.dense"), h, m)?,
-            out_norm: LayerNorm::new(file, &format!("{p}.output.LayerNorm"), h, eps)?,
-            heads: cfg.num_attention_heads,
+            attn_out,
+            attn_norm: w.add_norm(norm("attention.output")?),
+            up,
+            down,
+            out_norm: w.add_norm(norm("output")?),
         })
-    }
-
-    /// `xs`: `batch × seq` rows of `h` hidden values, updated in place. `mask` is the additive
-    /// `batch × seq` key mask, `None` when nothing is padded.
-    fn forward(
-        &self,
-        xs: &mut Vec<f32>,
-        mask: Option<&[f32]>,
-        batch: usize,
-        seq: usize,
-    ) -> candle_core::Result<()> {
-        let rows = batch * seq;
-        let h = xs.len() / rows.max(1);
-        let qkv = match self.qkv.as_slice() {
-            [fused] => fused.forward_rows(xs, rows)?,
-            parts => {
-                // Interleave the three outputs row by row into the fused layout attention reads.
-                let outs = parts
-                    .iter()
-                    .map(|l| l.forward_rows(xs, rows))
-                    .collect::<candle_core::Result<Vec<_>>>()?;
-                let mut qkv = Vec::with_capacity(rows * 3 * h);
-                for r in 0..rows {
-                    for o in &outs {
-                        qkv.extend_from_slice(&o[r * h..][..h]);
-                    }
-                }
-                qkv
-            }
-        };
-        let mut ctx = vec![0f32; rows * h];
-        ops::attention(&qkv, batch, seq, self.heads, h / self.heads, mask, &mut ctx);
-        let mut attn = self.attn_out.forward_rows(&ctx, rows)?;
-        self.attn_norm.forward(&mut attn, Some(xs));
-        let mut up = self.up.forward_rows(&attn, rows)?;
-        ops::gelu_erf(&mut up);
-        let mut down = self.down.forward_rows(&up, rows)?;
-        self.out_norm.forward(&mut down, Some(&attn));
-        *xs = down;
-        Ok(())
     }
 }
 
 /// The BERT encoder: token ids and attention mask in, one hidden state per token out.
 pub struct BertModel {
-    embeddings: Arc<Embeddings>,
+    embeddings: Embeddings,
     layers: Vec<Layer>,
+    heads: usize,
+    hidden: usize,
+    intermediate: usize,
     max_positions: usize,
 }
 
 impl BertModel {
-    /// Loads the weights for `cfg`; `positions` is how many position rows the file keeps (the converter
-    /// drops rows beyond the maximum sequence length, which no input can reach).
-    pub fn new(cfg: &Config, file: &ModelFile, positions: usize) -> Result<Self> {
+    /// Loads the weights for `cfg`, the layers' into `weights`; `positions` is how many position rows
+    /// the file keeps (the converter drops rows beyond the maximum sequence length, which no input can
+    /// reach).
+    pub fn new(cfg: &Config, file: &ModelFile, positions: usize, weights: &mut Weights) -> Result<Self> {
         cfg.validate()?;
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| Layer::new(cfg, file, i))
+            .map(|i| Layer::new(cfg, file, i, weights))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            embeddings: Arc::new(Embeddings::new(cfg, file, positions)?),
+            embeddings: Embeddings::new(cfg, file, positions)?,
             layers,
+            heads: cfg.num_attention_heads,
+            hidden: cfg.hidden_size,
+            intermediate: cfg.intermediate_size,
             max_positions: positions,
         })
-    }
-
-    /// The embedding layer, shared with the GPU encoder (which runs only the transformer layers).
-    #[cfg(feature = "gpu")]
-    pub(crate) fn embeddings(&self) -> &Arc<Embeddings> {
-        &self.embeddings
     }
 
     /// Positions the model has: the longest sequence it takes.
@@ -224,26 +180,43 @@ impl BertModel {
         self.max_positions
     }
 
-    /// `ids` and `mask` are `[batch, seq]` row-major (mask 1 for tokens, 0 for padding); returns
-    /// `[batch, seq, hidden]`.
-    pub fn forward(&self, ids: &[u32], mask: &[u32], batch: usize, seq: usize) -> Result<Tensor> {
-        if seq > self.max_positions || ids.len() != batch * seq || mask.len() != ids.len() {
+    /// Floats per token row of each activation slot [`BertModel::forward`] uses.
+    pub fn slots(&self) -> [usize; 5] {
+        let (h, m) = (self.hidden, self.intermediate);
+        [h, 3 * h, h, h, m]
+    }
+
+    /// The embedding layer (always on the CPU): `ids` `[batch, seq]` row-major to `batch × seq` rows
+    /// of hidden values, the input of [`BertModel::forward`].
+    pub fn embed(&self, ids: &[u32], batch: usize, seq: usize) -> Result<Vec<f32>> {
+        if seq > self.max_positions || ids.len() != batch * seq {
             return Err(Error::InvalidInput(format!(
                 "{batch}x{seq} tokens do not fit this model ({} positions)",
                 self.max_positions
             )));
         }
-        let dev = Device::Cpu;
-        let ids = Tensor::from_slice(ids, (batch, seq), &dev)?;
-        // Padding only exists in mixed-length batches; skipping the add keeps single texts cheaper.
-        // Large but finite, as in Hugging Face: exp() of it is exactly 0 after the max shift.
-        let additive: Option<Vec<f32>> = (!mask.iter().all(|&m| m == 1))
-            .then(|| mask.iter().map(|&m| if m == 1 { 0.0 } else { -1e9 }).collect());
-        let mut xs = self.embeddings.forward(&ids)?;
-        for layer in &self.layers {
-            layer.forward(&mut xs, additive.as_deref(), batch, seq)?;
+        let ids = Tensor::from_slice(ids, (batch, seq), &candle_core::Device::Cpu)?;
+        self.embeddings.forward(&ids)
+    }
+
+    /// The transformer layers, on whichever backend `ops` runs: slot 0 holds the embeddings on entry
+    /// and the last hidden states on exit.
+    pub fn forward(&self, ops: &mut dyn Ops) -> Result<()> {
+        for l in &self.layers {
+            ops.linear(l.qkv, HIDDEN, QKV)?;
+            ops.attention(self.heads, QKV, CONTEXT)?;
+            ops.linear(l.attn_out, CONTEXT, ATTN)?;
+            ops.add_layer_norm(l.attn_norm, HIDDEN, ATTN)?;
+            ops.linear(l.up, ATTN, UP)?;
+            ops.gelu(UP)?;
+            ops.linear(l.down, UP, HIDDEN)?;
+            ops.add_layer_norm(l.out_norm, ATTN, HIDDEN)?;
         }
-        let h = xs.len() / (batch * seq).max(1);
-        Ok(Tensor::from_vec(xs, (batch, seq, h), &dev)?)
+        Ok(())
+    }
+
+    /// The last hidden states (slot 0) as the output of pooling.
+    pub fn output() -> Slot {
+        HIDDEN
     }
 }

@@ -1,21 +1,19 @@
 //! The text encoder the SDK uses: tokenizer + BERT + mean pooling + L2 normalisation, loaded from
 //! one self-contained GGUF (see [`super::gguf`]) and producing sentence-transformers-compatible vectors.
-
-use std::sync::Mutex;
+//! Its [`Device`] holds the weights and runs the forward pass on the CPU or an attached GPU.
 
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::bert::{BertModel, Config};
 use super::gguf::{self, ModelFile};
-#[cfg(feature = "gpu")]
-use crate::backend::gpu::{GpuContext, GpuEncoder};
-use crate::backend::select::{Backend, BackendChoice, DevicePreference};
+use crate::backend::select::{Backend, BackendChoice, Calibration, DevicePreference};
+use crate::backend::{Device, Input, Ops, Weights};
 use crate::error::{Error, Result};
-
-const NO_GPU: &str = "no GPU attached to this encoder";
 
 /// Rows per CPU forward in [`Encoder::embed`]: bounds its scratch memory (attention is rows × len²).
 const GROUP: usize = 32;
+/// Texts per GPU forward: bounds the padding of one batch and the buffers it needs.
+const GPU_CHUNK: usize = 64;
 
 /// Texts as the model sees them: `batch × seq` ids and mask (1 token, 0 padding), row-major.
 struct Batch {
@@ -29,18 +27,10 @@ struct Batch {
 pub struct Encoder {
     tokenizer: Tokenizer,
     model: BertModel,
+    device: Device,
     dims: usize,
     max_seq_len: usize,
     checksum: String,
-    #[cfg(feature = "gpu")]
-    /// Set by [`Encoder::attach_gpu`], emptied by [`Encoder::detach_gpu`]; behind a lock so that an
-    /// encoder shared with the engine (`Rc`) can gain or drop its GPU without `&mut`. An `Arc` so a
-    /// forward in flight keeps its weights while the lock is free (it awaits the GPU).
-    gpu: Mutex<Option<std::sync::Arc<GpuEncoder>>>,
-    /// What [`Encoder::embed_auto`] runs on; a GPU failure switches it to the CPU, with the reason.
-    choice: Mutex<BackendChoice>,
-    /// Why no GPU is attached, for the diagnostics of a later [`Encoder::select_backend`].
-    no_gpu: Mutex<String>,
 }
 
 impl Encoder {
@@ -78,118 +68,59 @@ impl Encoder {
             .with_truncation(Some(truncation))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
-        let model = BertModel::new(&cfg, &file, max_seq_len)?;
+        let mut weights = Weights::default();
+        let model = BertModel::new(&cfg, &file, max_seq_len, &mut weights)?;
         Ok(Self {
             tokenizer,
             model,
+            device: Device::new(weights),
             dims: cfg.hidden_size,
             max_seq_len,
             checksum: file.checksum().to_string(),
-            #[cfg(feature = "gpu")]
-            gpu: Mutex::new(None),
-            choice: Mutex::new(BackendChoice::cpu(NO_GPU, None)),
-            no_gpu: Mutex::new(NO_GPU.into()),
         })
     }
 
-    /// Uploads the weights to `ctx` so that [`Backend::Webgpu`] can run; `bytes` must be the model
-    /// this encoder was loaded from (checked by checksum). On failure the encoder stays on the CPU
-    /// and its diagnostics say why. [`Encoder::embed_auto`] then uses the GPU
-    /// until [`Encoder::select_backend`] or a GPU failure says otherwise.
-    #[cfg(feature = "gpu")]
-    pub async fn attach_gpu(&self, ctx: std::sync::Arc<GpuContext>, bytes: &[u8]) -> Result<()> {
-        if lock(&self.gpu).is_some() {
-            return Ok(());
-        }
-        let file = ModelFile::read(bytes)?;
-        if file.checksum() != self.checksum {
-            return Err(Error::InvalidInput(
-                "attach_gpu needs the same model bytes the encoder was loaded from".into(),
-            ));
-        }
-        let cfg: Config =
-            serde_json::from_str(file.string(gguf::KEY_BERT_CONFIG)?).map_err(|e| Error::ModelMetadata {
-                key: gguf::KEY_BERT_CONFIG.into(),
-                reason: e.to_string(),
-            })?;
-        let adapter = ctx.adapter();
-        let embeddings = std::sync::Arc::clone(self.model.embeddings());
-        let gpu = GpuEncoder::new(ctx, &cfg, &file, embeddings, self.model.max_positions()).await;
-        let gpu = gpu.inspect_err(|e| self.note_gpu_unavailable(e))?;
-        // Two attaches racing (only possible through misuse) keep the first; both are the same model.
-        #[allow(clippy::arc_with_non_send_sync)] // wasm: one thread; natively GpuEncoder is Send + Sync
-        lock(&self.gpu).get_or_insert_with(|| std::sync::Arc::new(gpu));
-        self.set_choice(BackendChoice {
-            backend: Backend::Webgpu,
-            reason: "GPU attached (not calibrated)".into(),
-            adapter: Some(adapter),
-            cpu_ms: None,
-            gpu_ms: None,
-        });
-        Ok(())
-    }
-
-    /// Drops the GPU weights (their buffers are freed once no forward holds them), e.g. when
-    /// calibration chose the CPU for every workload: the encoder then runs on the CPU, and `why`
-    /// becomes the reason a later [`Encoder::select_backend`] gives. [`Encoder::attach_gpu`] may
-    /// attach one again.
-    #[cfg(feature = "gpu")]
-    pub fn detach_gpu(&self, why: &str) {
-        if lock(&self.gpu).take().is_some() {
-            *lock(&self.no_gpu) = format!("GPU released: {why}");
-            let mut choice = self.diagnostics();
-            choice.backend = Backend::Cpu;
-            self.set_choice(choice);
-        }
-    }
-
-    /// The GPU adapter this encoder can run on, if one is attached.
-    pub fn gpu_adapter(&self) -> Option<String> {
-        #[cfg(feature = "gpu")]
-        if let Some(g) = lock(&self.gpu).as_ref() {
-            return Some(g.context().adapter());
-        }
-        None
+    /// Where the forward pass runs: attach or release a GPU there, read which backend serves
+    /// [`Encoder::embed_auto`] and why.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Embeds on `backend` exactly, failing (no fallback) if it cannot: for tests, benchmarks and
     /// an explicit `--device`.
     pub async fn embed_on(&self, texts: &[&str], backend: Backend) -> Result<Vec<Vec<f32>>> {
-        match backend {
-            Backend::Cpu => self.embed(texts),
-            #[cfg(feature = "gpu")]
-            Backend::Webgpu => {
-                let gpu = lock(&self.gpu)
-                    .clone()
-                    .ok_or_else(|| Error::GpuUnavailable("no GPU attached to this encoder".into()))?;
-                if texts.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let b = self.batch(texts)?;
-                gpu.forward_pooled(&b.ids, &b.mask, b.lens.len(), b.seq).await
-            }
-            #[cfg(not(feature = "gpu"))]
-            Backend::Webgpu => Err(Error::GpuUnavailable(
-                "this build has no GPU backend (feature `gpu`)".into(),
-            )),
+        if backend == Backend::Cpu {
+            return self.embed(texts);
         }
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(GPU_CHUNK) {
+            let tokens = chunk
+                .iter()
+                .map(|t| self.tokenize(t))
+                .collect::<Result<Vec<_>>>()?;
+            let b = Batch::pad(tokens.iter().map(Vec::as_slice));
+            let rows = self.model.embed(&b.ids, b.lens.len(), b.seq)?;
+            let input = b.input(&rows);
+            out.extend(
+                self.device
+                    .forward(backend, input, &self.model.slots(), &|ops| self.pooled(ops))
+                    .await?,
+            );
+        }
+        Ok(out)
     }
 
-    /// Embeds on the selected backend ([`Encoder::diagnostics`]); if the GPU fails, the CPU computes
-    /// the same vectors, and the CPU is used from then on, with the reason in the diagnostics.
+    /// Embeds on the device's selected backend ([`Device::diagnostics`]); if the GPU fails, the CPU
+    /// computes the same vectors, and the CPU is used from then on, with the reason in the diagnostics.
     pub async fn embed_auto(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let choice = self.diagnostics();
-        if choice.backend == Backend::Cpu {
+        if self.device.diagnostics().backend == Backend::Cpu {
             return self.embed(texts);
         }
         match self.embed_on(texts, Backend::Webgpu).await {
             Ok(v) => Ok(v),
             Err(e @ (Error::InvalidInput(_) | Error::Tokenizer(_))) => Err(e),
             Err(e) => {
-                self.set_choice(BackendChoice::cpu(
-                    format!("the GPU failed, CPU fallback from now on: {e}"),
-                    choice.adapter,
-                ));
+                self.device.fall_back_to_cpu(&e);
                 self.embed(texts)
             }
         }
@@ -198,37 +129,17 @@ impl Encoder {
     /// Chooses the backend [`Encoder::embed_auto`] uses, for `pref`: `auto` times a few forwards of
     /// `sample` (representative texts: one query, or a typical batch) on both and keeps the faster.
     pub async fn select_backend(&self, pref: DevicePreference, sample: &[&str]) -> BackendChoice {
-        let adapter = self.gpu_adapter();
-        let gpu_error = adapter.is_none().then(|| lock(&self.no_gpu).clone());
-        let timings = if pref == DevicePreference::Auto && gpu_error.is_none() && !sample.is_empty() {
-            use crate::backend::select::time_ms;
-            let cpu = time_ms(3, || async { self.embed(sample) })
-                .await
-                .unwrap_or(f64::INFINITY);
-            let gpu = time_ms(3, || self.embed_on(sample, Backend::Webgpu)).await;
-            Some((cpu, gpu))
-        } else {
-            None
-        };
-        let choice = BackendChoice::decide(pref, adapter, gpu_error, timings);
-        self.set_choice(choice.clone());
-        choice
+        let on_cpu = || async { self.embed(sample) };
+        let on_gpu = || self.embed_on(sample, Backend::Webgpu);
+        self.device.select(pref, on_cpu, on_gpu).await
     }
 
-    /// Which backend [`Encoder::embed_auto`] runs on, and why.
-    pub fn diagnostics(&self) -> BackendChoice {
-        lock(&self.choice).clone()
-    }
-
-    fn set_choice(&self, choice: BackendChoice) {
-        *lock(&self.choice) = choice;
-    }
-
-    /// Records why no GPU could be attached (no adapter, no device, an unsupported model): the
-    /// diagnostics then say it instead of "no GPU attached".
-    pub fn note_gpu_unavailable(&self, why: &Error) {
-        *lock(&self.no_gpu) = why.to_string();
-        self.set_choice(BackendChoice::cpu(why.to_string(), None));
+    /// Chooses a backend per workload (one query, a batch of titles) for `pref`, as a page needs;
+    /// releases the GPU when the CPU wins both (see [`Device::calibrate`]).
+    pub async fn calibrate(&self, pref: DevicePreference) -> Calibration {
+        self.device
+            .calibrate(pref, |sample, backend| self.embed_on(sample, backend))
+            .await
     }
 
     /// Length of every vector [`Encoder::embed`] returns.
@@ -289,33 +200,16 @@ impl Encoder {
 
     /// One CPU forward of a padded batch, mean-pooled over each text's tokens and L2-normalised.
     fn forward_pooled(&self, b: &Batch) -> Result<Vec<Vec<f32>>> {
-        let hidden = self.model.forward(&b.ids, &b.mask, b.lens.len(), b.seq)?;
-        let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
-        let (h, seq) = (self.dims, b.seq);
-        Ok(b.lens
-            .iter()
-            .enumerate()
-            .map(|(row, &len)| {
-                let mut v = vec![0f32; h];
-                for tok in 0..len {
-                    let state = &hidden[(row * seq + tok) * h..(row * seq + tok + 1) * h];
-                    v.iter_mut().zip(state).for_each(|(a, s)| *a += s);
-                }
-                // Mean then L2 norm equals L2 norm of the sum: the division by the count cancels.
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                v.iter_mut().for_each(|x| *x /= norm);
-                v
-            })
-            .collect())
+        let rows = self.model.embed(&b.ids, b.lens.len(), b.seq)?;
+        let input = b.input(&rows);
+        self.device
+            .forward_cpu(input, &self.model.slots(), &|ops| self.pooled(ops))
     }
 
-    /// Tokenizes `texts` (non-empty) and pads them to the longest (the GPU path: one submission).
-    fn batch(&self, texts: &[&str]) -> Result<Batch> {
-        let tokens = texts
-            .iter()
-            .map(|t| self.tokenize(t))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Batch::pad(tokens.iter().map(Vec::as_slice)))
+    /// The forward pass every backend runs: the model's layers, then the pooling its file names.
+    fn pooled(&self, ops: &mut dyn Ops) -> Result<()> {
+        self.model.forward(ops)?;
+        ops.mean_pool(BertModel::output())
     }
 }
 
@@ -333,9 +227,14 @@ impl Batch {
         }
         Self { lens, ids, mask, seq }
     }
-}
 
-/// The value behind a mutex even if a panic poisoned it (the data is a plain value, always whole).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The forward's input: `rows` (the batch's embeddings) under this batch's mask.
+    fn input<'a>(&'a self, rows: &'a [f32]) -> Input<'a> {
+        Input {
+            rows,
+            mask: &self.mask,
+            batch: self.lens.len(),
+            seq: self.seq,
+        }
+    }
 }

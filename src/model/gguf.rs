@@ -2,7 +2,7 @@
 //! loads weights from bytes (never a path) with an [`Error`] that says what to do for every bad input.
 //!
 //! One file is self-contained: weights (word embeddings quantized too), the BERT config JSON, the
-//! tokenizer JSON, the pooling mode, the maximum sequence length and a SHA-256 over the tensors.
+//! tokenizer JSON, the pooling mode, the maximum sequence length and a SHA-256 over all of it.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -12,11 +12,12 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
-use super::linear::Linear;
+use crate::backend::cpu::Linear;
 use crate::error::{Error, Result};
 
-/// Version of the layout below; bump it when a key or tensor name changes meaning.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the layout below; bump it when a key or tensor name changes meaning. Version 2: the
+/// checksum covers the metadata too ([`KEY_SHA256`] replaced version 1's tensor-only checksum).
+pub const FORMAT_VERSION: u32 = 2;
 /// `u32`: [`FORMAT_VERSION`] of the writer.
 pub const KEY_FORMAT_VERSION: &str = "vitrine.format_version";
 /// `string`: the Hugging Face BERT `config.json`.
@@ -27,33 +28,51 @@ pub const KEY_TOKENIZER: &str = "vitrine.tokenizer";
 pub const KEY_POOLING: &str = "vitrine.pooling";
 /// `u32`: tokens per text, special tokens included (sentence-transformers' `max_seq_length`).
 pub const KEY_MAX_SEQ_LEN: &str = "vitrine.max_seq_len";
-/// `string`: lowercase hex SHA-256 of the tensors, see [`TensorDigest`].
-pub const KEY_TENSOR_SHA256: &str = "vitrine.tensor_sha256";
+/// `string`: lowercase hex SHA-256 of every other metadata entry and every tensor, see [`ModelDigest`].
+pub const KEY_SHA256: &str = "vitrine.sha256";
 
 const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 
-/// The SHA-256 that a model file records over its tensors and that loading recomputes.
+/// The SHA-256 that a model file records and that loading recomputes: it identifies "the same
+/// encoder" for catalogs and segments, so it covers everything that changes behaviour — the
+/// tokenizer, config, pooling and maximum length as much as the weights.
 ///
-/// Tensors are fed in name order; each contributes its name, a 0 byte, the ggml type code (u32 LE),
+/// First the metadata: every entry but [`KEY_SHA256`], in key order, serialised by candle's own GGUF
+/// writer (a header-only GGUF, so each value carries its type); its length (u64 LE) and bytes are fed.
+/// Then the tensors in name order; each contributes its name, a 0 byte, the ggml type code (u32 LE),
 /// the rank (u32 LE), each dimension outermost first (u64 LE), the data length (u64 LE) and the raw
 /// block bytes. Names, types and shapes are covered so that a damaged header cannot pass either.
 #[derive(Default)]
-pub struct TensorDigest {
-    entries: Vec<(String, u32, Vec<usize>, Vec<u8>)>,
+pub struct ModelDigest {
+    meta: BTreeMap<String, Value>,
+    tensors: Vec<(String, u32, Vec<usize>, Vec<u8>)>,
 }
 
-impl TensorDigest {
+impl ModelDigest {
+    /// Adds one metadata entry ([`KEY_SHA256`] itself is skipped); order of calls does not matter.
+    pub fn meta(&mut self, key: &str, value: &Value) {
+        if key != KEY_SHA256 {
+            self.meta.insert(key.to_string(), value.clone());
+        }
+    }
+
     /// Adds one tensor; order of calls does not matter.
-    pub fn add(&mut self, name: &str, dtype: GgmlDType, dims: &[usize], data: &[u8]) {
+    pub fn tensor(&mut self, name: &str, dtype: GgmlDType, dims: &[usize], data: &[u8]) {
         let entry = (name.to_string(), dtype_code(dtype), dims.to_vec(), data.to_vec());
-        self.entries.push(entry);
+        self.tensors.push(entry);
     }
 
     /// The lowercase hex digest.
-    pub fn finish(mut self) -> String {
-        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+    pub fn finish(mut self) -> Result<String> {
+        let meta: Vec<(&str, &Value)> = self.meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut header = Cursor::new(Vec::new());
+        candle_core::quantized::gguf_file::write(&mut header, &meta, &[])?;
+        let header = header.into_inner();
         let mut h = Sha256::new();
-        for (name, code, dims, data) in &self.entries {
+        h.update((header.len() as u64).to_le_bytes());
+        h.update(&header);
+        self.tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, code, dims, data) in &self.tensors {
             h.update(name.as_bytes());
             h.update([0u8]);
             h.update(code.to_le_bytes());
@@ -64,13 +83,8 @@ impl TensorDigest {
             h.update((data.len() as u64).to_le_bytes());
             h.update(data);
         }
-        hex(&h.finalize())
+        Ok(hex::encode(h.finalize()))
     }
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// ggml's type numbering (candle keeps its own private), used only inside the digest.
@@ -95,15 +109,18 @@ fn dtype_code(dtype: GgmlDType) -> u32 {
 }
 
 /// Writes a Vitrine GGUF: `meta` (which must hold [`KEY_FORMAT_VERSION`]) in the given order, then the
-/// tensor checksum that [`ModelFile::read`] verifies. Tensors go out in name order, so equal inputs give
-/// equal bytes.
+/// checksum over it and the tensors that [`ModelFile::read`] verifies. Tensors go out in name order, so
+/// equal inputs give equal bytes.
 pub fn write_model(meta: Vec<(&str, Value)>, tensors: &BTreeMap<String, QTensor>) -> Result<Vec<u8>> {
-    let mut digest = TensorDigest::default();
+    let mut digest = ModelDigest::default();
+    for (key, value) in &meta {
+        digest.meta(key, value);
+    }
     for (name, q) in tensors {
-        digest.add(name, q.dtype(), q.shape().dims(), &q.data()?);
+        digest.tensor(name, q.dtype(), q.shape().dims(), &q.data()?);
     }
     let mut meta = meta;
-    meta.push((KEY_TENSOR_SHA256, Value::String(digest.finish())));
+    meta.push((KEY_SHA256, Value::String(digest.finish()?)));
     let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut out = Cursor::new(Vec::new());
@@ -120,7 +137,7 @@ pub struct ModelFile<'a> {
 
 impl<'a> ModelFile<'a> {
     /// Parses the header, checks the format version, that every tensor lies inside the bytes and
-    /// that the tensors hash to the recorded checksum.
+    /// that the metadata and tensors hash to the recorded checksum.
     pub fn read(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < 4 || &bytes[..4] != GGUF_MAGIC {
             let what = if bytes.is_empty() {
@@ -144,17 +161,20 @@ impl<'a> ModelFile<'a> {
                 supported: FORMAT_VERSION,
             });
         }
-        let expected = file.string(KEY_TENSOR_SHA256)?.to_string();
-        let mut digest = TensorDigest::default();
+        let expected = file.string(KEY_SHA256)?.to_string();
+        let mut digest = ModelDigest::default();
+        for (key, value) in &file.content.metadata {
+            digest.meta(key, value);
+        }
         for (name, info) in &file.content.tensor_infos {
-            digest.add(
+            digest.tensor(
                 name,
                 info.ggml_dtype,
                 info.shape.dims(),
                 file.tensor_bytes(name, info)?,
             );
         }
-        let actual = digest.finish();
+        let actual = digest.finish()?;
         if actual != expected {
             return Err(Error::ModelChecksum { expected, actual });
         }
@@ -164,7 +184,7 @@ impl<'a> ModelFile<'a> {
         })
     }
 
-    /// The verified tensor checksum (identifies the weights, e.g. in catalog files).
+    /// The verified checksum (identifies the model, weights and text handling, e.g. in catalog files).
     pub fn checksum(&self) -> &str {
         &self.checksum
     }

@@ -21,7 +21,10 @@ pub fn words(text: &str) -> Vec<String> {
             out.push(w);
         }
     };
-    for run in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for run in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let chars: Vec<char> = run.chars().collect();
         let mut start = 0;
         while start < chars.len() {
@@ -54,7 +57,7 @@ fn is_unspaced(c: char) -> bool {
         | 0x4E00..=0x9FFF      // CJK unified ideographs
         | 0xF900..=0xFAFF      // CJK compatibility ideographs
         | 0xFF66..=0xFF9F      // half-width katakana
-        | 0x20000..=0x3134F)   // CJK extensions B..G
+        | 0x20000..=0x3134F) // CJK extensions B..G
 }
 
 /// A title as a unit-length TF-IDF vector over a [`Lexicon`]'s words, sorted by word id.
@@ -235,7 +238,10 @@ mod tests {
             words("Apple苹果iPhone 15手机壳 (黑)"),
             ["apple", "苹果", "iphone", "15", "手机", "机壳", "黑"]
         );
-        assert_eq!(words("ワイヤレスイヤホン"), ["ワイ", "イヤ", "ヤレ", "レス", "スイ", "ヤホ", "ホン"]);
+        assert_eq!(
+            words("ワイヤレスイヤホン"),
+            ["ワイ", "イヤ", "ヤレ", "レス", "スイ", "ヤホ", "ホン"]
+        );
         // Hangul is written with spaces: its runs are words.
         assert_eq!(words("무선 이어폰"), ["무선", "이어폰"]);
         assert_eq!(words("蓝牙蓝牙"), ["蓝牙", "牙蓝"]);

@@ -8,7 +8,6 @@ pub mod bert;
 pub mod encoder;
 pub mod gguf;
 pub mod lexical;
-pub mod linear;
 pub mod session;
 pub mod session_file;
 pub mod zero_shot;

@@ -16,7 +16,7 @@ use candle_core::{Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use super::gguf::ModelFile;
-use super::linear::Linear;
+use crate::backend::cpu::Linear;
 use crate::error::{Error, Result};
 use crate::history::event::EventKind;
 
@@ -263,14 +263,26 @@ impl SessionModel {
     /// A candidate's score: `intent` from [`Self::intent`], `item` its row of [`Self::item_vectors`],
     /// `newest` the newest step's text vector and `text` the candidate's, `words` the dot product of
     /// the session's word profile with the candidate title's word vector (0 when either is unknown).
-    pub fn score(&self, intent: &[f32], item: &[f32], newest: &[f32], text: &[f32], words: f32) -> f32 {
+    /// Vectors of other lengths than the model's are an error.
+    pub fn score(
+        &self,
+        intent: &[f32],
+        item: &[f32],
+        newest: &[f32],
+        text: &[f32],
+        words: f32,
+    ) -> Result<f32> {
         let dot = crate::backend::cpu::ops::dot;
+        Error::check_len("session score (intent)", self.cfg.out_dims, intent.len())?;
+        Error::check_len("session score (item)", self.cfg.out_dims, item.len())?;
         let content = if self.cfg.content_mix == 0.0 {
             0.0
         } else {
-            self.cfg.content_mix * dot(newest, text)
+            Error::check_len("session score (newest step)", self.cfg.dims, newest.len())?;
+            Error::check_len("session score (candidate text)", self.cfg.dims, text.len())?;
+            self.cfg.content_mix * dot(newest, text)?
         };
-        dot(intent, item) + content + self.cfg.lexical_mix * words
+        Ok(dot(intent, item)? + content + self.cfg.lexical_mix * words)
     }
 
     /// The intent after the newest step (steps oldest first; only the newest [`Self::max_len`] are read).

@@ -27,6 +27,13 @@ fn cfg() -> SessionConfig {
     }
 }
 
+/// `values` followed by zeros up to `len`.
+fn padded(values: &[f32], len: usize) -> Vec<f32> {
+    let mut v = values.to_vec();
+    v.resize(len, 0.0);
+    v
+}
+
 /// Deterministic pseudo-random values in [-scale, scale) (no RNG crate needed for fixtures).
 fn noise(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     let mut s = seed
@@ -245,10 +252,23 @@ fn content_mix_adds_the_newest_steps_text_similarity() {
     };
     let m = SessionModel::from_gguf_bytes(&model_bytes(&c, GgmlDType::F32)).unwrap();
     assert_eq!(m.content_mix(), 0.25);
-    let (intent, item) = ([0.5, -1.0], [2.0, 1.0]);
-    let (newest, text) = ([1.0, 2.0, 3.0], [0.5, 0.5, -1.0]);
+    // Intent and item are out_dims (32) long, the steps' texts dims (64): zeros past the values given.
+    let (intent, item) = (padded(&[0.5, -1.0], 32), padded(&[2.0, 1.0], 32));
+    let (newest, text) = (padded(&[1.0, 2.0, 3.0], 64), padded(&[0.5, 0.5, -1.0], 64));
     // 0.5·2 − 1·1 = 0, plus 0.25 · (0.5 + 1 − 3) = −0.375.
-    assert!((m.score(&intent, &item, &newest, &text, 0.0) + 0.375).abs() < 1e-6);
+    let score = m.score(&intent, &item, &newest, &text, 0.0).unwrap();
+    assert!((score + 0.375).abs() < 1e-6, "{score}");
+    // Vectors of other lengths are an error, not a dot product over the shorter one (which this test
+    // relied on before, scoring 2-long intents against a 32-dim model).
+    for (i, it, n, t) in [
+        (&intent[..2], &item[..], &newest[..], &text[..]),
+        (&intent[..], &item[..31], &newest[..], &text[..]),
+        (&intent[..], &item[..], &newest[..3], &text[..]),
+        (&intent[..], &item[..], &newest[..], &text[..0]),
+    ] {
+        let e = m.score(i, it, n, t, 0.0).unwrap_err();
+        assert!(matches!(e, crate::Error::SizeMismatch { .. }), "{e}");
+    }
     // Files written before the mixes existed read as 0: their scores are unchanged.
     let mut json = serde_json::to_value(cfg()).unwrap();
     for key in ["content_mix", "lexical_mix", "lexical_decay"] {
@@ -270,9 +290,9 @@ fn lexical_mix_adds_the_word_overlap_and_its_decay_is_checked() {
     };
     let m = SessionModel::from_gguf_bytes(&model_bytes(&c, GgmlDType::F32)).unwrap();
     assert_eq!((m.lexical_mix(), m.lexical_decay()), (0.2, 0.6));
-    let (intent, item) = ([0.5, -1.0], [2.0, 1.0]);
-    let text = [0.0; 3];
-    assert!((m.score(&intent, &item, &text, &text, 0.5) - 0.1).abs() < 1e-6);
+    let (intent, item) = (padded(&[0.5, -1.0], 32), padded(&[2.0, 1.0], 32));
+    let text = [0.0; 64];
+    assert!((m.score(&intent, &item, &text, &text, 0.5).unwrap() - 0.1).abs() < 1e-6);
     for decay in [-0.1, 1.5, f32::NAN] {
         let bad = SessionConfig {
             lexical_decay: decay,

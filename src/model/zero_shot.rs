@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lexical::{Lexicon, WordVector};
 use super::session::SessionStep;
+use crate::error::Result;
 use crate::history::event::EventKind;
 
 /// How much each event kind says about intent: stronger signals count more; a purchase counts less than
@@ -79,8 +80,8 @@ impl Default for ZeroShotMix {
             decay: 0.7,
             kinds: KindWeights::default(),
             content: 1.0,
-            lexical: 0.0,
-            lexical_decay: 0.6,
+            lexical: 1.5,
+            lexical_decay: 0.8,
             visit_gap_secs: None,
             price: 0.0,
             max_steps: 50,
@@ -209,7 +210,11 @@ impl ZeroShotMix {
             p.words = vec![0.0; lexicon.vocabulary()];
         }
         for ((s, &w), &lw) in steps.iter().zip(&weights).zip(&lexical) {
-            let share = if norm > 0.0 && s.step.vector.len() == dims { w / norm } else { 0.0 };
+            let share = if norm > 0.0 && s.step.vector.len() == dims {
+                w / norm
+            } else {
+                0.0
+            };
             let v = if lw != 0.0 && !s.text.is_empty() {
                 lexicon.vector(s.text)
             } else {
@@ -235,20 +240,31 @@ impl ZeroShotMix {
     }
 
     /// A candidate's score from its text `vector`, its title's word vector over the same lexicon and its
-    /// price. Without an intent the text term is 0; an unknown price adds nothing.
-    pub fn score(&self, p: &ZeroShotProfile, vector: &[f32], words: &WordVector, price: Option<f32>) -> f32 {
+    /// price. Without an intent the text term is 0; an unknown price adds nothing. A `vector` of another
+    /// length than the session's is an error ([`crate::Error::SizeMismatch`]).
+    pub fn score(
+        &self,
+        p: &ZeroShotProfile,
+        vector: &[f32],
+        words: &WordVector,
+        price: Option<f32>,
+    ) -> Result<f32> {
         let mut s = 0.0;
         if !p.intent.is_empty() && self.content != 0.0 {
-            s += self.content * crate::backend::cpu::ops::dot(&p.intent, vector);
+            s += self.content * crate::backend::cpu::ops::dot(&p.intent, vector)?;
         }
         if !p.words.is_empty() {
-            let overlap: f32 = words.entries().iter().map(|&(id, x)| p.words[id as usize] * x).sum();
+            let overlap: f32 = words
+                .entries()
+                .iter()
+                .map(|&(id, x)| p.words[id as usize] * x)
+                .sum();
             s += self.lexical * overlap;
         }
         if let (Some(m), Some(price)) = (p.log_price, price.filter(|p| *p > 0.0 && p.is_finite())) {
             s -= self.price * (price.ln() - m).abs();
         }
-        s
+        Ok(s)
     }
 
     /// Each step's part in a candidate's text and word terms (for explanations; the price term is the
@@ -260,27 +276,27 @@ impl ZeroShotMix {
         steps: &[ZeroShotStep],
         vector: &[f32],
         words: &WordVector,
-    ) -> Vec<Contribution> {
+    ) -> Result<Vec<Contribution>> {
         let dot = crate::backend::cpu::ops::dot;
-        p.shares
-            .iter()
-            .zip(&p.step_words)
-            .zip(steps)
-            .enumerate()
-            .filter_map(|(step, ((&(share, lw), sw), s))| {
-                let content = if share > 0.0 && vector.len() == s.step.vector.len() {
-                    self.content * share * dot(s.step.vector, vector)
-                } else {
-                    0.0
-                };
-                let words = self.lexical * lw * sw.dot(words);
-                (content > 0.0 || words > 0.0).then_some(Contribution {
+        let mut out = Vec::new();
+        let parts = p.shares.iter().zip(&p.step_words).zip(steps).enumerate();
+        for (step, ((&(share, lw), sw), s)) in parts {
+            // Steps of another length are left out of the intent (see `intent_and_norm`), so of its parts.
+            let content = if share > 0.0 && vector.len() == s.step.vector.len() {
+                self.content * share * dot(s.step.vector, vector)?
+            } else {
+                0.0
+            };
+            let words = self.lexical * lw * sw.dot(words);
+            if content > 0.0 || words > 0.0 {
+                out.push(Contribution {
                     step,
                     content: content.max(0.0),
                     words: words.max(0.0),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -314,7 +330,7 @@ impl<'a> ZeroShotCatalog<'a> {
     }
 
     /// Every item's score after `steps` under `mix`, in catalog order.
-    pub fn scores(&self, mix: &ZeroShotMix, steps: &[ZeroShotStep]) -> Vec<f32> {
+    pub fn scores(&self, mix: &ZeroShotMix, steps: &[ZeroShotStep]) -> Result<Vec<f32>> {
         let profile = mix.profile(steps, &self.lexicon);
         self.vectors
             .chunks(self.dims)

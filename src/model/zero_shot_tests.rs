@@ -2,9 +2,20 @@
 
 use super::*;
 
-const TITLES: [&str; 4] = ["red wool scarf", "blue cotton shirt", "red cotton scarf", "green hat"];
+const TITLES: [&str; 4] = [
+    "red wool scarf",
+    "blue cotton shirt",
+    "red cotton scarf",
+    "green hat",
+];
 
-fn step<'a>(vector: &'a [f32], kind: EventKind, gap: Option<f32>, text: &'a str, price: f32) -> ZeroShotStep<'a> {
+fn step<'a>(
+    vector: &'a [f32],
+    kind: EventKind,
+    gap: Option<f32>,
+    text: &'a str,
+    price: f32,
+) -> ZeroShotStep<'a> {
     ZeroShotStep {
         step: SessionStep {
             vector,
@@ -33,7 +44,7 @@ fn the_score_adds_text_cosine_words_and_price_as_defined() {
     let lex = Lexicon::new(TITLES);
     let p = mix.profile(&steps, &lex);
     let cand = [0.6f32, 0.8];
-    let got = mix.score(&p, &cand, &lex.vector(TITLES[2]), Some(15.0));
+    let got = mix.score(&p, &cand, &lex.vector(TITLES[2]), Some(15.0)).unwrap();
 
     // Weights: the purchase (2.0, newest) and the view (1.0 × 0.5).
     let (w0, w1) = (0.5f64, 2.0f64);
@@ -52,7 +63,9 @@ fn the_score_adds_text_cosine_words_and_price_as_defined() {
     assert!((got as f64 - want).abs() < 1e-5, "{got} vs {want}");
 
     // Explanations split the text and word terms over the steps without changing their sums.
-    let parts = mix.contributions(&p, &steps, &cand, &lex.vector(TITLES[2]));
+    let parts = mix
+        .contributions(&p, &steps, &cand, &lex.vector(TITLES[2]))
+        .unwrap();
     let c: f32 = parts.iter().map(|c| c.content).sum();
     let w: f32 = parts.iter().map(|c| c.words).sum();
     assert!((c as f64 - content).abs() < 1e-5 && (w as f64 - words).abs() < 1e-5);
@@ -95,7 +108,11 @@ fn without_history_or_titles_only_what_is_known_counts() {
     };
     let lex = Lexicon::new(TITLES);
     let empty = mix.profile(&[], &lex);
-    assert_eq!(mix.score(&empty, &[0.6, 0.8], &lex.vector(TITLES[0]), Some(3.0)), 0.0);
+    assert_eq!(
+        mix.score(&empty, &[0.6, 0.8], &lex.vector(TITLES[0]), Some(3.0))
+            .unwrap(),
+        0.0
+    );
     // A step without a title or price: the text cosine alone.
     let v = [0.0f32, 1.0];
     let steps = [ZeroShotStep {
@@ -108,6 +125,8 @@ fn without_history_or_titles_only_what_is_known_counts() {
         price: None,
     }];
     let p = mix.profile(&steps, &lex);
-    let got = mix.score(&p, &[0.6, 0.8], &lex.vector(TITLES[0]), Some(3.0));
+    let got = mix
+        .score(&p, &[0.6, 0.8], &lex.vector(TITLES[0]), Some(3.0))
+        .unwrap();
     assert!((got - 0.8).abs() < 1e-6, "{got}");
 }

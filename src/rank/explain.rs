@@ -5,11 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::dot;
+use crate::error::Result;
 use crate::history::Event;
 use crate::model::zero_shot::Contribution;
 
 /// What a reason points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum ReasonKind {
     /// An event in the shopper's history (a product viewed, clicked, carted, bought, or a search).
@@ -29,12 +31,15 @@ pub enum ReasonKind {
 
 /// One driver of a score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Reason {
     /// What kind of driver.
     pub kind: ReasonKind,
     /// The event's type (`view`, `search`, …) for event reasons.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<crate::history::EventKind>"))]
     pub event_type: Option<String>,
     /// The product involved, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,23 +85,23 @@ pub const MAX_REASONS: usize = 3;
 
 /// Attribution of an item to history events: event i contributes `wᵢ · max(0, cos(vᵢ, item))`
 /// (wᵢ the event's zero-shot weight), the top [`MAX_REASONS`] renormalised to sum to 1.
-pub fn history_reasons(steps: &[(&Event, &[f32])], weights: &[f32], item: &[f32]) -> Vec<Reason> {
-    let mut contrib: Vec<(usize, f32)> = steps
-        .iter()
-        .zip(weights)
-        .enumerate()
-        .map(|(i, ((_, v), w))| (i, w * dot(v, item).max(0.0)))
-        .filter(|(_, c)| *c > 0.0)
-        .collect();
+pub fn history_reasons(steps: &[(&Event, &[f32])], weights: &[f32], item: &[f32]) -> Result<Vec<Reason>> {
+    let mut contrib: Vec<(usize, f32)> = Vec::new();
+    for (i, ((_, v), w)) in steps.iter().zip(weights).enumerate() {
+        let c = w * dot(v, item)?.max(0.0);
+        if c > 0.0 {
+            contrib.push((i, c));
+        }
+    }
     // Newest first among equals: the most recent event is the more natural explanation.
     contrib.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
     contrib.truncate(MAX_REASONS);
-    normalise(
+    Ok(normalise(
         contrib
             .into_iter()
             .map(|(i, c)| Reason::event(steps[i].0, c))
             .collect(),
-    )
+    ))
 }
 
 /// Attribution of a zero-shot score to history events from each step's text and word parts (`parts`
@@ -110,7 +115,11 @@ pub fn zero_shot_reasons(
 ) -> Vec<Reason> {
     let mut parts: Vec<&Contribution> = parts.iter().filter(|c| c.content + c.words > 0.0).collect();
     // Newest first among equals, as in `history_reasons`.
-    parts.sort_by(|a, b| (b.content + b.words).total_cmp(&(a.content + a.words)).then(b.step.cmp(&a.step)));
+    parts.sort_by(|a, b| {
+        (b.content + b.words)
+            .total_cmp(&(a.content + a.words))
+            .then(b.step.cmp(&a.step))
+    });
     parts.truncate(MAX_REASONS);
     normalise(
         parts

@@ -7,11 +7,16 @@ mod rules;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+use crate::history::event::{check_text, MAX_TEXT_LEN, MAX_TITLE_LEN};
+
 pub use explain::{Reason, ReasonKind};
 pub use rules::{apply_rules, Boost, Diversity, Filters, Pin, Rules};
 
 /// A product the page offers for ranking. Unknown fields are ignored, so pages can pass their own objects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Candidate {
     /// The product id, as in events and in the catalog file.
     pub id: String,
@@ -26,8 +31,31 @@ pub struct Candidate {
     pub price: Option<f64>,
 }
 
+impl Candidate {
+    /// Checks what the page passed: an id, texts within the events' limits, a finite price ≥ 0.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidInput(format!("candidate {:?}: {msg}", self.id)));
+        for (name, text, max) in [
+            ("id", Some(self.id.as_str()), MAX_TEXT_LEN),
+            ("title", self.title.as_deref(), MAX_TITLE_LEN),
+            ("category", self.category.as_deref(), MAX_TEXT_LEN),
+        ] {
+            if let Err(msg) = check_text(name, text, max, name == "title") {
+                return bad(msg);
+            }
+        }
+        if let Some(p) = self.price {
+            if !p.is_finite() || p < 0.0 {
+                return bad(format!("`price` must be a finite number ≥ 0, got {p}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where the results will be shown; each placement scores differently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "placement", rename_all = "camelCase", deny_unknown_fields)]
 pub enum Placement {
     /// Personal picks from the session intent.
@@ -61,6 +89,7 @@ impl Placement {
 
 /// One ranked result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Ranked {
     /// Product id.
     pub id: String,
@@ -74,7 +103,7 @@ pub struct Ranked {
     pub reasons: Vec<Reason>,
 }
 
-/// Dot product; both slices have the encoder's length.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// Dot product of two vectors of one length; two lengths mean two models met ([`crate::Error::SizeMismatch`]).
+pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
     crate::backend::cpu::ops::dot(a, b)
 }

@@ -10,19 +10,27 @@ use crate::error::{Error, Result};
 
 /// Rules for one `rank` call. Every field is optional on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Rules {
     /// How many results to return (1..=1000, default 10).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub limit: usize,
     /// Candidates to drop.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub filters: Filters,
     /// Additive score boosts.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub boosts: Vec<Boost>,
     /// Items forced to a position.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub pins: Vec<Pin>,
     /// Drop products this shopper bought (default true).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub exclude_purchased: bool,
     /// forYou only: also show products already viewed, clicked or carted (default false: new things).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub include_seen: bool,
     /// Maximal marginal relevance: trade relevance for variety.
     pub diversity: Option<Diversity>,
@@ -44,13 +52,18 @@ impl Default for Rules {
 
 /// Candidates to keep or drop.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Filters {
     /// Keep only these categories (when non-empty).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub categories: Vec<String>,
     /// Drop these categories.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub exclude_categories: Vec<String>,
     /// Drop these ids.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub exclude_ids: Vec<String>,
     /// Keep only items priced at least this (items without a price are kept).
     pub min_price: Option<f64>,
@@ -60,20 +73,25 @@ pub struct Filters {
 
 /// Adds `weight` to the score of matching items (a category, or a list of ids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(optional_fields))]
 pub struct Boost {
     /// Items in this category.
     #[serde(default)]
     pub category: Option<String>,
     /// Items with these ids.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub ids: Vec<String>,
     /// Added to the score, in cosine units (-1..=1).
     pub weight: f32,
 }
 
-/// Puts an item at a 0-based position, whatever its score (it must be among the candidates).
+/// Puts an item at a 0-based position, whatever its score (it must be among the candidates). An id
+/// pinned twice is placed once, at the lower position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pin {
     /// Product id.
@@ -84,6 +102,7 @@ pub struct Pin {
 
 /// MMR: each next pick maximises `λ·score − (1−λ)·max cosine to the picks so far`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Diversity {
     /// 1 = relevance only, 0 = variety only.
@@ -168,23 +187,26 @@ pub struct Placed {
     pub pinned: bool,
 }
 
-/// Orders candidates by `relevance` (`None` = cannot be scored, dropped) under `rules`.
+/// Orders candidates by `relevance` (`None` or NaN = cannot be scored, dropped) under `rules`.
 /// `vectors[i]` is candidate i's text vector, used by MMR; `excluded` holds the ids the history rules out
 /// (purchased, or seen for forYou), already resolved by the caller against `exclude_purchased` and
-/// `include_seen`.
+/// `include_seen`. Vectors of two lengths (MMR compares them) are an error.
 pub fn apply_rules(
     candidates: &[Candidate],
     relevance: &[Option<f32>],
     vectors: &[Option<&[f32]>],
     rules: &Rules,
     excluded: &HashSet<&str>,
-) -> Vec<Placed> {
+) -> Result<Vec<Placed>> {
     let pinned: HashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
     let mut pool: Vec<Placed> = candidates
         .iter()
         .enumerate()
         .filter(|(i, c)| {
-            relevance[*i].is_some() && rules.keeps(c, excluded) && !pinned.contains(c.id.as_str())
+            // NaN would sort above every number (total_cmp): it is no score at all.
+            relevance[*i].is_some_and(|r| !r.is_nan())
+                && rules.keeps(c, excluded)
+                && !pinned.contains(c.id.as_str())
         })
         .map(|(i, c)| {
             let boost = rules.boost(c);
@@ -199,7 +221,7 @@ pub fn apply_rules(
     // Stable sort: ties keep the page's order, so the same inputs give the same output.
     pool.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut picked = match rules.diversity {
-        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, rules.limit),
+        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, rules.limit)?,
         _ => {
             pool.truncate(rules.limit);
             pool
@@ -208,9 +230,13 @@ pub fn apply_rules(
     // Pins last: they name a position in the final list. A pinned id absent from the candidates is skipped.
     let mut pins: Vec<&Pin> = rules.pins.iter().collect();
     pins.sort_by_key(|p| p.position);
+    let mut placed = HashSet::new();
     for pin in pins {
+        if !placed.insert(pin.id.as_str()) {
+            continue;
+        }
         if let Some(index) = candidates.iter().position(|c| c.id == pin.id) {
-            let score = relevance[index].unwrap_or(0.0);
+            let score = relevance[index].filter(|r| !r.is_nan()).unwrap_or(0.0);
             let at = pin.position.min(picked.len());
             picked.insert(
                 at,
@@ -224,11 +250,17 @@ pub fn apply_rules(
         }
     }
     picked.truncate(rules.limit);
-    picked
+    Ok(picked)
 }
 
-fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Vec<Placed> {
-    pool.truncate((limit * MMR_POOL_PER_RESULT).clamp(limit, MMR_POOL_MAX));
+fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Result<Vec<Placed>> {
+    // At least `limit` (a limit over MMR_POOL_MAX is allowed; `clamp` would panic on min > max).
+    pool.truncate(
+        limit
+            .saturating_mul(MMR_POOL_PER_RESULT)
+            .min(MMR_POOL_MAX)
+            .max(limit),
+    );
     let mut picked: Vec<Placed> = Vec::with_capacity(limit);
     // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
     let mut max_sim = vec![f32::NEG_INFINITY; pool.len()];
@@ -255,12 +287,12 @@ fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: us
         if let Some(vj) = vectors[pool[j].index] {
             for (k, q) in pool.iter().enumerate() {
                 if let (false, Some(vk)) = (taken[k], vectors[q.index]) {
-                    max_sim[k] = max_sim[k].max(dot(vj, vk));
+                    max_sim[k] = max_sim[k].max(dot(vj, vk)?);
                 }
             }
         }
     }
-    picked
+    Ok(picked)
 }
 
 #[cfg(test)]
@@ -293,20 +325,29 @@ mod tests {
         let bought: HashSet<&str> = ["a"].into();
         let mut rules = Rules::default();
         // "a" is bought, "d" has no score: b, c remain, by relevance.
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["b", "c"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought).unwrap()),
+            ["b", "c"]
+        );
         rules.boosts.push(Boost {
             category: Some("x".into()),
             ids: vec![],
             weight: 0.2,
         });
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["c", "b"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought).unwrap()),
+            ["c", "b"]
+        );
         rules.filters.max_price = Some(20.0);
-        assert_eq!(ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought)), ["c"]);
+        assert_eq!(
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &bought).unwrap()),
+            ["c"]
+        );
         rules.pins.push(Pin {
             id: "d".into(),
             position: 0,
         });
-        let out = apply_rules(&c, &rel, &v, &rules, &bought);
+        let out = apply_rules(&c, &rel, &v, &rules, &bought).unwrap();
         assert_eq!(ids(&c, &out), ["d", "c"]);
         assert!(out[0].pinned && !out[1].pinned);
         // The caller resolves exclude_purchased = false to an empty exclusion set.
@@ -316,9 +357,29 @@ mod tests {
         };
         rules.pins.clear();
         assert_eq!(
-            ids(&c, &apply_rules(&c, &rel, &v, &rules, &HashSet::new())),
+            ids(&c, &apply_rules(&c, &rel, &v, &rules, &HashSet::new()).unwrap()),
             ["a", "c"]
         );
+    }
+
+    #[test]
+    fn an_id_pinned_twice_is_placed_once_at_its_first_position() {
+        let c: Vec<_> = ["a", "b", "c", "d"].iter().map(|id| cand(id, "x", 1.0)).collect();
+        let rel = [Some(0.1), Some(0.9), Some(0.8), Some(0.7)];
+        let rules: Rules =
+            serde_json::from_str(r#"{"pins":[{"id":"a","position":2},{"id":"a","position":0}]}"#).unwrap();
+        rules.validate().unwrap();
+        let out = apply_rules(&c, &rel, &[None; 4], &rules, &HashSet::new()).unwrap();
+        assert_eq!(ids(&c, &out), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn a_nan_relevance_is_unscored_not_first() {
+        // NaN compares above every number under total_cmp: it must not reach the sort.
+        let c: Vec<_> = ["a", "b", "c"].iter().map(|id| cand(id, "x", 1.0)).collect();
+        let rel = [Some(0.2), Some(f32::NAN), Some(0.5)];
+        let out = apply_rules(&c, &rel, &[None; 3], &Rules::default(), &HashSet::new()).unwrap();
+        assert_eq!(ids(&c, &out), ["c", "a"]);
     }
 
     #[test]
@@ -330,7 +391,10 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(
-            ids(&c, &apply_rules(&c, &rel, &[None; 5], &rules, &HashSet::new())),
+            ids(
+                &c,
+                &apply_rules(&c, &rel, &[None; 5], &rules, &HashSet::new()).unwrap()
+            ),
             ["0", "1", "2"]
         );
     }
@@ -348,7 +412,7 @@ mod tests {
             diversity: Some(Diversity { lambda: 0.5 }),
             ..Rules::default()
         };
-        let out = apply_rules(&c, &rel, &v, &rules, &HashSet::new());
+        let out = apply_rules(&c, &rel, &v, &rules, &HashSet::new()).unwrap();
         assert_eq!(ids(&c, &out), ["a", "c", "b"]);
         // Reference MMR score of the second pick: 0.5·0.5 − 0.5·max(0, cos(c, a)) = 0.25.
         assert!((out[1].score - 0.25).abs() < 1e-6);
@@ -357,7 +421,7 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(
-            ids(&c, &apply_rules(&c, &rel, &v, &plain, &HashSet::new())),
+            ids(&c, &apply_rules(&c, &rel, &v, &plain, &HashSet::new()).unwrap()),
             ["a", "b", "c"]
         );
     }

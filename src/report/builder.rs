@@ -1,267 +1,333 @@
-//! The report builder: drains on-device counters into one randomised report within the ε budget. Pure —
-//! the clock and the RNG are arguments — so the browser, the simulator and the tests share it.
+//! The report builder: counts outcomes per registered experiment and turns them into randomised reports
+//! within the device's ledger. Pure — the clock and the RNG are arguments — so the browser, the simulator
+//! and the tests share it.
+
+use std::collections::BTreeMap;
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
-use super::budget::{Budget, DEFAULT_DAILY_EPSILON};
-use super::ldp::Oue;
-use super::outcome::{CellKey, Counters, Event};
-use super::schema::{Entry, Report, MAX_ENTRIES_PER_REPORT, SCHEMA_VERSION};
-use crate::Result;
+use super::budget::{eps_to_micros, Ledger, Refusal, REPORT_EPSILON};
+use super::cells::{Experiment, ExperimentMode, Registry};
+use super::ldp::Randomiser;
+use super::outcome::{CellCounters, Interaction, MAX_CELLS};
+use super::schema::{report_id, validate_id, Report, HOLDOUT_VARIANT, SCHEMA_VERSION};
+use crate::{Error, Result};
 
-/// Default ε one entry spends: three entries a day fit the default daily budget.
-pub const DEFAULT_ENTRY_EPSILON: f64 = 1.0;
-
-/// How a device reports.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ReportConfig {
-    /// ε per entry.
-    pub entry_epsilon: f64,
-    /// Daily ε budget.
-    pub daily_epsilon: f64,
-    /// Entries per report at most.
-    pub max_entries: usize,
+/// One experiment's pending counters on this device: about the first variant it was shown (a device
+/// reports one cell per experiment; later exposures to other variants of a bandit are not counted).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "PendingCell"))]
+pub struct Pending {
+    /// The measured variant (or `holdout`).
+    pub variant: String,
+    /// What happened after it was shown.
+    pub counters: CellCounters,
 }
 
-impl Default for ReportConfig {
-    fn default() -> Self {
-        Self {
-            entry_epsilon: DEFAULT_ENTRY_EPSILON,
-            daily_epsilon: DEFAULT_DAILY_EPSILON,
-            max_entries: MAX_ENTRIES_PER_REPORT,
-        }
-    }
+/// Whether an event was counted, and if not why (for `diagnostics()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tracked {
+    /// Counted.
+    Counted,
+    /// Not counted: the reason.
+    Not(String),
 }
 
-/// The persisted part of a [`Reporter`].
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+/// The persisted part of a [`Reporter`]: pending counters by experiment id.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "ReportState"))]
 pub struct ReporterState {
     /// Pending counters.
-    pub counters: Counters,
-    /// The daily budget and today's spend.
-    pub budget: Budget,
+    pub pending: Vec<(String, Pending)>,
 }
 
-/// One device's reporting state: counters, budget and consent.
+/// One device's counting state: pending counters and consent.
 #[derive(Clone, Debug)]
 pub struct Reporter {
-    counters: Counters,
-    budget: Budget,
-    oue: Oue,
-    entry_micros: u64,
-    max_entries: usize,
+    pending: BTreeMap<String, Pending>,
     consent: bool,
 }
 
+impl Default for Reporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Reporter {
-    /// A reporter with empty counters and a fresh budget.
-    pub fn new(config: ReportConfig) -> Result<Self> {
-        // ε is quantised to whole micro-ε so the integer accounting and the mechanism agree exactly.
-        let entry_micros = (config.entry_epsilon * 1e6).round();
-        let oue = Oue::new(entry_micros / 1e6)?;
-        Ok(Self {
-            counters: Counters::default(),
-            budget: Budget::new(config.daily_epsilon)?,
-            oue,
-            entry_micros: entry_micros as u64,
-            max_entries: config.max_entries.clamp(1, MAX_ENTRIES_PER_REPORT),
+    /// Empty counters, consent assumed until [`Reporter::set_consent`] says otherwise.
+    pub fn new() -> Self {
+        Self {
+            pending: BTreeMap::new(),
             consent: true,
-        })
+        }
     }
 
-    /// Restore a persisted budget (the browser keeps it across reloads so a reload cannot refill it).
-    pub fn with_budget(mut self, budget: Budget) -> Self {
-        self.budget = budget;
-        self
-    }
-
-    /// The budget, for persisting.
-    pub fn budget(&self) -> &Budget {
-        &self.budget
-    }
-
-    /// Consent given or withdrawn (including Global Privacy Control). Withdrawal wipes the counters.
+    /// Consent given or withdrawn (including Global Privacy Control). Withdrawal deletes the counters.
     pub fn set_consent(&mut self, consent: bool) {
         self.consent = consent;
         if !consent {
-            self.counters.clear();
+            self.pending.clear();
         }
     }
 
-    /// What must survive a reload: the pending counters and the budget spent today.
-    pub fn state(&self) -> ReporterState {
-        ReporterState {
-            counters: self.counters.clone(),
-            budget: self.budget.clone(),
-        }
-    }
-
-    /// Restores [`Reporter::state`] from an earlier visit. A budget with another daily limit is kept
-    /// only if it is stricter, so a page cannot raise its own ε by changing the setting.
-    pub fn restore(&mut self, state: ReporterState) {
-        if self.consent {
-            self.counters = state.counters;
-        }
-        if state.budget.daily_micros() <= self.budget.daily_micros() {
-            self.budget = state.budget;
-        } else {
-            self.budget.carry_spent(&state.budget);
-            // The stricter limit stays; what was spent under the old one still counts.
-        }
-    }
-
-    /// Whether reporting is allowed.
+    /// Whether counting is allowed.
     pub fn consent(&self) -> bool {
         self.consent
     }
 
-    /// Count one event; ignored without consent.
-    pub fn track(&mut self, key: &CellKey, event: Event) -> Result<()> {
-        if !self.consent {
-            return Ok(());
+    /// Forget every pending counter (the shopper's wipe).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// What must survive a reload.
+    pub fn state(&self) -> ReporterState {
+        ReporterState {
+            pending: self.pending.clone().into_iter().collect(),
         }
-        self.counters.track(key, event)
     }
 
-    /// Pending counters.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    /// ε spent on the day of `now_unix_secs`.
-    pub fn spent(&mut self, now_unix_secs: u64) -> f64 {
-        self.budget.spent(now_unix_secs / 86_400)
-    }
-
-    /// Build one report from the pending cells, spending ε per entry while the day's budget allows.
-    /// Reported cells are removed; cells the budget cannot cover wait for a later day. `None` when there
-    /// is nothing to send, no consent, or no budget left.
-    pub fn build<R: Rng + ?Sized>(&mut self, now_unix_secs: u64, rng: &mut R) -> Option<Report> {
+    /// Restores [`Reporter::state`] (untrusted input: invalid entries are dropped; nothing without
+    /// consent).
+    pub fn restore(&mut self, state: ReporterState) {
         if !self.consent {
-            return None;
+            return;
         }
-        let day = now_unix_secs / 86_400;
-        let mut entries = Vec::new();
-        let mut full = false;
-        for (key, counters) in self.counters.drain() {
-            // Clicks without an impression say nothing reportable: such cells are dropped.
-            let Some(outcome) = counters.outcome() else {
+        self.pending = state
+            .pending
+            .into_iter()
+            .filter(|(e, p)| {
+                validate_id("experiment", e).is_ok()
+                    && validate_id("variant", &p.variant).is_ok()
+                    && p.counters.revenue.is_finite()
+                    && p.counters.revenue >= 0.0
+            })
+            .take(MAX_CELLS)
+            .collect();
+    }
+
+    /// Pending counters by experiment.
+    pub fn pending(&self) -> &BTreeMap<String, Pending> {
+        &self.pending
+    }
+
+    /// Count `event` for `variant` (a registered variant, or `holdout` in an A/B test) of `exp`.
+    pub fn track(&mut self, exp: &Experiment, variant: &str, event: Interaction) -> Result<Tracked> {
+        if !self.consent {
+            return Ok(Tracked::Not("no consent".into()));
+        }
+        let registered = exp.variant_index(variant).is_some()
+            || (variant == HOLDOUT_VARIANT && exp.mode == ExperimentMode::Ab && exp.holdout > 0.0);
+        if !registered {
+            return Err(Error::InvalidInput(format!(
+                "variant {variant} is not registered for experiment {} ({:?})",
+                exp.id, exp.variants
+            )));
+        }
+        if !self.pending.contains_key(&exp.id) {
+            if event != Interaction::Impression {
+                return Ok(Tracked::Not(format!(
+                    "no impression of {} was counted first",
+                    exp.id
+                )));
+            }
+            if self.pending.len() >= MAX_CELLS {
+                return Ok(Tracked::Not(format!(
+                    "{MAX_CELLS} experiments already wait to be reported"
+                )));
+            }
+            self.pending.insert(
+                exp.id.clone(),
+                Pending {
+                    variant: variant.to_owned(),
+                    counters: CellCounters::default(),
+                },
+            );
+        }
+        let Some(p) = self.pending.get_mut(&exp.id) else {
+            return Ok(Tracked::Not("not pending".into()));
+        };
+        if p.variant != variant {
+            return Ok(Tracked::Not(format!(
+                "this device measures variant {} of {} (the first it was shown)",
+                p.variant, exp.id
+            )));
+        }
+        p.counters.track(event)?;
+        Ok(Tracked::Counted)
+    }
+
+    /// Builds one report per pending experiment that the `ledger` allows on the day of `now_secs`,
+    /// charging it. Experiments no longer registered or running, and ones this device already reported,
+    /// are dropped; ones over today's limits wait for a later day. Returns the reports and, per dropped or
+    /// waiting experiment, why.
+    pub fn build<R: Rng + ?Sized>(
+        &mut self,
+        registry: &Registry,
+        ledger: &mut Ledger,
+        now_secs: u64,
+        rng: &mut R,
+    ) -> (Vec<Report>, Vec<(String, String)>) {
+        let mut reports = Vec::new();
+        let mut why = Vec::new();
+        if !self.consent {
+            return (reports, why);
+        }
+        let day = now_secs / 86_400;
+        // Saturates in the year 491,000-odd; the hour is the only time that leaves the device.
+        let hour = u32::try_from(now_secs / 3600).unwrap_or(u32::MAX);
+        let micros = eps_to_micros(REPORT_EPSILON);
+        for (id, p) in std::mem::take(&mut self.pending) {
+            let Some(exp) = registry.get(&id).filter(|e| e.is_active(now_secs)) else {
+                why.push((id, "not registered or not running: counters dropped".into()));
                 continue;
             };
-            full =
-                full || entries.len() >= self.max_entries || !self.budget.try_spend(day, self.entry_micros);
-            if full {
-                self.counters.restore(key, counters);
+            let Some(outcome) = p.counters.outcome() else {
                 continue;
+            };
+            match ledger.charge(exp, day, micros) {
+                Ok(()) => {}
+                Err(r @ Refusal::AlreadyReported) => {
+                    why.push((id, r.to_string()));
+                    continue;
+                }
+                Err(r @ Refusal::Today(_)) => {
+                    why.push((id.clone(), r.to_string()));
+                    self.pending.insert(id, p);
+                    continue;
+                }
             }
-            let bits = self.oue.encode(outcome.category(), rng).to_vec();
-            entries.push(Entry {
-                experiment: key.experiment,
-                variant: key.variant,
-                segment: key.segment,
-                bits,
+            let layout = exp.layout();
+            let variant_index = exp.variant_index(&p.variant).unwrap_or(0);
+            // ε and the domain are the SDK's and the registry's: neither comes from the page.
+            let Ok(rr) = Randomiser::for_domain(layout.domain(), REPORT_EPSILON) else {
+                continue;
+            };
+            let r = rr.randomise(layout.value(variant_index, outcome), rng);
+            reports.push(Report {
+                v: SCHEMA_VERSION,
+                experiment: id,
+                hour,
+                arm: (exp.mode == ExperimentMode::Ab).then(|| p.variant.clone()),
+                id: report_id(rng.random()),
+                r,
             });
         }
-        if entries.is_empty() {
-            return None;
-        }
-        // Saturates in the year 491,000-odd; the hour is the only time that leaves the device.
-        let hour = u32::try_from(now_unix_secs / 3600).unwrap_or(u32::MAX);
-        Some(Report {
-            v: SCHEMA_VERSION,
-            hour,
-            epsilon: self.oue.epsilon,
-            entries,
-        })
+        (reports, why)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::ldp::Randomised;
     use rand::{rngs::StdRng, SeedableRng};
 
     const NOW: u64 = 1_800_000_000;
 
-    fn reporter() -> Reporter {
-        Reporter::new(ReportConfig::default()).unwrap()
+    fn registry() -> Registry {
+        let e = |id: &str, mode| Experiment {
+            id: id.into(),
+            slot: id.into(),
+            variants: vec!["A".into(), "B".into(), "C".into()],
+            mode,
+            holdout: 0.0,
+            k: 100,
+            start: NOW - 86_400,
+            end: None,
+        };
+        Registry {
+            v: 1,
+            experiments: vec![
+                e("ab1", ExperimentMode::Ab),
+                e("ab2", ExperimentMode::Ab),
+                e("bandit", ExperimentMode::Bandit),
+            ],
+        }
     }
 
     #[test]
-    fn budget_caps_entries_per_day_and_is_never_exceeded() {
-        let mut r = reporter();
+    fn two_reports_a_day_each_experiment_once_and_no_variant_in_clear_for_a_bandit() {
+        let reg = registry();
+        let mut r = Reporter::new();
         let mut rng = StdRng::seed_from_u64(1);
-        for i in 0..10 {
-            r.track(
-                &CellKey::new("e", &format!("v{i}"), 0).unwrap(),
-                Event::Impression,
-            )
+        for e in &reg.experiments {
+            assert_eq!(
+                r.track(e, "C", Interaction::Impression).unwrap(),
+                Tracked::Counted
+            );
+        }
+        assert!(matches!(
+            r.track(&reg.experiments[0], "A", Interaction::Click).unwrap(),
+            Tracked::Not(_)
+        ));
+        let mut ledger = Ledger::new();
+        let (reports, why) = r.build(&reg, &mut ledger, NOW, &mut rng);
+        assert_eq!(reports.len(), 2, "4 ε a day at 2 per report: {why:?}");
+        assert_eq!(r.pending().len(), 1, "the third waits");
+        let (later, _) = r.build(&reg, &mut ledger, NOW + 86_400, &mut rng);
+        assert_eq!(later.len(), 1);
+        let bandit = reports
+            .iter()
+            .chain(&later)
+            .find(|x| x.experiment == "bandit")
             .unwrap();
+        assert_eq!(bandit.arm, None, "the bandit's variant is inside r");
+        assert!(matches!(bandit.r, Randomised::Value(v) if v < 12));
+        let ab = reports.iter().find(|x| x.experiment == "ab1").unwrap();
+        assert_eq!(ab.arm.as_deref(), Some("C"));
+        for rep in reports.iter().chain(&later) {
+            rep.validate((NOW / 3600) as u32 + 24).unwrap();
+            rep.validate_for(reg.get(&rep.experiment).unwrap()).unwrap();
         }
-        let rep = r.build(NOW, &mut rng).unwrap();
-        assert_eq!(rep.entries.len(), 3, "3.0 / 1.0 per entry");
-        assert!(r.spent(NOW) <= DEFAULT_DAILY_EPSILON);
-        assert!(
-            r.build(NOW + 60, &mut rng).is_none(),
-            "budget spent: reporting stops"
-        );
-        assert_eq!(r.counters().len(), 7, "unreported cells wait");
-        let next_day = r.build(NOW + 86_400, &mut rng).unwrap();
-        assert_eq!(next_day.entries.len(), 3);
-        next_day.validate((NOW / 3600 + 24) as u32).unwrap();
+        // Counted again after reporting: never reported twice.
+        r.track(&reg.experiments[0], "C", Interaction::Impression)
+            .unwrap();
+        let (again, why) = r.build(&reg, &mut ledger, NOW + 3 * 86_400, &mut rng);
+        assert!(again.is_empty() && why[0].1.contains("lifetime"), "{why:?}");
     }
 
     #[test]
-    fn random_schedules_never_overspend() {
-        let mut rng = StdRng::seed_from_u64(3);
-        for _ in 0..200 {
-            let eps = rng.random_range(0.1..2.5);
-            let cfg = ReportConfig {
-                entry_epsilon: eps,
-                ..ReportConfig::default()
-            };
-            let mut r = Reporter::new(cfg).unwrap();
-            let mut spent_today = 0.0;
-            for step in 0..20 {
-                let n = rng.random_range(0..6);
-                for i in 0..n {
-                    let key = CellKey::new("e", &format!("v{step}-{i}"), 0).unwrap();
-                    // The 64-cell cap may refuse some when the budget holds cells back; that is fine here.
-                    let _ = r.track(&key, Event::Impression);
-                }
-                if let Some(rep) = r.build(NOW + step * 600, &mut rng) {
-                    spent_today += rep.epsilon * rep.entries.len() as f64;
-                }
-                assert!(
-                    spent_today <= DEFAULT_DAILY_EPSILON + 1e-9,
-                    "spent {spent_today} at ε {eps}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn no_consent_no_report() {
-        let mut r = reporter();
-        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression)
+    fn no_consent_no_counters_and_unregistered_variants_refused() {
+        let reg = registry();
+        let mut r = Reporter::new();
+        r.track(&reg.experiments[0], "A", Interaction::Impression)
             .unwrap();
         r.set_consent(false);
-        assert!(r.counters().is_empty());
-        r.track(&CellKey::new("e", "A", 0).unwrap(), Event::Impression)
-            .unwrap();
-        assert!(r.build(NOW, &mut StdRng::seed_from_u64(0)).is_none());
+        assert!(r.pending().is_empty());
+        assert!(matches!(
+            r.track(&reg.experiments[0], "A", Interaction::Impression)
+                .unwrap(),
+            Tracked::Not(_)
+        ));
+        let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
+        assert!(reports.is_empty());
+        let mut r = Reporter::new();
+        assert!(r
+            .track(&reg.experiments[0], "customer-4711", Interaction::Impression)
+            .is_err());
+        assert!(
+            r.track(&reg.experiments[0], "holdout", Interaction::Impression)
+                .is_err(),
+            "no holdout registered"
+        );
     }
 
     #[test]
-    fn report_json_has_no_identifying_fields() {
-        let mut r = reporter();
-        r.track(&CellKey::new("hero", "B", 4).unwrap(), Event::Impression)
+    fn report_json_carries_only_the_clear_fields() {
+        let reg = registry();
+        let mut r = Reporter::new();
+        r.track(&reg.experiments[0], "B", Interaction::Impression)
             .unwrap();
-        let rep = r.build(NOW, &mut StdRng::seed_from_u64(0)).unwrap();
-        let v = serde_json::to_value(&rep).unwrap();
+        let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
+        let v = serde_json::to_value(&reports[0]).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        assert_eq!(keys, ["entries", "epsilon", "hour", "v"]);
+        assert_eq!(keys, ["arm", "experiment", "hour", "id", "r", "v"]);
         assert_eq!(v["hour"], NOW / 3600);
     }
 }

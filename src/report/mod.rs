@@ -1,40 +1,42 @@
-//! Private aggregate reporting: on-device counters, ε-local differential privacy, a daily ε budget, and
-//! the report schema the collector accepts.
+//! Private aggregate reporting: counters per registered experiment, ε-local differential privacy at the
+//! SDK's fixed ε, the device's ledger, and the report schema the collector accepts.
 //!
-//! # Mechanism (see `docs/privacy.md` for the full argument)
-//! The device keeps counters per cell (placement or experiment, variant, segment < 8): impressions,
-//! clicks, add-to-carts, purchases and clamped revenue. A cell leaves the device only as one **entry**:
-//! its funnel outcome — the deepest stage reached, with purchases split by a clamped revenue bucket, a
-//! value among [`CATEGORIES`] = 7 — one-hot encoded and then randomised with **optimized unary encoding**
-//! (OUE, Wang et al., USENIX Security 2017): the true bit is kept at 1 with probability `p = 1/2`, every
-//! other bit is set to 1 with probability `q = 1/(e^ε + 1)`. Any two outcomes differ in two bits, so the
-//! likelihood ratio of any output is at most `p(1-q) / ((1-p)q) = e^ε`: **one entry spends exactly ε**
-//! (default [`DEFAULT_ENTRY_EPSILON`] = 1.0), and a report of `m` entries spends `m·ε` by sequential
-//! composition. The [`Budget`] is kept in integer micro-ε, so the accounting can never exceed the daily
-//! budget (default [`DEFAULT_DAILY_EPSILON`] = 3.0): once spent, no entry is built until the next UTC day.
+//! # Mechanism (see `docs/privacy.md` for the threat model and the full argument)
+//! Only experiments registered on the collector ([`Registry`], served at `GET /v1/experiments`) are
+//! counted, and only their registered variants. A device keeps one pending cell per experiment: the
+//! first variant it was shown and what happened after (seen, clicked, added to cart, purchased). It leaves
+//! the device as one **report**, randomised over the experiment's [`CellLayout`]: the outcome for an A/B
+//! test (whose arm, a hash of a random salt, travels in clear), the (variant, outcome) pair for a bandit
+//! (whose pick depends on the history). The randomiser is GRR or OUE, whichever has the lower variance for
+//! that domain at ε ([`Randomiser::for_domain`]); one report spends exactly [`REPORT_EPSILON`] = 2.
 //!
-//! What a report carries in clear, and why: the experiment id, the variant and the segment (the group key
-//! the collector aggregates by), ε, and the hour bucket it was built in. Never a user or device id, item
-//! ids, query text, or a finer timestamp; the device salt of the A/B split never leaves the device.
+//! The [`Ledger`] caps a device at [`DAILY_EPSILON`] = 4 per UTC day, [`MAX_EXPERIMENTS_PER_DAY`]
+//! experiments per day and **one report per experiment in its lifetime** (so repeated reports of a stable
+//! outcome cannot average the noise away). None of these can be set by the page or the registry.
 //!
-//! The builder is pure: the caller injects the clock (`now_unix_secs`) and the RNG, so the browser, the
-//! CLI simulator and the tests run the same code. Consent and Global Privacy Control are the caller's to
-//! check: [`Reporter::set_consent`]`(false)` wipes the counters and stops all reporting.
+//! In clear: schema version, experiment id, hour, A/B arm, a random single-use report id. Never ε, a
+//! segment, a user or device id, item ids, query text, or a finer timestamp.
+//!
+//! The builder is pure: the caller injects the clock and the RNG, so the browser, the CLI simulator and
+//! the tests run the same code.
 
 mod budget;
 mod builder;
+mod cells;
 mod ldp;
 mod outcome;
 mod schema;
 
-pub use budget::{eps_to_micros, Budget, DEFAULT_DAILY_EPSILON};
-pub use builder::{ReportConfig, Reporter, ReporterState, DEFAULT_ENTRY_EPSILON};
-pub use ldp::{Oue, MAX_EPSILON, MIN_EPSILON};
+pub use budget::{
+    eps_to_micros, Ledger, Refusal, DAILY_EPSILON, MAX_EXPERIMENTS_PER_DAY, MAX_REPORTED, REPORT_EPSILON,
+};
+pub use builder::{Pending, Reporter, ReporterState, Tracked};
+pub use cells::{CellLayout, Experiment, ExperimentMode, Registry, LDP_OUTCOMES, MAX_VARIANTS, MIN_K};
+pub use ldp::{grr_variance, olh_variance, oue_variance, Mechanism, Randomised, Randomiser};
 pub use outcome::{
-    CellCounters, CellKey, Counters, Event, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER,
-    REVENUE_BUCKET_VALUE, REVENUE_CLAMP, SEGMENTS,
+    CellCounters, Interaction, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER, REVENUE_BUCKET_VALUE,
+    REVENUE_CLAMP, SEGMENTS,
 };
 pub use schema::{
-    validate_id, Batch, Entry, Report, HOLDOUT_VARIANT, MAX_ENTRIES_PER_REPORT, MAX_ID_LEN,
-    MAX_REPORTS_PER_BATCH, SCHEMA_VERSION,
+    report_id, validate_id, Report, HOLDOUT_VARIANT, MAX_ID_LEN, REPORT_ID_HEX, SCHEMA_VERSION,
 };

@@ -1,66 +1,48 @@
-//! The wire format of a report (JSON via serde) and the validation both the device and the collector run.
+//! The wire format of a report (JSON via serde) and the checks both the device and the collector run.
 //!
 //! ```json
-//! {"v":1,"hour":491234,"epsilon":1.0,
-//!  "entries":[{"experiment":"hero-copy","variant":"B","segment":3,"bits":[0,1,0,0,1,0,0]}]}
+//! {"v":2,"experiment":"hero","hour":491234,"arm":"B","id":"5f0c…(32 hex)","r":2}
 //! ```
-//! `hour` is hours since the Unix epoch (the only time there is); `epsilon` is what each entry spent;
-//! `bits` is the OUE-randomised one-hot outcome. There is deliberately no field for an id of any kind,
-//! and unknown fields are rejected, so nothing identifying can ride along.
-
-use std::collections::HashSet;
+//! One report per request. In clear: the schema version, a registered experiment id, the hour (hours
+//! since the Unix epoch, the only time there is), the A/B arm (absent for a bandit, whose variant is
+//! inside the randomised part) and a random single-use id the collector de-duplicates resends by. `r` is
+//! the randomised value: a number (GRR) or a bit list (OUE), as the experiment's layout says. ε is not
+//! sent: it is the SDK's constant. Unknown fields are rejected, so nothing identifying can ride along.
 
 use serde::{Deserialize, Serialize};
 
-use super::ldp::Oue;
-use super::outcome::{CATEGORIES, SEGMENTS};
+use super::budget::REPORT_EPSILON;
+use super::cells::{Experiment, ExperimentMode};
+use super::ldp::{Randomised, Randomiser};
 use crate::{Error, Result};
 
 /// Version of this schema; the collector refuses others.
-pub const SCHEMA_VERSION: u32 = 1;
-/// Entries one report may hold (a device's daily budget allows far fewer at sensible ε).
-pub const MAX_ENTRIES_PER_REPORT: usize = 16;
-/// Reports one POST may hold (a device's delayed queue, or a simulator's batch).
-pub const MAX_REPORTS_PER_BATCH: usize = 256;
-/// Longest experiment or variant id, in bytes.
+pub const SCHEMA_VERSION: u32 = 2;
+/// Longest experiment, slot or variant id, in bytes.
 pub const MAX_ID_LEN: usize = 64;
-/// The variant label under which the holdout arm of an A/B test reports (it is shown the control).
+/// The arm label under which the holdout of an A/B test reports (it is shown the control).
 pub const HOLDOUT_VARIANT: &str = "holdout";
+/// Hex digits of a report id (128 random bits).
+pub const REPORT_ID_HEX: usize = 32;
 
-/// One device's report: entries built at the same time with the same ε.
+/// One device's report about one experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u32,
+    /// A registered experiment id.
+    pub experiment: String,
     /// Hours since the Unix epoch when the report was built.
     pub hour: u32,
-    /// ε spent by each entry.
-    pub epsilon: f64,
-    /// One per reported cell.
-    pub entries: Vec<Entry>,
-}
-
-/// One randomised cell.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    /// Experiment or placement id.
-    pub experiment: String,
-    /// Variant id (or [`HOLDOUT_VARIANT`]).
-    pub variant: String,
-    /// Segment `< 8`.
-    pub segment: u8,
-    /// [`CATEGORIES`] randomised bits, each 0 or 1.
-    pub bits: Vec<u8>,
-}
-
-/// The body of `POST /v1/reports`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Batch {
-    /// 1 to [`MAX_REPORTS_PER_BATCH`] reports.
-    pub reports: Vec<Report>,
+    /// The A/B arm (a variant id or `holdout`); absent in bandit mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
+    /// Random single-use id (lowercase hex): a resend of the same report counts once.
+    pub id: String,
+    /// The randomised value.
+    pub r: Randomised,
 }
 
 /// Ids are short and plain, so they cannot smuggle free text (a query, an item list) out of the device.
@@ -75,9 +57,20 @@ pub fn validate_id(what: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A fresh report id from `bytes` (16 random bytes).
+pub fn report_id(bytes: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(REPORT_ID_HEX);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
+}
+
 impl Report {
-    /// Check everything a hostile sender could get wrong. `now_hour` bounds the hour to the last 30 days
-    /// and at most one hour ahead (clock skew).
+    /// The checks that need no registry: version, id shapes, and an hour within the last 30 days and at
+    /// most one hour ahead (clock skew).
     pub fn validate(&self, now_hour: u32) -> Result<()> {
         let bad = |msg: String| Err(Error::InvalidInput(msg));
         if self.v != SCHEMA_VERSION {
@@ -86,57 +79,60 @@ impl Report {
                 self.v
             ));
         }
-        Oue::new(self.epsilon)?;
+        validate_id("experiment", &self.experiment)?;
+        if let Some(arm) = &self.arm {
+            validate_id("arm", arm)?;
+        }
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        if self.id.len() != REPORT_ID_HEX || !self.id.chars().all(hex) {
+            return bad(format!(
+                "report id must be {REPORT_ID_HEX} lowercase hex digits (16 random bytes)"
+            ));
+        }
         if self.hour > now_hour.saturating_add(1) || self.hour < now_hour.saturating_sub(24 * 30) {
             return bad(format!(
                 "hour {} is not within the last 30 days of {now_hour}; send hours since the Unix epoch",
                 self.hour
             ));
         }
-        if self.entries.is_empty() || self.entries.len() > MAX_ENTRIES_PER_REPORT {
-            return bad(format!(
-                "a report holds 1–{MAX_ENTRIES_PER_REPORT} entries, this one {}; split it",
-                self.entries.len()
-            ));
-        }
-        let mut seen = HashSet::new();
-        for e in &self.entries {
-            validate_id("experiment", &e.experiment)?;
-            validate_id("variant", &e.variant)?;
-            if e.segment >= SEGMENTS {
-                return bad(format!("segment {} is not below {SEGMENTS}", e.segment));
-            }
-            if e.bits.len() != CATEGORIES || e.bits.iter().any(|&b| b > 1) {
-                return bad(format!(
-                    "bits must be {CATEGORIES} values of 0 or 1, got {:?}",
-                    e.bits
-                ));
-            }
-            if !seen.insert((&e.experiment, &e.variant, e.segment)) {
-                return bad(format!(
-                    "cell ({}, {}, {}) appears twice in one report; one entry per cell",
-                    e.experiment, e.variant, e.segment
-                ));
-            }
-        }
         Ok(())
     }
-}
 
-impl Batch {
-    /// Validate the batch and every report in it.
-    pub fn validate(&self, now_hour: u32) -> Result<()> {
-        if self.reports.is_empty() || self.reports.len() > MAX_REPORTS_PER_BATCH {
-            return Err(Error::InvalidInput(format!(
-                "a batch holds 1–{MAX_REPORTS_PER_BATCH} reports, this one {}; split it",
-                self.reports.len()
-            )));
+    /// The checks against the registered experiment: running at the report's hour, the arm in clear
+    /// exactly when the layout has arms and one of them, and the randomised part of the layout's shape.
+    pub fn validate_for(&self, exp: &Experiment) -> Result<Randomiser> {
+        let bad = |msg: String| Err(Error::InvalidInput(format!("experiment {}: {msg}", exp.id)));
+        let hour_start = u64::from(self.hour) * 3600;
+        if hour_start + 3600 <= exp.start || exp.end.is_some_and(|e| hour_start >= e) {
+            return bad(format!(
+                "hour {} is outside the experiment's run; reports before its start or after its end are refused",
+                self.hour
+            ));
         }
-        for (i, r) in self.reports.iter().enumerate() {
-            r.validate(now_hour)
-                .map_err(|e| Error::InvalidInput(format!("report {i}: {e}")))?;
+        let layout = exp.layout();
+        match (&self.arm, exp.mode) {
+            (Some(arm), ExperimentMode::Ab) if layout.arms.contains(arm) => {}
+            (Some(arm), ExperimentMode::Ab) => {
+                return bad(format!("arm {arm} is not registered ({:?})", layout.arms))
+            }
+            (None, ExperimentMode::Ab) => return bad("an A/B report names its arm".into()),
+            (Some(_), ExperimentMode::Bandit) => {
+                return bad("a bandit report carries its variant inside `r`, never in clear".into())
+            }
+            (None, ExperimentMode::Bandit) => {}
         }
-        Ok(())
+        let rr = Randomiser::for_domain(layout.domain(), REPORT_EPSILON)?;
+        if !rr.accepts(&self.r) {
+            return bad(format!(
+                "`r` must be {} for this experiment's {} cells",
+                match rr.mechanism {
+                    super::ldp::Mechanism::Grr => "one value below the domain size",
+                    super::ldp::Mechanism::Oue => "one 0/1 bit per cell",
+                },
+                layout.domain()
+            ));
+        }
+        Ok(rr)
     }
 }
 
@@ -144,43 +140,73 @@ impl Batch {
 mod tests {
     use super::*;
 
+    fn exp() -> Experiment {
+        Experiment {
+            id: "hero".into(),
+            slot: "banner".into(),
+            variants: vec!["A".into(), "B".into()],
+            mode: ExperimentMode::Ab,
+            holdout: 0.0,
+            k: 100,
+            start: 3600 * 1000,
+            end: None,
+        }
+    }
+
     fn report() -> Report {
-        let e = Entry {
-            experiment: "hero".into(),
-            variant: "A".into(),
-            segment: 2,
-            bits: vec![0, 1, 0, 0, 0, 0, 1],
-        };
         Report {
-            v: 1,
+            v: SCHEMA_VERSION,
+            experiment: "hero".into(),
             hour: 1000,
-            epsilon: 1.0,
-            entries: vec![e],
+            arm: Some("A".into()),
+            id: report_id([7; 16]),
+            r: Randomised::Value(1),
         }
     }
 
     #[test]
     fn accepts_a_good_report_and_rejects_unknown_fields() {
         report().validate(1000).unwrap();
+        report().validate_for(&exp()).unwrap();
+        assert_eq!(report_id([0xa5; 16]), "a5".repeat(16));
         let json = serde_json::to_string(&report()).unwrap();
         assert!(serde_json::from_str::<Report>(&json).is_ok());
-        let with_id = json.replacen("{\"v\"", "{\"user_id\":\"u1\",\"v\"", 1);
-        assert!(serde_json::from_str::<Report>(&with_id).is_err());
+        for extra in [
+            "\"user_id\":\"u1\"",
+            "\"segment\":3",
+            "\"epsilon\":0.1",
+            "\"variant\":\"B\"",
+        ] {
+            let with = json.replacen("{\"v\"", &format!("{{{extra},\"v\""), 1);
+            assert!(serde_json::from_str::<Report>(&with).is_err(), "{extra}");
+        }
     }
 
     #[test]
-    fn rejects_hostile_values() {
+    fn rejects_wrong_shapes_for_the_layout() {
+        let e = exp();
         let mut r = report();
-        r.entries[0].segment = 9;
-        assert!(r.validate(1000).is_err());
+        r.r = Randomised::Value(4);
+        assert!(r.validate_for(&e).is_err(), "value outside the 4 outcomes");
+        r.r = Randomised::Bits(vec![0, 1, 0, 0]);
+        assert!(r.validate_for(&e).is_err(), "bits where GRR is expected");
         let mut r = report();
-        r.entries[0].bits[0] = 2;
-        assert!(r.validate(1000).is_err());
+        r.arm = Some("C".into());
+        assert!(r.validate_for(&e).is_err(), "unregistered arm");
+        r.arm = None;
+        assert!(r.validate_for(&e).is_err(), "A/B without arm");
+        let bandit = Experiment {
+            mode: ExperimentMode::Bandit,
+            ..exp()
+        };
+        assert!(report().validate_for(&bandit).is_err(), "bandit arm in clear");
+        let ended = Experiment {
+            end: Some(3600 * 1000),
+            ..exp()
+        };
+        assert!(report().validate_for(&ended).is_err(), "ended");
         let mut r = report();
-        r.epsilon = -1.0;
-        assert!(r.validate(1000).is_err());
-        let mut r = report();
-        r.entries.push(r.entries[0].clone());
+        r.id = "ABC".into();
         assert!(r.validate(1000).is_err());
         assert!(report().validate(5000).is_err(), "a month-old hour");
     }

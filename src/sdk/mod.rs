@@ -3,41 +3,44 @@
 //! drive it natively. The clock is an argument, so every call is reproducible.
 
 mod copy;
+mod models;
 mod placements;
 mod vectors;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::copy::{Posteriors, Segments};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind, History, StoreConfig};
 use crate::model::session::{zero_shot_intent, SessionModel, SessionStep};
 use crate::model::Encoder;
 use crate::rank::{Candidate, Placement, Ranked, Rules};
-use crate::report::{ReportConfig, Reporter};
+use crate::report::{Ledger, Registry, Reporter};
 use vectors::VectorStore;
 
-pub use copy::{CopyOptions, CopyPick, CopyVariant};
+pub use crate::copy::CopyOptions;
+pub use copy::{BuiltReports, CopyPick, CopyVariant};
 
 /// Settings for [`Vitrine::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EngineConfig", optional_fields))]
 pub struct Config {
-    /// History limits (500 events, 30 days by default).
+    /// History limits (500 events, 30 days by default). Reporting has no settings: its ε and caps are
+    /// the SDK's constants (`report::REPORT_EPSILON`, `DAILY_EPSILON`, …), not the page's.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>"))]
     pub history: StoreConfig,
-    /// Daily ε budget for reports (default 3).
-    pub daily_epsilon: Option<f64>,
-    /// ε each report entry spends (default 1).
-    pub entry_epsilon: Option<f64>,
 }
 
 /// What the engine runs on right now, for the page's diagnostics panel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), ts(rename = "EngineDiagnostics"))]
 pub struct Diagnostics {
     /// Whether a text encoder is loaded (needed for search, copy and products missing from the catalog).
     pub encoder: bool,
@@ -51,6 +54,10 @@ pub struct Diagnostics {
     pub encoded_vectors: usize,
     /// Events in the history.
     pub history_events: usize,
+    /// The collector's registry: how many experiments it lists, or why there is none.
+    pub registry: String,
+    /// Per slot (and `report:EXPERIMENT`): whether the last pick or report was counted, and if not why.
+    pub reporting: BTreeMap<String, String>,
 }
 
 /// The on-device personalization engine.
@@ -60,6 +67,12 @@ pub struct Vitrine {
     encoder: Option<Rc<Encoder>>,
     vectors: VectorStore,
     reporter: Reporter,
+    /// The collector's public registry: only its experiments are counted.
+    registry: Option<Registry>,
+    /// The device's ledger as last read from its one record, merged (running maximum).
+    ledger: Ledger,
+    /// Why the last pick per slot was (not) counted, for diagnostics.
+    reporting: BTreeMap<String, String>,
     posteriors: Posteriors,
     /// Random per-device salt of the A/B split: kept on the device, never reported.
     salt: Vec<u8>,
@@ -69,9 +82,9 @@ pub struct Vitrine {
     session: Option<SessionModel>,
     /// Product vectors mapped into the session model's scoring space, by product id.
     projected: HashMap<String, Vec<f32>>,
-    /// The last candidates' title words, for the session model's word overlap (see `placements`). In a
-    /// lock because `rank` fills it while the history's steps borrow the engine.
-    words: std::sync::Mutex<Option<placements::CandidateWords>>,
+    /// The last candidates' title words, for forYou's word overlap (see `placements`). In a lock because
+    /// `rank` fills it while the history's steps borrow the engine; shared with the call's explanations.
+    words: std::sync::Mutex<Option<std::sync::Arc<placements::CandidateWords>>>,
 }
 
 impl Vitrine {
@@ -83,17 +96,14 @@ impl Vitrine {
                 "the device salt must be at least 16 random bytes".into(),
             ));
         }
-        let defaults = ReportConfig::default();
-        let report = ReportConfig {
-            daily_epsilon: config.daily_epsilon.unwrap_or(defaults.daily_epsilon),
-            entry_epsilon: config.entry_epsilon.unwrap_or(defaults.entry_epsilon),
-            ..defaults
-        };
         Ok(Self {
             history: History::new(config.history)?,
             encoder: None,
             vectors: VectorStore::default(),
-            reporter: Reporter::new(report)?,
+            reporter: Reporter::new(),
+            registry: None,
+            ledger: Ledger::new(),
+            reporting: BTreeMap::new(),
             posteriors: Posteriors::flat(),
             salt: salt.to_vec(),
             segments: None,
@@ -101,65 +111,6 @@ impl Vitrine {
             projected: HashMap::new(),
             words: Default::default(),
         })
-    }
-
-    /// Uses `encoder` for titles and queries. A loaded catalog made by another encoder is dropped:
-    /// vectors from two models are not comparable.
-    pub fn set_encoder(&mut self, encoder: Encoder) {
-        self.vectors.set_model(encoder.checksum());
-        self.encoder = Some(Rc::new(encoder));
-    }
-
-    /// Adds precomputed product vectors; returns how many the engine now has from catalog files.
-    pub fn load_catalog(&mut self, catalog: &Catalog) -> Result<usize> {
-        if let Some(enc) = &self.encoder {
-            if catalog.model_checksum() != enc.checksum() || catalog.dims() != enc.dims() {
-                return Err(Error::Catalog(format!(
-                    "its vectors were made by encoder {} ({} dims), but the loaded encoder is {} ({} dims)",
-                    &catalog.model_checksum()[..12],
-                    catalog.dims(),
-                    &enc.checksum()[..12],
-                    enc.dims()
-                )));
-            }
-        }
-        self.vectors.add_catalog(catalog)
-    }
-
-    /// The loaded encoder, shared: a GPU backend attaches to it and encodes beside the engine.
-    pub fn encoder(&self) -> Option<Rc<Encoder>> {
-        self.encoder.clone()
-    }
-
-    /// Uses a trained session model for forYou; it must read the loaded encoder's vectors.
-    pub fn set_session_model(&mut self, model: SessionModel) -> Result<()> {
-        if let Some(enc) = &self.encoder {
-            if model.dims() != enc.dims() {
-                return Err(Error::InvalidInput(format!(
-                    "the session model reads {}-dim vectors, the encoder makes {}; use a model trained on this encoder",
-                    model.dims(),
-                    enc.dims()
-                )));
-            }
-        }
-        self.projected.clear();
-        self.session = Some(model);
-        Ok(())
-    }
-
-    /// Uses shipped segment centroids; they must come from the loaded encoder.
-    pub fn set_segments(&mut self, segments: Segments) -> Result<()> {
-        if let Some(enc) = &self.encoder {
-            if segments.encoder != enc.checksum() || segments.centroids[0].len() != enc.dims() {
-                return Err(Error::InvalidInput(format!(
-                    "segments were made with encoder {}, but the loaded encoder is {}; regenerate them with `vitrine segments`",
-                    segments.encoder.get(..12).unwrap_or(&segments.encoder),
-                    &enc.checksum()[..12]
-                )));
-            }
-        }
-        self.segments = Some(segments);
-        Ok(())
     }
 
     /// The history, oldest event first.
@@ -177,14 +128,24 @@ impl Vitrine {
         self.history.push(event, now_ms)
     }
 
-    /// Forgets the history, every vector encoded on this device and the pending report counters.
+    /// Forgets the history, every vector encoded on this device, the pending report counters, the local
+    /// bandit posterior (its own counts of what was shown and clicked here) and the A/B salt (a fresh
+    /// random one replaces it: [`Self::salt`] to persist it). The ledger stays: a wipe must not buy a
+    /// fresh privacy budget.
     pub fn clear(&mut self) {
+        use rand::{Rng, SeedableRng};
         self.history.clear();
         self.vectors.clear_encoded();
         self.projected.clear();
-        let consent = self.reporter.consent();
-        self.reporter.set_consent(false);
-        self.reporter.set_consent(consent);
+        self.reporter.clear();
+        self.posteriors.clear_local();
+        self.reporting.clear();
+        self.salt = rand::rngs::StdRng::from_os_rng().random::<[u8; 16]>().to_vec();
+    }
+
+    /// The device's A/B salt (the browser persists it; it never leaves the device).
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
     }
 
     /// What runs, for diagnostics.
@@ -199,6 +160,11 @@ impl Vitrine {
             catalog_vectors: self.vectors.catalog_len(),
             encoded_vectors: self.vectors.encoded_len(),
             history_events: self.history.len(),
+            registry: match &self.registry {
+                Some(r) => format!("{} registered experiments", r.experiments.len()),
+                None => "none loaded: nothing is counted (no collector, no consent, or offline)".into(),
+            },
+            reporting: self.reporting.clone(),
         }
     }
 
@@ -219,12 +185,16 @@ impl Vitrine {
             )));
         }
         let mut seen = HashSet::new();
-        if let Some(dup) = candidates.iter().find(|c| !seen.insert(c.id.as_str())) {
-            return Err(Error::InvalidInput(format!(
-                "candidate id {} appears twice",
-                dup.id
-            )));
+        for c in candidates {
+            c.validate()?;
+            if !seen.insert(c.id.as_str()) {
+                return Err(Error::InvalidInput(format!(
+                    "candidate id {} appears twice",
+                    c.id
+                )));
+            }
         }
+        self.vectors.begin_call();
         self.ensure_history_vectors()?;
         self.vectors.ensure(self.encoder.as_deref(), candidates)?;
         if matches!(placement, Placement::ForYou) {
@@ -236,6 +206,7 @@ impl Vitrine {
     /// The session intent in the encoder's space (unit length; all zeros with no usable history).
     pub fn intent(&mut self, now_ms: f64) -> Result<Vec<f32>> {
         self.history.prune(now_ms);
+        self.vectors.begin_call();
         self.ensure_history_vectors()?;
         let steps = self.steps();
         Ok(zero_shot_intent(
@@ -278,7 +249,8 @@ impl Vitrine {
         let Some(enc) = self.encoder.as_ref() else {
             return Ok(());
         };
-        let texts = self.vectors.missing(self.history_texts());
+        let texts = self.history_texts();
+        let texts = self.vectors.missing(texts);
         self.vectors.encode_into(enc, texts)
     }
 
@@ -311,7 +283,7 @@ impl Vitrine {
             .chain(VectorStore::titled(candidates).map(|(id, t)| (id.to_owned(), t.to_owned())))
             .chain(queries)
             .chain(copy);
-        self.vectors.missing(all)
+        self.vectors.lacking(all)
     }
 
     /// Caches vectors for `keys` (from [`Self::pending_texts`]) made by another backend of the loaded

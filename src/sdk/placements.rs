@@ -2,7 +2,7 @@
 //! length), so boosts and MMR's λ act on one scale whatever the placement.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::vectors::VectorStore;
 use super::Vitrine;
@@ -54,19 +54,18 @@ impl CandidateWords {
     }
 }
 
-/// The candidates' words: the cached ones while the same candidates come back, else counted anew. Taken
-/// out of the cache for the call and put back by [`keep_words`].
-fn candidate_words(cache: &Mutex<Option<CandidateWords>>, candidates: &[Candidate]) -> CandidateWords {
+/// The candidates' words: the cached ones while the same candidates come back, else counted anew and
+/// cached for the next call.
+fn candidate_words(
+    cache: &Mutex<Option<Arc<CandidateWords>>>,
+    candidates: &[Candidate],
+) -> Arc<CandidateWords> {
     // A poisoned lock only means an earlier call panicked mid-update: the cache is rebuilt here.
-    let cached = cache.lock().unwrap_or_else(|p| p.into_inner()).take();
-    match cached {
-        Some(w) if w.matches(candidates) => w,
-        _ => CandidateWords::new(candidates),
+    let mut slot = cache.lock().unwrap_or_else(|p| p.into_inner());
+    match slot.as_ref() {
+        Some(w) if w.matches(candidates) => Arc::clone(w),
+        _ => Arc::clone(slot.insert(Arc::new(CandidateWords::new(candidates)))),
     }
-}
-
-fn keep_words(cache: &Mutex<Option<CandidateWords>>, words: CandidateWords) {
-    *cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(words);
 }
 
 /// A step's text for the word overlap: its query, its event's title, or the title of the candidate with
@@ -81,26 +80,10 @@ fn step_text<'a>(e: &'a Event, candidates: &'a [Candidate]) -> &'a str {
     }
 }
 
-/// The history's steps as the zero-shot score reads them (texts from [`step_text`], the event's price).
-fn zero_shot_steps<'a>(steps: &[(&'a Event, SessionStep<'a>)], candidates: &'a [Candidate]) -> Vec<ZeroShotStep<'a>> {
-    steps
-        .iter()
-        .map(|&(e, step)| ZeroShotStep {
-            step,
-            text: step_text(e, candidates),
-            price: e.price.map(|p| p as f32),
-        })
-        .collect()
-}
-
 /// Each candidate's title word overlap with the newest steps the model reads (see
 /// [`crate::model::lexical`]), word weights counted over the candidates' titles; all 0 when the model
 /// does not use it.
-fn session_words(
-    model: &SessionModel,
-    words: &CandidateWords,
-    steps: &[ZeroShotStep],
-) -> Vec<f32> {
+fn session_words(model: &SessionModel, words: &CandidateWords, steps: &[ZeroShotStep]) -> Vec<f32> {
     if model.lexical_mix() == 0.0 {
         return vec![0.0; words.titles.len()];
     }
@@ -115,50 +98,104 @@ fn session_words(
         .collect()
 }
 
+/// What a placement contributes: each candidate's relevance (`None`: not placed by relevance) and
+/// the reasons of the candidate at an index, once placed.
+struct Scores<'a> {
+    relevance: Vec<Option<f32>>,
+    reasons: Box<dyn Fn(usize) -> Result<Vec<Reason>> + 'a>,
+}
+
+/// What the placements read: the history's steps with a vector (and as the zero-shot score reads them:
+/// with their texts and prices), the zero-shot mix, weights and intent, and each candidate's vector.
+struct Session<'a> {
+    steps: Vec<(&'a Event, SessionStep<'a>)>,
+    zero_shot: Vec<ZeroShotStep<'a>>,
+    mix: ZeroShotMix,
+    weights: Vec<f32>,
+    intent: Vec<f32>,
+    vectors: Vec<Option<&'a [f32]>>,
+}
+
+impl<'a> Session<'a> {
+    fn new(vt: &'a Vitrine, candidates: &'a [Candidate]) -> Self {
+        let steps = vt.steps();
+        let zero_shot: Vec<ZeroShotStep> = steps
+            .iter()
+            .map(|&(e, step)| ZeroShotStep {
+                step,
+                text: step_text(e, candidates),
+                price: e.price.map(|p| p as f32),
+            })
+            .collect();
+        let mix = ZeroShotMix::default();
+        Self {
+            weights: mix.weights(&zero_shot),
+            intent: mix.intent(&zero_shot),
+            vectors: candidates.iter().map(|c| vt.vectors.get(&c.id)).collect(),
+            zero_shot,
+            mix,
+            steps,
+        }
+    }
+
+    fn step_only(&self) -> Vec<SessionStep<'a>> {
+        self.steps.iter().map(|(_, s)| *s).collect()
+    }
+
+    /// The history events that drove the intent towards `v`, with their shares.
+    fn history_reasons(&self, v: &[f32]) -> Result<Vec<Reason>> {
+        let history: Vec<_> = self.steps.iter().map(|(e, s)| (*e, s.vector)).collect();
+        history_reasons(&history, &self.weights, v)
+    }
+
+    /// The zero-shot intent's cosine to `v`; 0 without an intent (no usable history yet).
+    fn affinity(&self, v: &[f32]) -> Result<f32> {
+        if self.intent.is_empty() {
+            return Ok(0.0);
+        }
+        dot(&self.intent, v)
+    }
+}
+
 pub(super) fn rank(
     vt: &mut Vitrine,
     placement: &Placement,
     candidates: &[Candidate],
     rules: &Rules,
 ) -> Result<Vec<Ranked>> {
-    // Search needs the query's vector: encode it before the read-only part borrows the store.
+    // Search needs the query's vector: encode it before the placements borrow the store.
     let query_vec = match placement {
-        Placement::RerankSearch { query } => {
-            let enc = vt.encoder.as_ref().ok_or_else(|| {
-                Error::InvalidInput("rerankSearch needs the text encoder; pass `model` to create()".into())
-            })?;
-            if query.trim().is_empty() {
-                return Err(Error::InvalidInput("rerankSearch: `query` is empty".into()));
-            }
-            Some(
-                vt.vectors
-                    .text_vector(enc, VectorStore::query_key(query), query)?
-                    .to_vec(),
-            )
-        }
+        Placement::RerankSearch { query } => Some(query_vector(vt, query)?),
         _ => None,
     };
-    let steps = vt.steps();
-    let step_only: Vec<_> = steps.iter().map(|(_, s)| *s).collect();
-    let zs = zero_shot_steps(&steps, candidates);
-    let events: Vec<&Event> = steps.iter().map(|(e, _)| *e).collect();
-    let mix = ZeroShotMix::default();
-    let weights = mix.weights(&zs);
-    let history: Vec<_> = steps.iter().map(|(e, s)| (*e, s.vector)).collect();
-    let intent = mix.intent(&zs);
-    // Title words only where they score: forYou.
-    let words = matches!(placement, Placement::ForYou).then(|| candidate_words(&vt.words, candidates));
-    let no_words = WordVector::default();
-    let title_words = |i: usize| match &words {
-        Some(w) => w.titles[i].as_ref().unwrap_or(&no_words),
-        None => &no_words,
+    let vt = &*vt;
+    let s = Session::new(vt, candidates);
+    let scores = match placement {
+        Placement::ForYou => for_you(vt, &s, candidates)?,
+        Placement::SimilarTo { product_id } => similar_to(vt, &s, candidates, product_id)?,
+        Placement::RerankSearch { query } => rerank_search(&s, query, query_vec.as_deref().unwrap_or(&[]))?,
+        Placement::RecentlyViewed => recently_viewed(vt, candidates),
     };
-    let no_lexicon = Lexicon::default();
-    let profile = mix.profile(&zs, words.as_ref().map_or(&no_lexicon, |w| &w.lexicon));
-    // Ids the history rules out: purchases (unless allowed), and for forYou what was already seen.
+    let excluded = excluded(vt, placement, rules);
+    let placed = apply_rules(candidates, &scores.relevance, &s.vectors, rules, &excluded)?;
+    placed
+        .into_iter()
+        .map(|p| {
+            Ok(Ranked {
+                id: candidates[p.index].id.clone(),
+                score: p.score,
+                pinned: p.pinned,
+                boost: p.boost,
+                reasons: (scores.reasons)(p.index)?,
+            })
+        })
+        .collect()
+}
+
+/// Ids the history rules out: purchases (unless allowed), and for forYou what was already seen.
+fn excluded<'a>(vt: &'a Vitrine, placement: &Placement, rules: &Rules) -> HashSet<&'a str> {
     let hide_seen = matches!(placement, Placement::ForYou) && !rules.include_seen;
-    let excluded: HashSet<&str> = vt
-        .history
+    vt.history
         .events()
         .filter(|e| match e.kind {
             EventKind::Purchase => rules.exclude_purchased,
@@ -166,143 +203,173 @@ pub(super) fn rank(
             _ => hide_seen,
         })
         .filter_map(|e| e.product_id.as_deref())
-        .collect();
-    let vectors: Vec<Option<&[f32]>> = candidates.iter().map(|c| vt.vectors.get(&c.id)).collect();
-    let n = candidates.len().max(1) as f32;
+        .collect()
+}
 
-    let relevance: Vec<Option<f32>> = match placement {
-        Placement::ForYou => match (vt.model_intent(&step_only)?, vt.session.as_ref()) {
-            // The trained model scores in its own space; products it has no projection for stay unscored.
-            (Some(m), Some(model)) => {
-                let newest = step_only.last().map_or(&[][..], |s| s.vector);
-                let words = words
-                    .as_ref()
-                    .map_or_else(|| vec![0.0; candidates.len()], |w| session_words(model, w, &zs));
-                candidates
-                    .iter()
-                    .zip(&vectors)
-                    .zip(&words)
-                    .map(|((c, v), &w)| {
-                        let p = vt.projected.get(&c.id)?;
-                        Some(model.score(&m, p, newest, v.unwrap_or(&[]), w))
-                    })
-                    .collect()
-            }
-            // The zero-shot default: exactly what `vitrine eval --method zero-shot` scores.
-            _ => vectors
+/// forYou: the trained session model scores in its own space (products it has no projection for stay
+/// unscored); without it, the zero-shot default, exactly what `vitrine eval --method zero-shot` scores.
+/// Either way the reasons are the zero-shot score's parts: the history events (or the title words shared
+/// with them) that drove it.
+fn for_you<'a>(vt: &'a Vitrine, s: &'a Session<'a>, candidates: &'a [Candidate]) -> Result<Scores<'a>> {
+    let steps = s.step_only();
+    let words = candidate_words(&vt.words, candidates);
+    let profile = s.mix.profile(&s.zero_shot, &words.lexicon);
+    let no_words = WordVector::default();
+    let relevance = match (vt.model_intent(&steps)?, vt.session.as_ref()) {
+        (Some(m), Some(model)) => {
+            let newest = steps.last().map_or(&[][..], |st| st.vector);
+            let overlap = session_words(model, &words, &s.zero_shot);
+            // A product is scored with its projection and its text vector (the projection's source).
+            let scored = candidates
                 .iter()
-                .zip(candidates)
-                .enumerate()
-                .map(|(i, (v, c))| v.map(|v| mix.score(&profile, v, title_words(i), c.price.map(|p| p as f32))))
-                .collect(),
-        },
-        Placement::SimilarTo { product_id } => {
-            let anchor = vt.vectors.get(product_id).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "similarTo: product {product_id} has no vector; put it in the catalog file or among the candidates with a title"
-                ))
-            })?;
-            candidates
-                .iter()
-                .zip(&vectors)
-                .map(|(c, v)| {
-                    if c.id == *product_id {
-                        None
-                    } else {
-                        v.map(|v| dot(anchor, v))
-                    }
-                })
-                .collect()
+                .zip(&s.vectors)
+                .zip(&overlap)
+                .map(|((c, v), &w)| {
+                    let (Some(p), Some(v)) = (vt.projected.get(&c.id), v) else {
+                        return Ok(None);
+                    };
+                    model.score(&m, p, newest, v, w).map(Some)
+                });
+            scored.collect::<Result<_>>()?
         }
-        Placement::RerankSearch { .. } => {
-            let q = query_vec.as_deref().unwrap_or(&[]);
-            vectors
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let position = 1.0 - i as f32 / n;
-                    // Results without a vector keep their place through the position term alone.
-                    let (qs, is) = v.map_or((0.0, 0.0), |v| (dot(q, v), dot(&intent, v)));
-                    Some(SEARCH_QUERY * qs + SEARCH_INTENT * is + SEARCH_POSITION * position)
-                })
-                .collect()
-        }
-        Placement::RecentlyViewed => {
-            let mut order: Vec<&str> = Vec::new();
-            for e in vt.history.events().rev() {
-                if let (EventKind::View | EventKind::Click | EventKind::AddToCart, Some(id)) =
-                    (e.kind, &e.product_id)
-                {
-                    if !order.contains(&id.as_str()) {
-                        order.push(id);
-                    }
-                }
-            }
-            candidates
-                .iter()
-                .map(|c| {
-                    order
-                        .iter()
-                        .position(|id| *id == c.id)
-                        .map(|r| RECENT_DECAY.powi(r as i32))
-                })
-                .collect()
+        _ => (s.vectors.iter().zip(&words.titles).zip(candidates))
+            .map(|((v, t), c)| {
+                let Some(v) = v else { return Ok(None) };
+                let t = t.as_ref().unwrap_or(&no_words);
+                s.mix.score(&profile, v, t, c.price.map(|p| p as f32)).map(Some)
+            })
+            .collect::<Result<_>>()?,
+    };
+    let events: Vec<&Event> = s.steps.iter().map(|(e, _)| *e).collect();
+    let reasons = move |i: usize| {
+        let Some(v) = s.vectors[i] else {
+            return Ok(Vec::new());
+        };
+        let title = candidates[i].title.as_deref().unwrap_or("");
+        let t = words.titles[i].as_ref().unwrap_or(&no_words);
+        let parts = s.mix.contributions(&profile, &s.zero_shot, v, t)?;
+        let shared = |k: usize| words.lexicon.shared(s.zero_shot[k].text, title);
+        Ok(zero_shot_reasons(&events, &parts, shared))
+    };
+    Ok(Scores {
+        relevance,
+        reasons: Box::new(reasons),
+    })
+}
+
+/// similarTo: each candidate's cosine to the anchor product (which is never its own result).
+fn similar_to<'a>(
+    vt: &'a Vitrine,
+    s: &Session<'a>,
+    candidates: &[Candidate],
+    product_id: &'a str,
+) -> Result<Scores<'a>> {
+    let anchor = vt.vectors.get(product_id).ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "similarTo: product {product_id} has no vector; put it in the catalog file or among the candidates with a title"
+        ))
+    })?;
+    let relevance = candidates
+        .iter()
+        .zip(&s.vectors)
+        .map(|(c, v)| match v {
+            Some(v) if c.id != product_id => dot(anchor, v).map(Some),
+            _ => Ok(None),
+        })
+        .collect::<Result<_>>()?;
+    let reason = move |_| {
+        Ok(vec![Reason {
+            product_id: Some(product_id.to_owned()),
+            ..Reason::plain(ReasonKind::Product, 1.0)
+        }])
+    };
+    Ok(Scores {
+        relevance,
+        reasons: Box::new(reason),
+    })
+}
+
+/// The vector of a search query (encoded once, then cached).
+fn query_vector(vt: &mut Vitrine, query: &str) -> Result<Vec<f32>> {
+    let enc = vt.encoder.as_ref().ok_or_else(|| {
+        Error::InvalidInput("rerankSearch needs the text encoder; pass `model` to create()".into())
+    })?;
+    if query.trim().is_empty() {
+        return Err(Error::InvalidInput("rerankSearch: `query` is empty".into()));
+    }
+    Ok(vt
+        .vectors
+        .text_vector(enc, VectorStore::query_key(query), query)?
+        .to_vec())
+}
+
+/// rerankSearch: a blend of the query match, the session intent and the page's own order. Results
+/// without a vector keep their place through the position term alone.
+fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Result<Scores<'a>> {
+    let n = s.vectors.len().max(1) as f32;
+    let position = move |i: usize| 1.0 - i as f32 / n;
+    let terms = move |i: usize| -> Result<(f32, f32)> {
+        match s.vectors[i] {
+            Some(v) => Ok((dot(q, v)?, s.affinity(v)?)),
+            None => Ok((0.0, 0.0)),
         }
     };
-
-    let placed = apply_rules(candidates, &relevance, &vectors, rules, &excluded);
-    let ranked: Vec<Ranked> = placed
-        .into_iter()
-        .map(|p| {
-            let c = &candidates[p.index];
-            let v = vectors[p.index];
-            let reasons = match placement {
-                Placement::ForYou => v
-                    .map(|v| {
-                        let parts = mix.contributions(&profile, &zs, v, title_words(p.index));
-                        let title = c.title.as_deref().unwrap_or("");
-                        let lexicon = words.as_ref().map_or(&no_lexicon, |w| &w.lexicon);
-                        zero_shot_reasons(&events, &parts, |i| lexicon.shared(zs[i].text, title))
-                    })
-                    .unwrap_or_default(),
-                Placement::SimilarTo { product_id } => vec![Reason {
-                    product_id: Some(product_id.clone()),
-                    ..Reason::plain(ReasonKind::Product, 1.0)
-                }],
-                Placement::RerankSearch { query } => {
-                    let q = query_vec.as_deref().unwrap_or(&[]);
-                    let (qs, is) = v.map_or((0.0, 0.0), |v| (dot(q, v), dot(&intent, v)));
-                    let mut r = vec![
-                        Reason {
-                            query: Some(query.clone()),
-                            ..Reason::plain(ReasonKind::Query, SEARCH_QUERY * qs)
-                        },
-                        Reason::plain(ReasonKind::Position, SEARCH_POSITION * (1.0 - p.index as f32 / n)),
-                    ];
-                    // The intent's share is split over the history events that drove it.
-                    if let Some(v) = v {
-                        for h in history_reasons(&history, &weights, v) {
-                            r.push(Reason {
-                                weight: h.weight * SEARCH_INTENT * is,
-                                ..h
-                            });
-                        }
-                    }
-                    normalise(r)
-                }
-                Placement::RecentlyViewed => vec![Reason::plain(ReasonKind::Recency, 1.0)],
-            };
-            Ranked {
-                id: c.id.clone(),
-                score: p.score,
-                pinned: p.pinned,
-                boost: p.boost,
-                reasons,
+    let relevance = (0..s.vectors.len())
+        .map(|i| {
+            let (qs, is) = terms(i)?;
+            Ok(Some(
+                SEARCH_QUERY * qs + SEARCH_INTENT * is + SEARCH_POSITION * position(i),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let reasons = move |i: usize| {
+        let (qs, is) = terms(i)?;
+        let mut r = vec![
+            Reason {
+                query: Some(query.to_owned()),
+                ..Reason::plain(ReasonKind::Query, SEARCH_QUERY * qs)
+            },
+            Reason::plain(ReasonKind::Position, SEARCH_POSITION * position(i)),
+        ];
+        // The intent's share is split over the history events that drove it.
+        if let Some(v) = s.vectors[i] {
+            for h in s.history_reasons(v)? {
+                r.push(Reason {
+                    weight: h.weight * SEARCH_INTENT * is,
+                    ..h
+                });
             }
+        }
+        Ok(normalise(r))
+    };
+    Ok(Scores {
+        relevance,
+        reasons: Box::new(reasons),
+    })
+}
+
+/// recentlyViewed: the viewed, clicked or carted products, newest first, each older one decayed.
+fn recently_viewed<'a>(vt: &Vitrine, candidates: &[Candidate]) -> Scores<'a> {
+    let mut order: Vec<&str> = Vec::new();
+    for e in vt.history.events().rev() {
+        if let (EventKind::View | EventKind::Click | EventKind::AddToCart, Some(id)) = (e.kind, &e.product_id)
+        {
+            if !order.contains(&id.as_str()) {
+                order.push(id);
+            }
+        }
+    }
+    let relevance = candidates
+        .iter()
+        .map(|c| {
+            order
+                .iter()
+                .position(|id| *id == c.id)
+                .map(|r| RECENT_DECAY.powi(r as i32))
         })
         .collect();
-    if let Some(w) = words {
-        keep_words(&vt.words, w);
+    Scores {
+        relevance,
+        reasons: Box::new(|_| Ok(vec![Reason::plain(ReasonKind::Recency, 1.0)])),
     }
-    Ok(ranked)
 }

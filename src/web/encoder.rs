@@ -2,6 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use super::OrJs;
 use crate::model::Encoder;
 
 /// A loaded sentence encoder. Vectors are unit length, row-major in one `Float32Array`.
@@ -17,7 +18,7 @@ impl WebEncoder {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<WebEncoder, JsError> {
         Ok(Self {
-            inner: Encoder::from_gguf_bytes(bytes)?,
+            inner: Encoder::from_gguf_bytes(bytes).js()?,
         })
     }
 
@@ -41,7 +42,7 @@ impl WebEncoder {
     /// Embeds the texts as one batch: `texts.length × dims` floats, row after row, in order.
     pub fn embed(&self, texts: Vec<String>) -> Result<Vec<f32>, JsError> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vectors = self.inner.embed(&refs)?;
+        let vectors = self.inner.embed(&refs).js()?;
         Ok(vectors.concat())
     }
 }

@@ -1,30 +1,34 @@
-//! The SDK object across the wasm boundary. Structured values cross as JSON strings (the JS wrapper
-//! parses them): one conversion path, and serde's errors name the offending field.
+//! The SDK object across the wasm boundary. Page values (events, candidates, rules, copy variants and
+//! options) arrive as JS objects and results leave as JS objects, converted by serde (see `web/mod.rs`);
+//! only documents fetched as text (the collector's priors, a segments file) cross as the string they are.
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wasm_bindgen::prelude::*;
 
-use super::WebEncoder;
+use super::{from_js, given, js_error, to_js, OrJs, WebEncoder};
 use crate::catalog::Catalog;
 use crate::copy::Segments;
+use crate::error::Error;
 use crate::history::Event;
 use crate::model::SessionModel;
 use crate::rank::{Candidate, Placement, Rules};
-use crate::report::Event as Outcome;
+use crate::report::Interaction;
 use crate::sdk::{Config, CopyOptions, CopyVariant};
 use crate::Vitrine;
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, JsError> {
-    serde_json::from_str(json).map_err(|e| JsError::new(&format!("{what}: {e}")))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String, JsError> {
-    serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))
-}
-
 fn now() -> f64 {
     js_sys::Date::now()
+}
+
+/// A persisted state as the JSON text the core restores from: an object (what this build stores) or
+/// the JSON string earlier builds stored in IndexedDB.
+fn persisted_json(what: &str, value: JsValue) -> Result<String, JsError> {
+    if let Some(text) = value.as_string() {
+        return Ok(text);
+    }
+    let value: serde_json::Value = from_js(what, value)?;
+    Ok(value.to_string())
 }
 
 /// The engine: history, vectors, models, ranking, copy and reports.
@@ -41,17 +45,30 @@ impl WebVitrine {
     pub(crate) fn encoder(&self) -> Option<std::rc::Rc<crate::model::Encoder>> {
         self.inner.encoder()
     }
+
+    /// The candidates a call names, or the products set by `setProducts` when it names none.
+    fn candidates(&self, value: JsValue) -> Result<std::borrow::Cow<'_, [Candidate]>, JsError> {
+        Ok(if given(&value) {
+            std::borrow::Cow::Owned(from_js::<Vec<Candidate>>("candidates", value)?)
+        } else {
+            std::borrow::Cow::Borrowed(&self.products)
+        })
+    }
 }
 
 #[wasm_bindgen(js_class = Engine)]
 impl WebVitrine {
-    /// `config`: JSON of `{history: {maxEvents, maxAgeDays}, dailyEpsilon, entryEpsilon}`;
-    /// `salt`: the device's A/B salt (16+ random bytes kept by the page, never sent).
+    /// `config`: an `EngineConfig` (`{history: {maxEvents, maxAgeDays}}`, every field optional; reporting's
+    /// ε is the SDK's, not a setting); `salt`: the device's A/B salt (16+ random bytes kept by the page, never sent).
     #[wasm_bindgen(constructor)]
-    pub fn new(config: &str, salt: &[u8]) -> Result<WebVitrine, JsError> {
-        let config: Config = parse("config", config)?;
+    pub fn new(config: JsValue, salt: &[u8]) -> Result<WebVitrine, JsError> {
+        let config: Config = if given(&config) {
+            from_js("config", config)?
+        } else {
+            Config::default()
+        };
         Ok(Self {
-            inner: Vitrine::new(config, salt)?,
+            inner: Vitrine::new(config, salt).js()?,
             rng: StdRng::from_os_rng(),
             products: Vec::new(),
         })
@@ -61,150 +78,152 @@ impl WebVitrine {
     #[wasm_bindgen(js_name = loadEncoder)]
     pub fn load_encoder(&mut self, bytes: &[u8]) -> Result<(), JsError> {
         let enc = WebEncoder::from_bytes(bytes)?;
-        self.inner.set_encoder(enc.into_inner());
-        Ok(())
+        self.inner.set_encoder(enc.into_inner()).js()
     }
 
     /// Adds precomputed catalog vectors; returns how many the engine has.
     #[wasm_bindgen(js_name = loadCatalog)]
     pub fn load_catalog(&mut self, bytes: &[u8]) -> Result<usize, JsError> {
-        Ok(self.inner.load_catalog(&Catalog::from_bytes(bytes)?)?)
+        let catalog = Catalog::from_bytes(bytes).js()?;
+        self.inner.load_catalog(&catalog).js()
     }
 
     /// Loads a trained session model (GGUF from `vitrine train`, verified) for forYou.
     #[wasm_bindgen(js_name = loadSessionModel)]
     pub fn load_session_model(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        Ok(self
-            .inner
-            .set_session_model(SessionModel::from_gguf_bytes(bytes)?)?)
+        let model = SessionModel::from_gguf_bytes(bytes).js()?;
+        self.inner.set_session_model(model).js()
     }
 
-    /// Loads segment centroids (the JSON `vitrine segments` writes).
+    /// Loads segment centroids: the text of the JSON file `vitrine segments` writes.
     #[wasm_bindgen(js_name = loadSegments)]
     pub fn load_segments(&mut self, json: &str) -> Result<(), JsError> {
-        Ok(self.inner.set_segments(Segments::from_json(json)?)?)
+        let segments = Segments::from_json(json).js()?;
+        self.inner.set_segments(segments).js()
     }
 
-    /// Records an event (JSON); throws on a malformed one, which is not stored.
-    pub fn track(&mut self, event: &str) -> Result<(), JsError> {
-        let event: Event = parse("event", event)?;
-        Ok(self.inner.track(event, now())?)
+    /// Records a `ShopperEvent`; throws (`invalid_input`) on a malformed one, which is not stored.
+    pub fn track(&mut self, event: JsValue) -> Result<(), JsError> {
+        let event: Event = from_js("event", event)?;
+        self.inner.track(event, now()).js()
     }
 
-    /// Sets the page's products (JSON array of `{id, title?, category?, price?}`); returns how many.
+    /// Sets the page's products (an array of `Candidate`); returns how many.
     #[wasm_bindgen(js_name = setProducts)]
-    pub fn set_products(&mut self, products: &str) -> Result<usize, JsError> {
-        self.products = parse("products", products)?;
+    pub fn set_products(&mut self, products: JsValue) -> Result<usize, JsError> {
+        self.products = from_js("products", products)?;
         Ok(self.products.len())
     }
 
-    /// Ranks: `placement` JSON `{placement: "forYou" | "similarTo" | …}`, candidates JSON array (or
-    /// `undefined` for the products set by `setProducts`), rules JSON; returns the results as JSON.
+    /// Ranks for a `Placement` the `Candidate`s given (or, when `null`/`undefined`, the products set by
+    /// `setProducts`) under `Rules` (`undefined`: the defaults); returns the `Ranked` results.
     pub fn rank(
         &mut self,
-        placement: &str,
-        candidates: Option<String>,
-        rules: &str,
-    ) -> Result<String, JsError> {
-        let placement: Placement = parse("placement", placement)?;
-        let rules: Rules = parse("rules", rules)?;
-        let ranked = match candidates {
-            Some(c) => {
-                let candidates: Vec<Candidate> = parse("candidates", &c)?;
-                self.inner.rank(&placement, &candidates, &rules, now())?
-            }
-            None => self.inner.rank(&placement, &self.products, &rules, now())?,
+        placement: JsValue,
+        candidates: JsValue,
+        rules: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let placement: Placement = from_js("placement", placement)?;
+        let rules: Rules = if given(&rules) {
+            from_js("rules", rules)?
+        } else {
+            Rules::default()
         };
-        json(&ranked)
+        let ranked = if given(&candidates) {
+            let candidates: Vec<Candidate> = from_js("candidates", candidates)?;
+            self.inner.rank(&placement, &candidates, &rules, now())
+        } else {
+            self.inner.rank(&placement, &self.products, &rules, now())
+        };
+        to_js(&ranked.js()?)
     }
 
-    /// The texts `rank` (with these candidates and search `queries`) or `pickCopy` (with these `copy`
-    /// texts) would encode on the CPU, history included, as JSON `[[key, text], …]`: a GPU encoder of the
-    /// same model encodes them first and hands the vectors to `putVectors`. `candidates`: JSON array, or
-    /// `undefined` for the products set by `setProducts`; `queries`, `copy`: JSON arrays of strings.
+    /// The texts `rank` (with these candidates, or the products when `null`, and search `queries`) or
+    /// `pickCopy` (with these `copy` texts) would encode on the CPU, history included, as `[key, text]`
+    /// pairs: a GPU encoder of the same model encodes them first and hands the vectors to `putVectors`.
     #[wasm_bindgen(js_name = pendingTexts)]
     pub fn pending_texts(
         &self,
-        candidates: Option<String>,
-        queries: &str,
-        copy: &str,
-    ) -> Result<String, JsError> {
-        let queries: Vec<String> = parse("queries", queries)?;
-        let copy: Vec<String> = parse("copy", copy)?;
-        let pending = match candidates {
-            Some(c) => {
-                let candidates: Vec<Candidate> = parse("candidates", &c)?;
-                self.inner.pending_texts(&candidates, &queries, &copy)
-            }
-            None => self.inner.pending_texts(&self.products, &queries, &copy),
-        };
-        json(&pending)
+        candidates: JsValue,
+        queries: Vec<String>,
+        copy: Vec<String>,
+    ) -> Result<JsValue, JsError> {
+        let candidates = self.candidates(candidates)?;
+        to_js(&self.inner.pending_texts(&candidates, &queries, &copy))
     }
 
-    /// Caches vectors from another backend: `keys` JSON array (from `pendingTexts`), `vectors` one
-    /// encoder-length vector per key, concatenated.
+    /// Caches vectors from another backend: `keys` from `pendingTexts`, `vectors` one encoder-length
+    /// vector per key, concatenated.
     #[wasm_bindgen(js_name = putVectors)]
-    pub fn put_vectors(&mut self, keys: &str, vectors: &[f32]) -> Result<(), JsError> {
-        let keys: Vec<String> = parse("keys", keys)?;
-        Ok(self.inner.put_vectors(keys, vectors)?)
+    pub fn put_vectors(&mut self, keys: Vec<String>, vectors: &[f32]) -> Result<(), JsError> {
+        self.inner.put_vectors(keys, vectors).js()
     }
 
-    /// Picks copy for a slot; `variants` JSON `[{id, text}]`, `options` JSON; returns the pick as JSON.
+    /// Picks copy for a slot among `CopyVariant`s under `CopyOptions` (`undefined`: the bandit with its
+    /// defaults); returns the `CopyPick`.
     #[wasm_bindgen(js_name = pickCopy)]
-    pub fn pick_copy(&mut self, slot: &str, variants: &str, options: &str) -> Result<String, JsError> {
-        let variants: Vec<CopyVariant> = parse("variants", variants)?;
-        let options: CopyOptions = parse("options", options)?;
-        json(
-            &self
-                .inner
-                .pick_copy(slot, &variants, options, now(), &mut self.rng)?,
-        )
+    pub fn pick_copy(&mut self, slot: &str, variants: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let variants: Vec<CopyVariant> = from_js("variants", variants)?;
+        let options: CopyOptions = if given(&options) {
+            from_js("options", options)?
+        } else {
+            CopyOptions::default()
+        };
+        let pick = self
+            .inner
+            .pick_copy(slot, &variants, options, now(), &mut self.rng)
+            .js()?;
+        to_js(&pick)
     }
 
-    /// Counts an outcome of a shown variant: `kind` is `click`, `add_to_cart` or `purchase`.
+    /// Counts an outcome of a shown variant: `kind` is `impression`, `click`, `add_to_cart` or `purchase`.
+    /// Counted only when the slot runs a registered experiment and this is the variant the device measures.
     #[wasm_bindgen(js_name = recordOutcome)]
     pub fn record_outcome(
         &mut self,
         slot: &str,
         report_variant: &str,
-        segment: u8,
         kind: &str,
         revenue: f64,
     ) -> Result<(), JsError> {
         let outcome = match kind {
-            "impression" => Outcome::Impression,
-            "click" => Outcome::Click,
-            "add_to_cart" => Outcome::AddToCart,
-            "purchase" => Outcome::Purchase { revenue },
+            "impression" => Interaction::Impression,
+            "click" => Interaction::Click,
+            "add_to_cart" => Interaction::AddToCart,
+            "purchase" => Interaction::Purchase { revenue },
             other => {
-                return Err(JsError::new(&format!(
+                return Err(js_error(Error::InvalidInput(format!(
                     "outcome `{other}` is not one of impression, click, add_to_cart, purchase"
-                )))
+                ))))
             }
         };
-        Ok(self.inner.record(slot, report_variant, segment, outcome)?)
+        self.inner.record(slot, report_variant, outcome, now()).js()
     }
 
     /// The session intent (unit length, zeros without history).
     pub fn intent(&mut self) -> Result<Vec<f32>, JsError> {
-        Ok(self.inner.intent(now())?)
+        self.inner.intent(now()).js()
     }
 
-    /// The shopper's own events as JSON `{version, events}`: `export()`, and what IndexedDB keeps.
+    /// The shopper's own events, a `HistorySnapshot`: `export()`, and what IndexedDB keeps.
     #[wasm_bindgen(js_name = exportHistory)]
-    pub fn export_history(&self) -> Result<String, JsError> {
-        json(&self.inner.history().snapshot())
+    pub fn export_history(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.history().snapshot())
     }
 
-    /// Restores a persisted history; returns how many damaged records were skipped.
+    /// Restores a persisted `HistorySnapshot` (or the JSON string earlier builds stored); returns how
+    /// many damaged records were skipped.
     #[wasm_bindgen(js_name = restoreHistory)]
-    pub fn restore_history(&mut self, snapshot: &str) -> Result<usize, JsError> {
-        Ok(self.inner.history_mut().restore(snapshot, now())?)
+    pub fn restore_history(&mut self, snapshot: JsValue) -> Result<usize, JsError> {
+        let json = persisted_json("history", snapshot)?;
+        self.inner.history_mut().restore(&json, now()).js()
     }
 
-    /// Forgets the history, encoded vectors and pending report counters.
-    pub fn clear(&mut self) {
+    /// Forgets the history, encoded vectors, pending counters, the local posterior and the A/B salt;
+    /// returns the fresh salt for the page's store to keep.
+    pub fn clear(&mut self) -> Vec<u8> {
         self.inner.clear();
+        self.inner.salt().to_vec()
     }
 
     /// Sets consent (false also when the Global Privacy Control signal is on): off wipes the counters.
@@ -213,36 +232,46 @@ impl WebVitrine {
         self.inner.set_consent(consent);
     }
 
-    /// The collector's `/v1/priors` JSON.
+    /// The collector's `/v1/priors` response text.
     #[wasm_bindgen(js_name = setPriors)]
     pub fn set_priors(&mut self, priors: &str) -> Result<(), JsError> {
-        Ok(self.inner.set_priors(priors)?)
+        self.inner.set_priors(priors).js()
     }
 
-    /// Pending counters and the ε budget, as JSON to persist until the next visit.
+    /// Pending counters and the ε budget (a `ReportState`), to persist until the next visit.
     #[wasm_bindgen(js_name = reportState)]
-    pub fn report_state(&self) -> Result<String, JsError> {
-        json(&self.inner.report_state())
+    pub fn report_state(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.report_state())
     }
 
-    /// Restores [`Self::report_state`].
+    /// Restores [`Self::report_state`] (or the JSON string earlier builds stored).
     #[wasm_bindgen(js_name = restoreReportState)]
-    pub fn restore_report_state(&mut self, state: &str) -> Result<(), JsError> {
-        Ok(self.inner.restore_report_state(state)?)
+    pub fn restore_report_state(&mut self, state: JsValue) -> Result<(), JsError> {
+        let json = persisted_json("report state", state)?;
+        self.inner.restore_report_state(&json).js()
     }
 
-    /// Builds one randomised report (JSON) from the pending counters; `undefined` when there is nothing
-    /// to send, no consent, or no ε left today.
-    #[wasm_bindgen(js_name = buildReport)]
-    pub fn build_report(&mut self) -> Result<Option<String>, JsError> {
-        self.inner
-            .build_report(now(), &mut self.rng)
-            .map(|r| json(&r))
-            .transpose()
+    /// The collector's `/v1/experiments` registry JSON text: only its experiments are counted.
+    #[wasm_bindgen(js_name = setRegistry)]
+    pub fn set_registry(&mut self, registry: &str) -> Result<(), JsError> {
+        self.inner.set_registry(registry).js()
     }
 
-    /// What runs: encoder, intent model, vector counts, history size (JSON).
-    pub fn diagnostics(&self) -> Result<String, JsError> {
-        json(&self.inner.diagnostics())
+    /// The device's stored ledger JSON text (`undefined` when none; damaged reads as spent).
+    #[wasm_bindgen(js_name = setLedger)]
+    pub fn set_ledger(&mut self, ledger: Option<String>) {
+        self.inner.set_ledger(ledger.as_deref(), now());
+    }
+
+    /// Builds the reports the ledger allows: `ledger` is the stored record's JSON text as read inside the
+    /// caller's readwrite transaction; returns `{reports, ledger}`, the ledger text to write back in it.
+    #[wasm_bindgen(js_name = buildReports)]
+    pub fn build_reports(&mut self, ledger: Option<String>) -> Result<JsValue, JsError> {
+        to_js(&self.inner.build_reports(ledger.as_deref(), now(), &mut self.rng))
+    }
+
+    /// What runs: encoder, intent model, vector counts, history size (`EngineDiagnostics`).
+    pub fn diagnostics(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.diagnostics())
     }
 }

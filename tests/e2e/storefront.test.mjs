@@ -3,7 +3,7 @@
 // Screenshots land in test-results/ as artifacts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDemo, newPage, shotPath } from './browser.mjs';
+import { openDemo, newPage, shotPath, demoReady, visitHash } from './browser.mjs';
 
 let demo;
 
@@ -14,19 +14,8 @@ after(async () => {
   await demo?.close();
 });
 
-async function ready(page, path = '') {
-  await page.goto(demo.url + path);
-  await page.waitForSelector('body[data-engine]', { timeout: 60_000 });
-  assert.equal(await page.getAttribute('body', 'data-engine'), 'ready', await page.textContent('#engine-status'));
-  await page.waitForSelector('body[data-updated]', { timeout: 60_000 });
-}
-
-/** Navigates and waits until the page has re-ranked after the resulting event. */
-async function visit(page, hash) {
-  const before = await page.getAttribute('body', 'data-updated');
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await page.waitForFunction((b) => document.body.dataset.updated !== b, before, { timeout: 30_000 });
-}
+const ready = (page, path = '') => demoReady(page, demo.url + path);
+const visit = (page, hash) => visitHash(page, hash);
 
 const christmasIds = (page, n) =>
   page.evaluate(async (n) => (await (await fetch('data/products.json')).json()).filter((p) => p.category === 'Christmas').slice(0, n).map((p) => p.id), n);

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDemo, newPage } from './browser.mjs';
+import { measure } from '../../scripts/bench-memory.mjs';
 
 let plain;
 let gpu;
@@ -46,17 +47,17 @@ test('WebGPU vectors match the CPU at cos >= 0.9999 (SwiftShader)', async () => 
       'x',
     ];
     const cpu = wasm.Encoder.fromBytes(bytes);
-    const engine = new wasm.Engine('{}', new Uint8Array(16).fill(1));
+    const engine = new wasm.Engine({}, new Uint8Array(16).fill(1));
     engine.loadEncoder(bytes);
     const backend = await wasm.GpuBackend.create(engine, bytes, 'webgpu');
-    const single = await backend.embed(JSON.stringify([texts[0]]));
-    const batch = await backend.embed(JSON.stringify(texts));
+    const single = await backend.embed([texts[0]]);
+    const batch = await backend.embed(texts);
     const ref = cpu.embed(texts);
     const d = cpu.dims;
     const cos = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
     const cosines = texts.map((_, i) => cos(batch.subarray(i * d, (i + 1) * d), ref.subarray(i * d, (i + 1) * d)));
     cosines.push(cos(single, ref.subarray(0, d)));
-    return { cosines, choice: JSON.parse(backend.choice()) };
+    return { cosines, choice: backend.choice() };
   });
   const worst = Math.min(...result.cosines);
   assert.ok(worst >= 0.9999, `cosines ${result.cosines}`);
@@ -66,6 +67,16 @@ test('WebGPU vectors match the CPU at cos >= 0.9999 (SwiftShader)', async () => 
   console.log(`GPU vs CPU cosines: min ${worst.toFixed(7)} over ${result.cosines.length}`);
   assert.deepEqual(page.errors, []);
   await page.close();
+});
+
+test('attaching the GPU does not copy the model into wasm memory again', async () => {
+  // The GPU's weights come from the encoder's own copy, one matrix at a time; handing the 23.6 MiB file
+  // over and parsing it again grew wasm memory (which never shrinks) by 11.9 MiB.
+  const row = await measure(gpu, 'minilm-l6-q8_0');
+  assert.equal(row.gpuError, undefined, row.gpuError);
+  const grown = (row.gpuAttached - row.cpuOnly) / 2 ** 20;
+  console.log(`wasm memory: ${(row.cpuOnly / 2 ** 20).toFixed(1)} MiB on the CPU, +${grown.toFixed(1)} MiB with the GPU`);
+  assert.ok(grown <= 2, `attaching the GPU grew wasm memory by ${grown.toFixed(1)} MiB`);
 });
 
 test("device: 'webgpu' encodes the catalog on the GPU and ranks as the CPU does", async () => {

@@ -1,6 +1,6 @@
 // Compiled by tests/e2e/types.test.mjs with `tsc --strict`: storefront code against the public types.
 // The `@ts-expect-error` lines prove the types reject misuse (tsc fails if one of them compiles).
-import { Vitrine, type Ranked, type CopyPick } from 'vitrine';
+import { Vitrine, VitrineError, type Ranked, type CopyPick, type ErrorCode, type Rules, type ReportState } from 'vitrine';
 
 export async function storefront(): Promise<void> {
   const v = await Vitrine.create({
@@ -10,7 +10,7 @@ export async function storefront(): Promise<void> {
     dtype: 'q8',
     consent: false,
     progress_callback: (e) => {
-      if (e.status === 'progress') console.log(e.name, e.loaded, e.total);
+      if (e.status === 'progress') console.log(e.name, e.file, e.loaded, e.total);
     },
     signal: new AbortController().signal,
   });
@@ -22,11 +22,31 @@ export async function storefront(): Promise<void> {
   await v.rerankSearch('mug', [{ id: '1', title: 'Mug' }]);
   const pick: CopyPick = await v.pickCopy('banner', [{ id: 'a', text: 'Hello' }], { mode: 'ab', holdout: 0.1 });
   await v.recordOutcome(pick, 'purchase', 12.5);
+  const counted: boolean = pick.counted;
+  const built: number = (await v.flushReports()).length;
   const history = await v.export();
   const last: number = history.events[0].ts;
   const diag = await v.diagnostics();
   const mode: 'indexeddb' | 'memory' = diag.persistence.mode;
-  console.log(why, last, mode);
+  const vectors: number = diag.catalogVectors;
+  const state: ReportState = (await v.reportPreview()).state;
+  const rules: Rules = { filters: { maxPrice: 20 }, boosts: [{ ids: ['1'], weight: 0.1 }], includeSeen: true };
+  console.log(why, last, mode, vectors, state.pending.length, rules, counted, built, diag.reporting[pick.slot]);
+  try {
+    await v.track({ type: 'view', productId: '' });
+  } catch (err) {
+    if (err instanceof VitrineError) {
+      const code: ErrorCode = err.code;
+      switch (code) {
+        case 'invalid_input':
+        case 'disposed':
+        case 'catalog':
+          break;
+        default:
+          console.log(code);
+      }
+    }
+  }
 
   // @ts-expect-error: not an event type
   await v.track({ type: 'hover', productId: '1' });
@@ -34,7 +54,16 @@ export async function storefront(): Promise<void> {
   await v.rank({ placement: 'similarTo' });
   // @ts-expect-error: not a device
   await Vitrine.create({ device: 'gpu' });
+  // @ts-expect-error: the privacy budget is the SDK's, not a page option
+  await Vitrine.create({ dailyEpsilon: 8 });
   // @ts-expect-error: the outcome kinds are closed
   await v.recordOutcome(pick, 'like');
-  v.dispose();
+  // @ts-expect-error: not a rule (the generated Rules type is closed)
+  await v.forYou({ rules: { limt: 3 } });
+  // @ts-expect-error: not an error code
+  const wrong: ErrorCode = 'oops';
+  // @ts-expect-error: a reason's eventType is an EventType
+  const reason: Ranked['reasons'][number] = { kind: 'event', eventType: 'hover', weight: 1 };
+  console.log(wrong, reason);
+  await v.dispose();
 }

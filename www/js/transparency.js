@@ -32,23 +32,22 @@ export async function renderTransparency(vitrine, { ranked, history, titleOf }) 
       r.reasons.length ? explain(r.reasons, titleOf) : 'No history yet: popular items.')),
   );
   const preview = await vitrine.reportPreview();
-  const cells = preview.state.counters;
-  const budget = preview.state.budget;
-  const spent = (budget.spent_micros ?? 0) / 1e6;
+  const cells = preview.state.pending;
+  const diag = await vitrine.diagnostics();
   $('report').replaceChildren(
     el('p', {}, preview.consent === 'granted'
-      ? `Consent given. Reports go to ${preview.collector ?? '(no collector configured)'}.`
+      ? `Consent given. Reports go to ${preview.collector ?? '(no collector configured)'}; sending: ${diag.transport ?? 'off'}.`
       : `Nothing is sent: consent ${preview.consent}.`),
-    el('p', {}, `Today’s privacy budget: ε ${spent.toFixed(1)} of ${(budget.daily_micros / 1e6).toFixed(1)} spent.`),
+    el('p', {}, `Registry: ${diag.registry}.`),
     cells.length
       ? el('table', { class: 'cells' },
         el('caption', {}, 'Counted on this device (never sent as is)'),
-        el('thead', {}, el('tr', {}, ['Slot', 'Variant', 'Segment', 'Shown', 'Clicks', 'Carts', 'Buys'].map((h) => el('th', { scope: 'col' }, h)))),
-        el('tbody', {}, cells.map(([k, c]) => el('tr', {}, [k.experiment, k.variant, k.segment, c.impressions, c.clicks, c.add_to_carts, c.purchases].map((v) => el('td', {}, String(v)))))))
-      : el('p', {}, 'No counters pending.'),
-    el('p', { class: 'note' }, 'A report holds, per slot, variant and segment, only the deepest step reached, ' +
-      'one-hot encoded and randomised on this device (optimized unary encoding, ε = 1 per entry). ' +
-      'No id, cookie, product, query or exact time is ever sent.'),
+        el('thead', {}, el('tr', {}, ['Experiment', 'Variant', 'Shown', 'Clicks', 'Carts', 'Buys'].map((h) => el('th', { scope: 'col' }, h)))),
+        el('tbody', {}, cells.map(([exp, p]) => el('tr', {}, [exp, p.variant, p.counters.impressions, p.counters.clicks, p.counters.add_to_carts, p.counters.purchases].map((v) => el('td', {}, String(v)))))))
+      : el('p', {}, `No counters pending. ${Object.entries(diag.reporting ?? {}).map(([k, v]) => `${k}: ${v}`).join('; ')}`),
+    el('p', { class: 'note' }, 'Only experiments registered on the collector are counted. A report holds, per experiment, only the ' +
+      'deepest step reached (and, for a bandit, which variant), randomised on this device (ε = 2 per report, at most 4 per day, ' +
+      'one report per experiment ever). No id, cookie, product, query, segment or exact time is ever sent.'),
   );
   $('send-report').hidden = !(preview.consent === 'granted' && preview.collector);
 }

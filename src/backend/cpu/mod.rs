@@ -1,4 +1,5 @@
-//! CPU matmul kernels for block-quantized weights (q8_0, q5_0, q4_0).
+//! The CPU backend: matmul kernels for block-quantized weights (q8_0, q5_0, q4_0), the layer ops on
+//! plain f32 rows ([`ops`]), and a forward pass executing a model's ops at once ([`forward`]).
 //!
 //! All three types are "one f16 scale per 32 weights times a small signed integer", so at load time
 //! [`PackedQ8`] re-expresses each of them exactly as an i8 per weight plus an f32 scale per block, and
@@ -13,10 +14,13 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+pub mod forward;
+mod linear;
 pub mod ops;
 mod q8;
 mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 
+pub use linear::Linear;
 pub use q8::{quantize_rows, Kernel, PackedQ8, QuantRows};

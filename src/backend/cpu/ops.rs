@@ -3,11 +3,22 @@
 //! because at query sizes (16 tokens) each tensor op's allocation and dispatch cost more than its
 //! arithmetic, and attention as tensors needs several transposing copies.
 
-/// `x ← LayerNorm(x + residual)` row by row (`h` features), with weight `w`, bias `b`, in f32.
-pub fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+use crate::error::{Error, Result};
+
+/// `x ← LayerNorm(x + residual)` row by row (`h` features), with weight `w`, bias `b`, in f32. Sizes
+/// that do not fit (`b`, `residual`, or a partial last row) are an error, and `x` is left unchanged.
+pub fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) -> Result<()> {
     let h = w.len();
-    if h == 0 || b.len() != h {
-        return;
+    Error::check_len("layer norm (bias)", h, b.len())?;
+    if let Some(r) = residual {
+        Error::check_len("layer norm (residual)", x.len(), r.len())?;
+    }
+    if h == 0 || x.len() % h != 0 {
+        return Err(Error::SizeMismatch {
+            what: format!("layer norm (whole rows of {h})"),
+            expected: x.len().next_multiple_of(h.max(1)),
+            found: x.len(),
+        });
     }
     if let Some(r) = residual {
         x.iter_mut().zip(r).for_each(|(a, r)| *a += r);
@@ -15,12 +26,13 @@ pub fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, w: &[f32], b: &[f
     for row in x.chunks_exact_mut(h) {
         let mean = sum(row) / h as f32;
         row.iter_mut().for_each(|v| *v -= mean);
-        let var = dot(row, row) / h as f32;
+        let var = lanes_dot(row, row) / h as f32;
         let inv = 1.0 / (var + eps).sqrt();
         for ((v, w), b) in row.iter_mut().zip(w).zip(b) {
             *v = *v * inv * w + b;
         }
     }
+    Ok(())
 }
 
 /// GELU (the erf form, as BERT's `gelu`) in place: `x · (1 + erf(x / √2)) / 2`.
@@ -59,7 +71,8 @@ pub fn erf(x: f32) -> f32 {
 
 /// Multi-head self-attention. `qkv` holds `batch × seq` rows of `[query | key | value]` (`3 · heads ·
 /// d` values each); `mask` is an additive `batch × seq` key mask (0 or a large negative), `None`
-/// when nothing is padded. Writes `batch × seq` rows of `heads · d` context values into `out`.
+/// when nothing is padded. Writes `batch × seq` rows of `heads · d` context values into `out`; a
+/// slice of another size is an error (and `out` is left unchanged).
 pub fn attention(
     qkv: &[f32],
     batch: usize,
@@ -68,11 +81,12 @@ pub fn attention(
     d: usize,
     mask: Option<&[f32]>,
     out: &mut [f32],
-) {
+) -> Result<()> {
     let h = heads * d;
-    let bad_mask = mask.is_some_and(|m| m.len() != batch * seq);
-    if qkv.len() != batch * seq * 3 * h || out.len() != batch * seq * h || bad_mask {
-        return;
+    Error::check_len("attention (qkv)", batch * seq * 3 * h, qkv.len())?;
+    Error::check_len("attention (out)", batch * seq * h, out.len())?;
+    if let Some(m) = mask {
+        Error::check_len("attention (mask)", batch * seq, m.len())?;
     }
     let scale = 1.0 / (d as f32).sqrt();
     let mut p = vec![0f32; seq];
@@ -86,7 +100,7 @@ pub fn attention(
                 let mut max = f32::NEG_INFINITY;
                 for (j, pj) in p.iter_mut().enumerate() {
                     let k = &rows[j * 3 * h + ko..][..d];
-                    let s = dot(q, k) * scale + keep.map_or(0.0, |m| m[j]);
+                    let s = lanes_dot(q, k) * scale + keep.map_or(0.0, |m| m[j]);
                     *pj = s;
                     max = max.max(s);
                 }
@@ -106,6 +120,7 @@ pub fn attention(
             }
         }
     }
+    Ok(())
 }
 
 /// Eight independent partial sums: the compiler may keep them in SIMD lanes (it may not reorder one
@@ -126,10 +141,15 @@ fn sum(x: &[f32]) -> f32 {
     lanes_total(acc) + tail
 }
 
-/// `Σ aᵢ·bᵢ` over the shorter length, in eight lanes (vectorised; see `lanes_total`).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+/// `Σ aᵢ·bᵢ` in eight lanes (vectorised; see `lanes_total`); slices of two lengths are an error.
+pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
+    Error::check_len("dot", a.len(), b.len())?;
+    Ok(lanes_dot(a, b))
+}
+
+/// [`dot`] of slices the kernels above cut to one length themselves.
+fn lanes_dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca

@@ -165,6 +165,8 @@ fn round_scaled(row: &[f32], inv: f32, q: &mut [i16]) {
 pub struct PackedQ8 {
     n: usize,
     k: usize,
+    /// The GGUF type it was repacked from: [`PackedQ8::ggml_blocks`] writes its blocks back exactly.
+    dtype: GgmlDType,
     qs: Vec<i8>,
     scales: Vec<f32>,
     kernel: Kernel,
@@ -198,23 +200,48 @@ impl PackedQ8 {
         Some(Self {
             n,
             k,
+            dtype: w.dtype(),
             qs,
             scales,
             kernel: Kernel::best(),
         })
     }
 
+    /// The GGUF blocks this matrix was repacked from, byte for byte (the repacking is exact both ways:
+    /// each f32 scale came from an f16, each integer from its bits): what the GPU kernels read, so
+    /// the model file need not be kept or read twice to upload them.
+    pub fn ggml_blocks(&self) -> Vec<u8> {
+        let block_bytes = match self.dtype {
+            GgmlDType::Q8_0 => 34,
+            GgmlDType::Q5_0 => 22,
+            _ => 18,
+        };
+        let mut out = Vec::with_capacity(self.scales.len() * block_bytes);
+        for (q, &d) in self.qs.chunks_exact(BLOCK).zip(&self.scales) {
+            out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+            pack_block(self.dtype, q, &mut out);
+        }
+        out
+    }
+
+    /// The GGUF type the weights came from (q8_0, q5_0 or q4_0).
+    pub fn dtype(&self) -> GgmlDType {
+        self.dtype
+    }
+
     /// Stacks matrices with the same `k` into one (outputs in order), so projections of the same input
     /// (attention's query, key and value) run as one matmul: the activations are quantized and
-    /// loaded once and every tile is full. `None` if the widths differ or `parts` is empty.
+    /// loaded once and every tile is full. `None` if the widths or the GGUF types differ (one type per
+    /// matrix keeps [`PackedQ8::ggml_blocks`] exact) or `parts` is empty.
     pub fn concat(parts: &[&PackedQ8]) -> Option<Self> {
-        let k = parts.first()?.k;
-        if parts.iter().any(|p| p.k != k) {
+        let (k, dtype) = (parts.first()?.k, parts[0].dtype);
+        if parts.iter().any(|p| p.k != k || p.dtype != dtype) {
             return None;
         }
         Some(Self {
             n: parts.iter().map(|p| p.n).sum(),
             k,
+            dtype,
             qs: parts.iter().flat_map(|p| p.qs.iter().copied()).collect(),
             scales: parts.iter().flat_map(|p| p.scales.iter().copied()).collect(),
             kernel: parts[0].kernel,
@@ -333,6 +360,24 @@ fn unpack_block(dtype: GgmlDType, b: &[u8], q: &mut [i8]) {
                 q[j] = ((qs[j] & 0x0f) | h0) as i8 - 16;
                 q[j + 16] = ((qs[j] >> 4) | h1) as i8 - 16;
             }
+        }
+        _ => {}
+    }
+}
+
+/// The inverse of [`unpack_block`]: appends the bytes after the scale of one block of 32 integers
+/// (each within its type's range, as `unpack_block` left it).
+fn pack_block(dtype: GgmlDType, q: &[i8], out: &mut Vec<u8>) {
+    match dtype {
+        GgmlDType::Q8_0 => out.extend(q.iter().map(|&v| v as u8)),
+        GgmlDType::Q4_0 => out.extend((0..16).map(|j| (q[j] + 8) as u8 | ((q[j + 16] + 8) as u8) << 4)),
+        GgmlDType::Q5_0 => {
+            let u = |v: i8| (v + 16) as u8;
+            let qh = (0..16).fold(0u32, |h, j| {
+                h | u32::from(u(q[j]) >> 4) << j | u32::from(u(q[j + 16]) >> 4) << (j + 16)
+            });
+            out.extend_from_slice(&qh.to_le_bytes());
+            out.extend((0..16).map(|j| (u(q[j]) & 0x0f) | (u(q[j + 16]) & 0x0f) << 4));
         }
         _ => {}
     }

@@ -19,13 +19,18 @@ impl Attention {
 
     /// The parameter uniform for `heads` heads of `d` values, or why the kernel cannot run them.
     pub fn params(ctx: &GpuContext, heads: usize, d: usize) -> Result<wgpu::Buffer> {
-        if d == 0 || d > WG || WG % d != 0 {
+        Ok(ctx.uniform("attention", Self::words(heads, d)?))
+    }
+
+    /// The words of [`Attention::params`].
+    pub fn words(heads: usize, d: usize) -> Result<[u32; 4]> {
+        if heads == 0 || d == 0 || d > WG || WG % d != 0 {
             return Err(Error::GpuUnsupported(format!(
                 "attention heads of {d} values (the kernel takes divisors of {WG})"
             )));
         }
         let scale = 1.0 / (d as f32).sqrt();
-        Ok(ctx.uniform("attention", [heads as u32, d as u32, scale.to_bits(), 0]))
+        Ok([heads as u32, d as u32, scale.to_bits(), 0])
     }
 
     /// Records attention for the forward's rows: `qkv` holds rows of `3 · heads · d`, `mask` one

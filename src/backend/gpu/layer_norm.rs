@@ -7,6 +7,7 @@ pub struct LayerNorm(Kernel);
 
 /// One LayerNorm's parameters on the GPU: weight and bias in one buffer, and `h`, `eps`.
 pub struct LayerNormWeights {
+    h: usize,
     gb: wgpu::Buffer,
     params: wgpu::Buffer,
     params_no_residual: wgpu::Buffer,
@@ -19,11 +20,19 @@ impl LayerNormWeights {
         let h = weight.len() as u32;
         let gb: Vec<f32> = weight.iter().chain(bias).copied().collect();
         Self {
+            h: weight.len(),
             gb: ctx.storage(name, &gb),
             params: ctx.uniform(name, [h, eps.to_bits(), 1, 0]),
             params_no_residual: ctx.uniform(name, [h, eps.to_bits(), 0, 0]),
             dummy: ctx.scratch(name, 4),
         }
+    }
+}
+
+impl LayerNormWeights {
+    /// Features per row.
+    pub fn h(&self) -> usize {
+        self.h
     }
 }
 

@@ -75,6 +75,14 @@ impl Matmul {
     }
 }
 
+/// A weight matrix `[n, k]` as GGUF blocks of one type, row after row (borrowed, for an upload).
+pub struct Blocks<'a> {
+    pub block: BlockType,
+    pub n: usize,
+    pub k: usize,
+    pub bytes: &'a [u8],
+}
+
 /// A weight matrix `[n, k]` on the GPU: its GGUF blocks as stored, its bias, and the parameters of
 /// where its outputs go (`ldy` floats per output row, starting at column `col_off`).
 pub struct QWeight {
@@ -101,23 +109,38 @@ impl QWeight {
         let block = BlockType::of(w.dtype()).ok_or_else(|| {
             Error::GpuUnsupported(format!("`{name}` is {:?}, which has no GPU kernel", w.dtype()))
         })?;
+        let blocks = Blocks {
+            block,
+            n,
+            k,
+            bytes: &w.data()?,
+        };
+        Self::from_blocks(ctx, name, blocks, bias, ldy, col_off)
+    }
+
+    /// Uploads a weight from its GGUF blocks (see [`QWeight::upload`]).
+    pub fn from_blocks(
+        ctx: &GpuContext,
+        name: &str,
+        w: Blocks<'_>,
+        bias: &[f32],
+        ldy: usize,
+        col_off: usize,
+    ) -> Result<Self> {
+        let Blocks { block, n, k, bytes } = w;
         if k % 32 != 0 || bias.len() != n || col_off + n > ldy {
             return Err(Error::InvalidInput(format!(
                 "`{name}`: [{n}, {k}] does not fit the GPU matmul"
             )));
         }
-        let mut bytes = w.data()?.into_owned();
         if bytes.len() != n * k / 32 * block.block_bytes() {
             return Err(Error::InvalidInput(format!(
                 "`{name}`: block data has the wrong length"
             )));
         }
         // Whole words, plus one spare word for the shader's unaligned read of the last block.
-        bytes.resize(bytes.len().next_multiple_of(4) + 4, 0);
-        let words: Vec<u32> = bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut words = vec![0u32; bytes.len().div_ceil(4) + 1];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         let params = [n as u32, k as u32, ldy as u32, col_off as u32];
         Ok(Self {
             block,

@@ -10,7 +10,7 @@
 //! ([`GpuContext::failure`]) so that callers can fall back to the CPU path.
 
 pub mod attention;
-pub mod encoder;
+mod forward;
 pub mod gelu;
 mod kernel;
 pub mod layer_norm;
@@ -19,7 +19,7 @@ pub mod pool;
 
 use std::sync::{Arc, Mutex};
 
-pub use encoder::GpuEncoder;
+pub use forward::GpuWeights;
 pub use kernel::{BindGroups, Forward};
 pub use wgpu;
 use wgpu::util::DeviceExt;
@@ -204,6 +204,22 @@ impl GpuContext {
         staging: &wgpu::Buffer,
         floats: usize,
     ) -> Result<Vec<f32>> {
+        let record = |pass: &mut wgpu::ComputePass<'_>| {
+            record(pass);
+            Ok(())
+        };
+        self.try_run_and_read(record, src, staging, floats).await
+    }
+
+    /// [`GpuContext::run_and_read`] for a `record` that may fail: then nothing is submitted and its
+    /// error is returned.
+    pub async fn try_run_and_read(
+        &self,
+        record: impl FnOnce(&mut wgpu::ComputePass<'_>) -> Result<()>,
+        src: &wgpu::Buffer,
+        staging: &wgpu::Buffer,
+        floats: usize,
+    ) -> Result<Vec<f32>> {
         if let Some(f) = self.failure() {
             return Err(Error::Gpu(f));
         }
@@ -211,14 +227,18 @@ impl GpuContext {
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let mut enc = self.device.create_command_encoder(&Default::default());
-        {
+        let recorded = {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            record(&mut pass);
+            record(&mut pass)
+        };
+        if recorded.is_ok() {
+            enc.copy_buffer_to_buffer(src, 0, staging, 0, bytes);
+            self.queue.submit([enc.finish()]);
         }
-        enc.copy_buffer_to_buffer(src, 0, staging, 0, bytes);
-        self.queue.submit([enc.finish()]);
         let oom = memory.pop().await;
-        if let Some(e) = validation.pop().await.or(oom) {
+        let scoped = validation.pop().await.or(oom);
+        recorded?;
+        if let Some(e) = scoped {
             return Err(Error::Gpu(e.to_string()));
         }
         let (tx, rx) = futures_channel::oneshot::channel();

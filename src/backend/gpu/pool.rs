@@ -16,12 +16,17 @@ impl Pool {
 
     /// The parameter uniform for `h` features, or why the kernel cannot pool them.
     pub fn params(ctx: &GpuContext, h: usize) -> Result<wgpu::Buffer> {
+        Ok(ctx.uniform("pool", Self::words(h)?))
+    }
+
+    /// The words of [`Pool::params`].
+    pub fn words(h: usize) -> Result<[u32; 4]> {
         if h == 0 || h > MAX_HIDDEN {
             return Err(Error::GpuUnsupported(format!(
                 "pooling {h} features (the kernel takes up to {MAX_HIDDEN})"
             )));
         }
-        Ok(ctx.uniform("pool", [h as u32, 0, 0, 0]))
+        Ok([h as u32, 0, 0, 0])
     }
 
     /// Records pooling of `hidden` (the forward's rows) under `mask` into `out` (`batch` rows).

@@ -1,13 +1,13 @@
-//! One `Linear` layer: q8_0/q5_0/q4_0 weights run on Vitrine's own kernels
-//! ([`crate::backend::cpu`]); every other type (float, k-quants) on candle's `QMatMul`, so a model
-//! file may still mix precisions per tensor.
+//! One `Linear` layer: q8_0/q5_0/q4_0 weights run on Vitrine's own kernels (the CPU backend's
+//! [`PackedQ8`]); every other type (float, k-quants) on candle's `QMatMul`, so a model file may still
+//! mix precisions per tensor.
 
 use std::cell::RefCell;
 
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
 
-use crate::backend::cpu::{quantize_rows, PackedQ8, QuantRows};
+use super::{quantize_rows, PackedQ8, QuantRows};
 
 #[derive(Debug, Clone)]
 enum Weight {
@@ -86,6 +86,25 @@ impl Linear {
     /// Output features.
     pub fn out_dim(&self) -> usize {
         self.out_dim
+    }
+
+    /// Input features.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
+    }
+
+    /// The bias, if the layer has one.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// The weights in Vitrine's packed form (q8_0, q5_0, q4_0), whose GGUF blocks the GPU kernels
+    /// read; `None` for the types that run on candle.
+    pub fn packed(&self) -> Option<&PackedQ8> {
+        match &self.weight {
+            Weight::Packed(p) => Some(p),
+            Weight::Candle(_) => None,
+        }
     }
 
     /// `m` rows of `in_dim` values in, `m` rows of `out_dim` out (row-major).
