@@ -158,8 +158,8 @@ export interface VitrineOptions extends EngineConfig {
 
 /**
  * A product offered for ranking; other fields are ignored. `title` is encoded on the device when the
- * catalog file has no vector for `id`; with a `sessionModel`, forYou also scores the title's word overlap
- * with recent products: a candidate without a title gets none, so pass titles for all or for none.
+ * catalog file has no vector for `id`; forYou also scores the title's word overlap with recent products
+ * (with or without a `sessionModel`): a candidate without a title gets none, so pass titles for all or none.
  */
 export type Candidate = CoreCandidate & { [extra: string]: unknown };
 

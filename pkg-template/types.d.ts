@@ -336,6 +336,10 @@ productId?: string,
  */
 query?: string, 
 /**
+ * For `words` reasons: the shared title words, rarest in the catalog first (at most three).
+ */
+words?: Array<string>, 
+/**
  * Share of the score, in [0, 1]; an item's reasons sum to 1.
  */
 weight: number, };
@@ -343,7 +347,7 @@ weight: number, };
 /**
  * What a reason points at.
  */
-export type ReasonKind = "event" | "query" | "product" | "position" | "recency";
+export type ReasonKind = "event" | "words" | "query" | "product" | "position" | "recency";
 
 /**
  * A copy variant as the page passes it.

@@ -45,7 +45,7 @@ fn model_bytes() -> &'static [u8] {
 
 fn session_bytes() -> &'static [u8] {
     static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BYTES.get_or_init(|| std::fs::read("models/session-beauty.gguf").expect("models/ (scripts/setup.sh)"))
+    BYTES.get_or_init(|| std::fs::read("research/session-beauty.gguf").expect("research/session-beauty.gguf"))
 }
 
 /// A small catalog: ids `p0`…, unit vectors spread over `DIMS` dimensions (no encoder needed).

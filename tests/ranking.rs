@@ -102,16 +102,35 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
         ids(&out)
     );
 
-    // Reference: the documented zero-shot intent, weight 0.7^age for views, computed independently here.
+    // Reference: the documented zero-shot score (models/README.md), computed independently here: the
+    // cosine to the mean of the views' vectors weighted DECAY^age, plus LEXICAL × Σ LEXICAL_DECAY^age ·
+    // the TF-IDF cosine of the view's title with the candidate's (word weights over the candidates).
+    const DECAY: f32 = 0.7;
+    const LEXICAL: f32 = 1.5;
+    const LEXICAL_DECAY: f32 = 0.8;
     let vecs = title_vectors(&cands);
     let mut intent = vec![0f32; 384];
     for (age, c) in viewed.iter().rev().enumerate() {
         let i = cands.iter().position(|x| x.id == c.id).unwrap();
         for (o, x) in intent.iter_mut().zip(&vecs[i]) {
-            *o += 0.7f32.powi(age as i32) * x;
+            *o += DECAY.powi(age as i32) * x;
         }
     }
-    let mut reference: Vec<(usize, f32)> = vecs.iter().map(|x| dot(&intent, x)).enumerate().collect();
+    let norm = dot(&intent, &intent).sqrt();
+    let titles: Vec<&str> = cands.iter().map(|c| c.title.as_deref().unwrap()).collect();
+    let words = |title: &str| -> f32 {
+        let views = viewed.iter().rev().map(|c| c.title.as_deref().unwrap());
+        views
+            .enumerate()
+            .map(|(age, v)| LEXICAL_DECAY.powi(age as i32) * tfidf_cosine(&titles, v, title))
+            .sum()
+    };
+    let mut reference: Vec<(usize, f32)> = vecs
+        .iter()
+        .zip(&titles)
+        .map(|(x, t)| dot(&intent, x) / norm + LEXICAL * words(t))
+        .enumerate()
+        .collect();
     reference.sort_by(|a, b| b.1.total_cmp(&a.1));
     // forYou leaves out what the shopper already saw.
     let seen = |i: &usize| viewed.iter().any(|c| c.id == cands[*i].id);
@@ -139,7 +158,11 @@ fn for_you_follows_the_session_and_matches_a_brute_force_reference() {
     for r in &out {
         let total: f32 = r.reasons.iter().map(|x| x.weight).sum();
         assert!((total - 1.0).abs() < 1e-4, "reasons of {} sum to {total}", r.id);
-        assert!(r.reasons.iter().all(|x| x.kind == ReasonKind::Event));
+        // The views that drove the score: by their vectors (`event`) or by shared title words (`words`).
+        assert!(r
+            .reasons
+            .iter()
+            .all(|x| matches!(x.kind, ReasonKind::Event | ReasonKind::Words)));
         assert!(r
             .reasons
             .iter()
@@ -290,7 +313,7 @@ fn tfidf_cosine(catalog: &[&str], a: &str, b: &str) -> f32 {
 fn for_you_uses_the_session_model_when_one_is_loaded() {
     let cands = candidates();
     let mut v = engine();
-    let bytes = std::fs::read("models/session-beauty.gguf").unwrap();
+    let bytes = std::fs::read("research/session-beauty.gguf").unwrap();
     v.set_session_model(vitrine::SessionModel::from_gguf_bytes(&bytes).unwrap())
         .unwrap();
     assert!(v.diagnostics().intent_model.starts_with("session model"));
@@ -393,15 +416,15 @@ fn vectors_from_another_backend_replace_cpu_encoding() {
             ..c.clone()
         })
         .collect();
+    // The reference encodes each id's twin title itself (a first call with the swapped titles), then
+    // ranks the same titles as `v`: the word overlap reads titles, not vectors.
     let mut reference = engine();
-    for (i, c) in viewed.iter().enumerate() {
-        let twin = swapped.iter().find(|s| s.id == c.id).unwrap();
-        reference
-            .track(event(EventKind::View, twin, NOW - 60_000.0 * (5 - i) as f64), NOW)
-            .unwrap();
-    }
-    let expected = reference
+    reference
         .rank(&Placement::ForYou, &swapped, &Rules::default(), NOW)
+        .unwrap();
+    view_five_christmas_items(&mut reference, &cands);
+    let expected = reference
+        .rank(&Placement::ForYou, &cands, &Rules::default(), NOW)
         .unwrap();
     assert_eq!(ids(&out), ids(&expected));
 

@@ -91,8 +91,11 @@ fn a_full_cache_keeps_the_history_the_current_rank_needs() {
     };
     let out = v.rank(&Placement::ForYou, &candidates, &rules, NOW).unwrap();
     let ids: Vec<&str> = out.iter().map(|r| r.id.as_str()).collect();
+    // The old cache gave the page's order (no Christmas item). The zero-shot default's word overlap may
+    // lift one kitchen item: over these 10 candidates "SET OF" is rare, and a viewed title has it.
+    let xmas = ids.iter().filter(|id| id.starts_with('x')).count();
     assert!(
-        ids.iter().all(|id| id.starts_with('x')),
+        xmas >= 4 && ids[0].starts_with('x'),
         "forYou after three Christmas views: {ids:?}"
     );
     assert!(

@@ -1,5 +1,5 @@
-//! Sequential recommendation data sets (`sequential_data.txt` + one `*_items.tsv`) and their item text
-//! vectors, encoded once per encoder and cached.
+//! Sequential recommendation data sets (`sequential_data.txt` + one `*_items.tsv`, optionally
+//! `timestamps.txt`) and their item text vectors, encoded once per encoder and cached.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +18,20 @@ pub struct Dataset {
     pub item_ids: Vec<String>,
     /// What gets encoded per item: the title, or the asin where the title is empty (see [`Dataset::load`]).
     pub texts: Vec<String>,
+    /// The `price` column, per item (all `None` without it).
+    pub prices: Vec<Option<f32>>,
     pub seqs: Vec<Vec<u32>>,
+    /// Unix seconds of each interaction, per user, from `timestamps.txt` (same lines as
+    /// `sequential_data.txt`); `None` without the file.
+    pub times: Option<Vec<Vec<i64>>>,
 }
 
 impl Dataset {
     /// Reads `dir/sequential_data.txt` (`user item item …`) and the one `dir/*_items.tsv`
-    /// (header `item_id<TAB>asin<TAB>title`). Items without a title are encoded as their asin: a
-    /// meaningless but distinct text, so they keep distinct vectors (7 of Beauty's 12,101 items).
+    /// (header `item_id<TAB>asin<TAB>title`; `asin` and `price` columns are optional). Items without a
+    /// title are encoded as their asin (else their id): a meaningless but distinct text, so they keep
+    /// distinct vectors (7 of Beauty's 12,101 items). `dir/timestamps.txt`, when present, gives each
+    /// interaction's time (`user secs secs …`, line for line).
     pub fn load(dir: &Path) -> Result<Self> {
         let tsvs: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
@@ -42,16 +49,18 @@ impl Dataset {
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
         let col = |n: &str| header.iter().position(|h| h.trim() == n);
-        let (Some(ci), Some(ca), Some(ct)) = (col("item_id"), col("asin"), col("title")) else {
-            bail!("{}: header must name item_id, asin and title", tsv.display());
+        let (Some(ci), Some(ct)) = (col("item_id"), col("title")) else {
+            bail!("{}: header must name item_id and title", tsv.display());
         };
-        let (mut item_ids, mut texts) = (Vec::new(), Vec::new());
+        let (ca, cp) = (col("asin").unwrap_or(ci), col("price"));
+        let (mut item_ids, mut texts, mut prices) = (Vec::new(), Vec::new(), Vec::new());
         for line in lines.filter(|l| !l.trim().is_empty()) {
             let f: Vec<&str> = line.split('\t').collect();
             let get = |i: usize| f.get(i).map(|s| s.trim()).unwrap_or("");
             let title = if get(ct).is_empty() { get(ca) } else { get(ct) };
             item_ids.push(get(ci).to_string());
             texts.push(title.to_string());
+            prices.push(cp.and_then(|c| get(c).parse::<f32>().ok()).filter(|p| *p > 0.0));
         }
         let index: HashMap<&str, u32> = item_ids
             .iter()
@@ -79,6 +88,7 @@ impl Dataset {
                 .collect::<Result<Vec<u32>>>()?;
             seqs.push(seq);
         }
+        let times = read_times(&dir.join("timestamps.txt"), &seqs)?;
         let name = dir
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -87,13 +97,48 @@ impl Dataset {
             name,
             item_ids: item_ids.clone(),
             texts,
+            prices,
             seqs,
+            times,
         })
+    }
+
+    /// Drops every user's last item (and its time): `vitrine train` does so first, so that it cannot
+    /// read a test target; the validation target becomes each user's last item.
+    pub fn drop_last_items(&mut self) {
+        self.seqs.iter_mut().for_each(|s| {
+            s.pop();
+        });
+        for t in self.times.iter_mut().flatten() {
+            t.pop();
+        }
     }
 
     pub fn n_items(&self) -> usize {
         self.item_ids.len()
     }
+}
+
+/// `timestamps.txt` (if present) checked against the sequences' lengths.
+fn read_times(path: &Path, seqs: &[Vec<u32>]) -> Result<Option<Vec<Vec<i64>>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let times = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().skip(1).map(str::parse).collect())
+        .collect::<Result<Vec<Vec<i64>>, _>>()
+        .with_context(|| format!("{}: not whole seconds", path.display()))?;
+    let fits = times.len() == seqs.len() && times.iter().zip(seqs).all(|(t, s)| t.len() == s.len());
+    if !fits {
+        bail!(
+            "{}: its lines must match sequential_data.txt's, item for item",
+            path.display()
+        );
+    }
+    Ok(Some(times))
 }
 
 /// Where a command gets its item vectors: `--encoder`, `--vectors`, `--cache-dir` (shared by `eval` and

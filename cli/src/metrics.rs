@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct Case<'a> {
     pub history: &'a [u32],
     pub target: u32,
+    /// Unix seconds of each history item, where the data has them.
+    pub times: Option<&'a [i64]>,
 }
 
 /// The 0-based rank of `target` among all items except `history` (the target itself stays a candidate

@@ -1,10 +1,12 @@
 //! `vitrine train`: fits the session model (`vitrine::model::session`) on users' training prefixes with
-//! a softmax over items' adapted text vectors (sampled or full), selects the epoch by validation
-//! NDCG@10, and writes the f32 and q8_0 model files; it can resume from (or grow) a model file.
+//! a softmax over items' adapted text vectors (sampled or full), selects epochs, phases and the score's
+//! mixes by validation NDCG@10, and writes the q8_0 and f32 model files and a model card; it can resume
+//! from (or grow) a model file.
 //!
-//! Leak-free by construction: per user the last two items (validation and test targets) never enter a
-//! training batch; the validation target only picks the epoch. Deterministic given `--seed` (our own
-//! seeded RNG for initialisation, batch order and dropout; candle's CPU kernels are deterministic).
+//! Leak-free by construction: each user's last item (the test target) is dropped as the data is read,
+//! and the validation target (the new last) never enters a training batch: it only chooses. Deterministic
+//! given `--seed` (our own seeded RNG for initialisation, batch order and dropout; candle's CPU kernels
+//! are deterministic); phases end on validation, never on the clock.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use vitrine::model::gguf::ModelFile;
@@ -21,10 +23,22 @@ use vitrine::model::session::SessionConfig;
 use vitrine::model::session_file::write_session_model;
 use vitrine::model::SessionModel;
 
+use crate::card::{write_card, PhaseLog};
 use crate::data::{Dataset, VectorArgs};
-use crate::eval::{cases, session_metrics, train_prefix, Split};
+use crate::eval::{cases_back, session_metrics};
 use crate::init::initial_vars;
 use crate::trainer::Trainer;
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum Schedule {
+    /// The default recipe: explore at `--lr` with sampled negatives until validation stops improving
+    /// (at most `--epochs`), anneal along a cosine with the newest targets weighted, then try the full
+    /// softmax; each phase starts from the best model so far and is kept only if it beats it.
+    Auto,
+    /// One phase: `--epochs` at `--lr` (cosine to `--lr-min` if given), `--patience`, `--negatives`,
+    /// `--recent-decay`, `--temperature` as given (the staged runs of `regenerate-models.sh`).
+    Fixed,
+}
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -35,24 +49,27 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub vectors: VectorArgs,
-    /// Epochs; 0 (with `--init`) keeps that model's weights and only chooses the score mixes.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_enum, default_value = "auto")]
+    pub schedule: Schedule,
+    /// Most epochs of the first phase (`auto`) or of the run (`fixed`); 0 (with `--init`) keeps that
+    /// model's weights and only chooses the score mixes.
+    #[arg(long, default_value_t = 12)]
     pub epochs: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     pub width: usize,
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub heads: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 256)]
     pub ffn: usize,
     #[arg(long, default_value_t = 20)]
     pub max_len: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     pub out_dims: usize,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 512)]
     pub adapter_hidden: usize,
     /// Cosine scores with a softmax temperature (else raw dot products, temperature 1).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -77,15 +94,11 @@ pub struct TrainArgs {
     pub batch: usize,
     /// `content_mix` values tried on the validation split after training (the best is kept); "0"
     /// leaves the newest step's raw text similarity out of the score.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0,0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "0,0.05,0.1,0.15,0.2,0.3")]
     pub content_mix: Vec<f32>,
     /// `lexical_mix` values tried on the validation split after `content_mix` (the best is kept, with
     /// its decay); "0" leaves the title word overlap out of the score.
-    #[arg(long, value_delimiter = ',', default_value = "0,0.1,0.15,0.2,0.25,0.3")]
+    #[arg(long, value_delimiter = ',', default_value = "0,0.1,0.15,0.2,0.3")]
     pub lexical_mix: Vec<f32>,
     /// `lexical_decay` values tried with each nonzero `lexical_mix`: each older step's share of the
     /// word overlap relative to the next newer one (0: the newest step alone).
@@ -109,6 +122,68 @@ pub struct TrainArgs {
     pub recent_decay: f64,
 }
 
+/// One phase of training: its epochs run from the best model so far, with a fresh optimiser.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: &'static str,
+    pub epochs: usize,
+    pub lr: f64,
+    /// Cosine decay per update from `lr` towards this.
+    pub lr_min: Option<f64>,
+    pub negatives: usize,
+    pub recent_decay: f64,
+    pub temperature: f64,
+    /// Epochs without a better validation NDCG@10 before the phase ends.
+    pub patience: usize,
+}
+
+/// The phases `args` ask for (see [`Schedule`]).
+fn phases(args: &TrainArgs) -> Vec<Phase> {
+    let fixed = Phase {
+        name: "train",
+        epochs: args.epochs,
+        lr: args.lr,
+        lr_min: args.lr_min,
+        negatives: args.negatives,
+        recent_decay: args.recent_decay,
+        temperature: args.temperature,
+        patience: args.patience,
+    };
+    if args.schedule == Schedule::Fixed {
+        return vec![fixed];
+    }
+    // Measured on Beauty (BENCHMARKS.md): a constant rate finds the shape, a decaying one with the
+    // newest targets weighted refines it (+10 %), the full softmax adds the last few per cent.
+    vec![
+        Phase {
+            name: "explore",
+            patience: 1,
+            recent_decay: 1.0,
+            lr_min: None,
+            ..fixed.clone()
+        },
+        Phase {
+            name: "anneal",
+            epochs: 6,
+            lr: args.lr / 2.0,
+            lr_min: Some(1e-5),
+            recent_decay: 0.7,
+            patience: 2,
+            ..fixed.clone()
+        },
+        Phase {
+            name: "full softmax",
+            epochs: 2,
+            lr: args.lr / 6.0,
+            lr_min: Some(1e-5),
+            negatives: 0,
+            recent_decay: 0.7,
+            patience: 1,
+            ..fixed
+        },
+    ]
+}
+
 fn write_models(
     cfg: &SessionConfig,
     tensors: &BTreeMap<String, Tensor>,
@@ -128,8 +203,7 @@ fn write_models(
     Ok(())
 }
 
-pub fn run(args: &TrainArgs) -> Result<()> {
-    let t0 = std::time::Instant::now();
+fn check(args: &TrainArgs) -> Result<()> {
     if !(args.recent_decay > 0.0 && args.recent_decay <= 1.0) {
         bail!("--recent-decay must be in (0, 1], got {}", args.recent_decay);
     }
@@ -142,7 +216,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.lexical_decay.iter().any(|d| !(0.0..=1.0).contains(d)) {
         bail!("--lexical-decay values must be in [0, 1]");
     }
-    let ds = Dataset::load(&args.data)?;
+    Ok(())
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    check(args)?;
+    // The test targets go before anything else sees the data: nothing below can read them.
+    let mut ds = Dataset::load(&args.data)?;
+    ds.drop_last_items();
     let vectors = args.vectors.load(&ds)?;
     let n = ds.n_items();
     let dims = vectors.len() / n.max(1);
@@ -172,23 +254,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut padded = vectors.clone();
     padded.extend(std::iter::repeat_n(0.0, dims));
     let items = Tensor::from_vec(padded, (n + 1, dims), &Device::Cpu)?;
-    let mut opt = AdamW::new(
-        trainable,
-        ParamsAdamW {
-            lr: args.lr,
-            weight_decay: args.weight_decay,
-            ..Default::default()
-        },
-    )?;
-    // Newest max_len + 1 items of each training prefix: max_len inputs, each predicting its successor.
+    // Newest max_len + 1 items of each training prefix (all but the validation target): max_len
+    // inputs, each predicting its successor.
     let seqs: Vec<&[u32]> = ds
         .seqs
         .iter()
-        .map(|s| train_prefix(s))
+        .map(|s| &s[..s.len().saturating_sub(1)])
         .filter(|p| p.len() >= 2)
         .map(|p| &p[p.len().saturating_sub(args.max_len + 1)..])
         .collect();
-    let valid = cases(&ds, Split::Valid);
+    let valid = cases_back(&ds, 1);
     let mut tr = Trainer {
         cfg: cfg.clone(),
         vars,
@@ -200,131 +275,145 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         recent_decay: args.recent_decay,
         rng: &mut rng,
     };
-    let (mut best, mut best_epoch, mut best_tensors) = (-1.0f64, 0, None);
-    if args.epochs == 0 {
-        // No training: the --init model as it is, to choose its score mixes (checked above).
-        let tensors = tr.tensors()?;
-        let bytes = write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?;
-        best = session_metrics(
+    let name = format!("session-{}", ds.name);
+    let score = |tensors: &BTreeMap<String, Tensor>| -> Result<f64> {
+        let bytes = write_session_model(&cfg, tensors, GgmlDType::F32, "session")?;
+        Ok(session_metrics(
             &SessionModel::from_gguf_bytes(&bytes)?,
             &vectors,
             &ds.texts,
             &valid,
         )?
-        .ndcg10;
+        .ndcg10)
+    };
+    let (mut best, mut best_tensors) = (-1.0f64, None);
+    if args.epochs == 0 {
+        // No training: the --init model as it is, to choose its score mixes (checked above).
+        let tensors = tr.tensors()?;
+        best = score(&tensors)?;
         eprintln!("--init weights, no mixes: valid ndcg@10 {best:.4}");
         best_tensors = Some(tensors);
     }
-    for epoch in 1..=args.epochs {
-        let te = std::time::Instant::now();
-        let mut order: Vec<usize> = (0..seqs.len()).collect();
-        order.shuffle(tr.rng);
-        // Similar lengths per batch waste little on padding; the shuffle varies who shares a batch.
-        order.sort_by_key(|&i| seqs[i].len());
-        let mut batches: Vec<Vec<&[u32]>> = order
-            .chunks(args.batch.max(1))
-            .map(|c| c.iter().map(|&i| seqs[i]).collect())
-            .collect();
-        batches.shuffle(tr.rng);
-        let mut total = 0.0;
-        let mut step = 0;
-        for batch in &batches {
-            if let Some(min) = args.lr_min {
-                let done = ((epoch - 1) * batches.len() + step) as f64 / (args.epochs * batches.len()) as f64;
-                opt.set_learning_rate(
-                    min + (args.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * done).cos()),
-                );
-            }
-            let loss = tr.loss(batch)?;
-            step += 1;
-            if step % 20 == 0 {
+    let plan = if args.epochs == 0 {
+        Vec::new()
+    } else {
+        phases(args)
+    };
+    let batches_per_epoch = seqs.len().div_ceil(args.batch.max(1));
+    let progress = crate::card::progress(plan.iter().map(|p| p.epochs).sum::<usize>() * batches_per_epoch);
+    let mut logs = Vec::new();
+    for (k, phase) in plan.iter().enumerate() {
+        if let (true, Some(t)) = (k > 0, &best_tensors) {
+            tr.set(t)?;
+        }
+        let mut opt = AdamW::new(
+            trainable.clone(),
+            ParamsAdamW {
+                lr: phase.lr,
+                weight_decay: args.weight_decay,
+                ..Default::default()
+            },
+        )?;
+        (tr.negatives, tr.recent_decay, tr.temperature) =
+            (phase.negatives, phase.recent_decay, phase.temperature);
+        let mut log = PhaseLog::new(phase);
+        let mut since_best = 0;
+        for epoch in 1..=phase.epochs {
+            let te = std::time::Instant::now();
+            let loss = run_epoch(&mut tr, &mut opt, &seqs, args.batch, phase, epoch, &progress)?;
+            let tensors = tr.tensors()?;
+            let m = score(&tensors)?;
+            progress.suspend(|| {
                 eprintln!(
-                    "  step {step}: loss {:.4} ({:.0}s)",
-                    loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
-                    te.elapsed().as_secs_f64()
-                );
+                    "epoch {epoch} ({}): loss {loss:.4}, valid ndcg@10 {m:.4} ({:.0}s, total {:.0}s)",
+                    phase.name,
+                    te.elapsed().as_secs_f64(),
+                    t0.elapsed().as_secs_f64()
+                )
+            });
+            log.epoch(m);
+            if m > best {
+                // Written at every improvement, so an interrupted run still leaves its best model.
+                write_models(&cfg, &tensors, &args.out, &name)?;
+                (best, best_tensors, since_best) = (m, Some(tensors), 0);
+            } else {
+                since_best += 1;
+                if since_best >= phase.patience {
+                    progress.inc(((phase.epochs - epoch) * batches_per_epoch) as u64);
+                    break;
+                }
             }
-            total += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            opt.backward_step(&loss)?;
         }
-        let tensors = tr.tensors()?;
-        let model =
-            SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, "session")?)?;
-        let m = session_metrics(&model, &vectors, &ds.texts, &valid)?;
-        eprintln!(
-            "epoch {epoch}: loss {:.4}, valid ndcg@10 {:.4} hr@10 {:.4} ({:.0}s, total {:.0}s)",
-            total / batches.len() as f64,
-            m.ndcg10,
-            m.hr10,
-            te.elapsed().as_secs_f64(),
-            t0.elapsed().as_secs_f64()
-        );
-        if m.ndcg10 > best {
-            // Written at every improvement, so an interrupted run still leaves its best model.
-            write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
-            (best, best_epoch, best_tensors) = (m.ndcg10, epoch, Some(tensors));
-        } else if epoch - best_epoch >= args.patience {
-            break;
-        }
+        log.best_after = best;
+        logs.push(log);
     }
-    eprintln!(
-        "best epoch {best_epoch}: valid ndcg@10 {best:.4}; {:.0}s",
-        t0.elapsed().as_secs_f64()
-    );
+    progress.finish_and_clear();
     let Some(tensors) = best_tensors else {
         return Ok(());
     };
-    let cfg = choose_mixes(args, cfg, &tensors, &vectors, &ds.texts, &valid, best)?;
-    write_models(&cfg, &tensors, &args.out, &format!("session-{}", ds.name))?;
+    eprintln!(
+        "best: valid ndcg@10 {best:.4}; {:.0}s; choosing the score's mixes",
+        t0.elapsed().as_secs_f64()
+    );
+    let model = SessionModel::from_gguf_bytes(&write_session_model(&cfg, &tensors, GgmlDType::F32, &name)?)?;
+    let (cfg, mixed) = crate::mixes::choose(
+        &model,
+        &vectors,
+        &ds.texts,
+        &valid,
+        &args.content_mix,
+        &args.lexical_mix,
+        &args.lexical_decay,
+    )?;
+    eprintln!(
+        "content mix {}, lexical mix {} decay {}: valid ndcg@10 {mixed:.4}",
+        cfg.content_mix, cfg.lexical_mix, cfg.lexical_decay
+    );
+    write_models(&cfg, &tensors, &args.out, &name)?;
+    write_card(
+        args,
+        &ds,
+        &vectors,
+        &valid,
+        &cfg,
+        &logs,
+        t0.elapsed().as_secs_f64(),
+    )?;
     eprintln!("{:.0}s", t0.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Chooses `content_mix`, then `lexical_mix` with its decay, on validation, like the epoch: a few
-/// scalars, so the risk of fitting them is nil. `best` is the model's validation NDCG@10 without them.
-fn choose_mixes(
-    args: &TrainArgs,
-    cfg: SessionConfig,
-    tensors: &BTreeMap<String, Tensor>,
-    vectors: &[f32],
-    texts: &[String],
-    valid: &[crate::metrics::Case],
-    mut best: f64,
-) -> Result<SessionConfig> {
-    let ndcg = |cfg: &SessionConfig| -> Result<f64> {
-        let bytes = write_session_model(cfg, tensors, GgmlDType::F32, "session")?;
-        Ok(session_metrics(&SessionModel::from_gguf_bytes(&bytes)?, vectors, texts, valid)?.ndcg10)
-    };
-    let mut chosen = cfg;
-    for &mix in args.content_mix.iter().filter(|m| **m != 0.0) {
-        let c = SessionConfig {
-            content_mix: mix,
-            ..chosen.clone()
-        };
-        let m = ndcg(&c)?;
-        eprintln!("content mix {mix}: valid ndcg@10 {m:.4}");
-        if m > best {
-            (best, chosen) = (m, c);
+/// One pass over the training sequences in shuffled batches of similar length; the mean loss.
+fn run_epoch(
+    tr: &mut Trainer,
+    opt: &mut AdamW,
+    seqs: &[&[u32]],
+    batch: usize,
+    phase: &Phase,
+    epoch: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<f64> {
+    let mut order: Vec<usize> = (0..seqs.len()).collect();
+    order.shuffle(tr.rng);
+    // Similar lengths per batch waste little on padding; the shuffle varies who shares a batch.
+    order.sort_by_key(|&i| seqs[i].len());
+    let mut batches: Vec<Vec<&[u32]>> = order
+        .chunks(batch.max(1))
+        .map(|c| c.iter().map(|&i| seqs[i]).collect())
+        .collect();
+    batches.shuffle(tr.rng);
+    let mut total = 0.0;
+    for (step, batch) in batches.iter().enumerate() {
+        if let Some(min) = phase.lr_min {
+            let done = ((epoch - 1) * batches.len() + step) as f64 / (phase.epochs * batches.len()) as f64;
+            opt.set_learning_rate(min + (phase.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * done).cos()));
         }
+        let loss = tr.loss(batch)?;
+        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        total += value;
+        opt.backward_step(&loss)?;
+        progress.inc(1);
+        progress.set_message(format!("{} epoch {epoch}, loss {value:.4}", phase.name));
     }
-    let base = chosen.clone();
-    for &mix in args.lexical_mix.iter().filter(|m| **m != 0.0) {
-        for &decay in &args.lexical_decay {
-            let c = SessionConfig {
-                lexical_mix: mix,
-                lexical_decay: decay,
-                ..base.clone()
-            };
-            let m = ndcg(&c)?;
-            eprintln!("lexical mix {mix} decay {decay}: valid ndcg@10 {m:.4}");
-            if m > best {
-                (best, chosen) = (m, c);
-            }
-        }
-    }
-    eprintln!(
-        "content mix {}, lexical mix {} decay {}: valid ndcg@10 {best:.4}",
-        chosen.content_mix, chosen.lexical_mix, chosen.lexical_decay
-    );
-    Ok(chosen)
+    Ok(total / batches.len().max(1) as f64)
 }

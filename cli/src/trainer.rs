@@ -176,6 +176,16 @@ impl Trainer<'_> {
         (nll * Tensor::from_vec(weights, n_t, &dev)?)?.sum_all()? / total as f64
     }
 
+    /// Sets every variable to `tensors` (from [`Self::tensors`]): a later phase starts from the best.
+    pub(crate) fn set(&self, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
+        for (name, var) in &self.vars {
+            if let Some(t) = tensors.get(name) {
+                var.set(t)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn tensors(&self) -> Result<BTreeMap<String, Tensor>> {
         self.vars
             .iter()

@@ -20,8 +20,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn sums() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(repo().join("models/SHA256SUMS")).unwrap();
+fn sums(dir: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repo().join(dir).join("SHA256SUMS")).unwrap();
     text.lines()
         .map(|l| {
             let (sum, name) = l.split_once("  ").expect("sha256sum format: `<hex>  <name>`");
@@ -32,11 +32,14 @@ fn sums() -> BTreeMap<String, String> {
 
 #[test]
 fn sha256sums_match_the_committed_files() {
-    let sums = sums();
-    assert!(sums.len() >= 2);
-    for (name, sum) in sums {
-        let bytes = std::fs::read(repo().join("models").join(&name)).unwrap();
-        assert_eq!(sha256_hex(&bytes), sum, "models/{name} does not match SHA256SUMS");
+    // models/: what the package and the demo may use; research/: the Beauty-trained session model.
+    for (dir, least) in [("models", 2), ("research", 2)] {
+        let sums = sums(dir);
+        assert!(sums.len() >= least, "{dir}/SHA256SUMS lists {} files", sums.len());
+        for (name, sum) in sums {
+            let bytes = std::fs::read(repo().join(dir).join(&name)).unwrap();
+            assert_eq!(sha256_hex(&bytes), sum, "{dir}/{name} does not match SHA256SUMS");
+        }
     }
 }
 
@@ -56,7 +59,7 @@ fn convert_reproduces_the_committed_q8_0_bytes() {
     std::fs::remove_file(&out).ok();
     assert_eq!(
         sha256_hex(&bytes),
-        sums()["minilm-l6-q8_0.gguf"],
+        sums("models")["minilm-l6-q8_0.gguf"],
         "conversion is not deterministic"
     );
 }

@@ -28,6 +28,11 @@ fn data_dir(case: &str, lines: &[String]) -> PathBuf {
 /// Beauty's first [`USERS`] users; `swap_targets` replaces every user's last two items (validation and
 /// test targets) by the next user's.
 fn slice(case: &str, swap_targets: bool) -> PathBuf {
+    slice_swapping(case, if swap_targets { 2 } else { 0 })
+}
+
+/// Beauty's first [`USERS`] users, each one's last `swap` items replaced by the next user's.
+fn slice_swapping(case: &str, swap: usize) -> PathBuf {
     let data = std::fs::read_to_string(common::repo().join("../shared/data/beauty/sequential_data.txt"))
         .expect("Beauty sequences");
     let users: Vec<Vec<&str>> = data
@@ -40,10 +45,10 @@ fn slice(case: &str, swap_targets: bool) -> PathBuf {
         .enumerate()
         .map(|(i, u)| {
             let mut u = u.clone();
-            if swap_targets {
+            if swap > 0 {
                 let next = &users[(i + 1) % users.len()];
                 let (n, m) = (u.len(), next.len());
-                u[n - 2..].copy_from_slice(&next[m - 2..]);
+                u[n - swap..].copy_from_slice(&next[m - swap..]);
             }
             u.join(" ")
         })
@@ -95,6 +100,7 @@ fn try_train(data: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
         ("--negatives", "512"),
         ("--batch", "64"),
         ("--seed", "5"),
+        ("--schedule", "fixed"),
         ("--content-mix", "0"),
         ("--lexical-mix", "0"),
     ]
@@ -222,10 +228,60 @@ fn init_resumes_exactly_and_training_improves_on_it() {
     );
     for decay in ["0", "0.5"] {
         assert!(
-            log.contains(&format!("lexical mix 0.2 decay {decay}: valid ndcg@10")),
+            log.contains(&format!("lexical 0.2 decay {decay}: valid ndcg@10")),
             "{log}"
         );
     }
     let (ok, err) = try_train(&data, &data.join("none.gguf"), &["--epochs", "0"]);
     assert!(!ok && err.contains("--epochs 0 only"), "{err}");
+}
+
+#[test]
+fn the_default_recipe_is_one_deterministic_command_that_never_reads_test_targets() {
+    // The whole default command (phases, early stopping, mixes, card) on a slice, twice: once with every
+    // test target swapped for another user's. Same seed, same bytes: the run depends on the seed and
+    // the training and validation items alone.
+    let a = slice_swapping("auto-kept", 0);
+    let b = slice_swapping("auto-swapped", 1);
+    assert_ne!(
+        read(&a.join("sequential_data.txt")),
+        read(&b.join("sequential_data.txt"))
+    );
+    let flags = [
+        "--schedule",
+        "auto",
+        "--epochs",
+        "2",
+        "--content-mix",
+        "0,0.2",
+        "--lexical-mix",
+        "0,0.2",
+    ];
+    let log = train(&a, &a.join("m.gguf"), &flags);
+    train(&b, &b.join("m.gguf"), &flags);
+    assert_eq!(
+        read(&a.join("m.gguf")),
+        read(&b.join("m.gguf")),
+        "q8_0 model differs"
+    );
+    assert_eq!(
+        read(&a.join("m-f32.gguf")),
+        read(&b.join("m-f32.gguf")),
+        "f32 model differs"
+    );
+    // Three phases, each ending on validation, then the mixes.
+    for phase in ["(explore)", "(anneal)", "(full softmax)"] {
+        assert!(log.contains(phase), "{phase} missing: {log}");
+    }
+    assert!(log.contains("lexical 0.2 decay"), "{log}");
+    // The model card beside the file compares it with the zero-shot default and item-kNN on validation.
+    let card = String::from_utf8(read(&a.join("m.md"))).unwrap();
+    for row in [
+        "| this model (`m.gguf`, q8_0) |",
+        "| zero-shot default (no model) |",
+        "| item-kNN on the same training data |",
+    ] {
+        assert!(card.contains(row), "{row} missing: {card}");
+    }
+    assert!(card.contains(&format!("{USERS} users, 12101 items")), "{card}");
 }

@@ -3,19 +3,61 @@
 //! A sentence encoder blurs exactly what repeat shoppers follow, the brand and the product line ("OPI",
 //! "Shatter"): on Beauty, ranking by the TF-IDF cosine to the newest item's title alone reaches
 //! NDCG@10 .044, where the MiniLM cosine to the same item reaches .036. Words are lower-cased runs of
-//! letters and digits, counted once per title; a word's weight is its inverse document frequency over the catalog
-//! being ranked, `ln((N + 1) / (1 + df))`, so words every product shares ("oz") weigh nothing.
+//! letters and digits, or character pairs in scripts without spaces ([`words`]), counted once per title;
+//! a word's weight is its inverse document frequency over the catalog being ranked,
+//! `ln((N + 1) / (1 + df))`, so words every product shares ("oz") weigh nothing.
 
 use std::collections::HashMap;
 
-/// The distinct words of a text, in first-seen order.
+/// The distinct words of a text, in first-seen order: lower-cased runs of letters and digits, except
+/// that scripts written without spaces (Chinese, Japanese kana) give one word per pair of neighbouring
+/// characters instead (a lone character is a word by itself): "无线蓝牙耳机" shares "蓝牙" and "耳机" with
+/// "蓝牙耳机", as "wireless bluetooth earphones" shares words with "bluetooth earphones".
 pub fn words(text: &str) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    text.split(|c: char| !c.is_alphanumeric())
+    let mut out = Vec::new();
+    let mut push = |w: String| {
+        if seen.insert(w.clone()) {
+            out.push(w);
+        }
+    };
+    for run in text
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .filter(|w| seen.insert(w.clone()))
-        .collect()
+    {
+        let chars: Vec<char> = run.chars().collect();
+        let mut start = 0;
+        while start < chars.len() {
+            let unspaced = is_unspaced(chars[start]);
+            let end = chars[start..]
+                .iter()
+                .position(|&c| is_unspaced(c) != unspaced)
+                .map_or(chars.len(), |n| start + n);
+            let part = &chars[start..end];
+            if !unspaced {
+                push(part.iter().collect::<String>().to_lowercase());
+            } else if part.len() == 1 {
+                push(part[0].to_string());
+            } else {
+                part.windows(2).for_each(|p| push(p.iter().collect()));
+            }
+            start = end;
+        }
+    }
+    out
+}
+
+/// Characters of scripts written without spaces between words: CJK ideographs (with their extensions
+/// and compatibility forms), hiragana and katakana. Hangul is written with spaces and stays in runs.
+fn is_unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF        // hiragana, katakana
+        | 0x31F0..=0x31FF      // katakana phonetic extensions
+        | 0x3400..=0x4DBF      // CJK extension A
+        | 0x4E00..=0x9FFF      // CJK unified ideographs
+        | 0xF900..=0xFAFF      // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F      // half-width katakana
+        | 0x20000..=0x3134F) // CJK extensions B..G
 }
 
 /// A title as a unit-length TF-IDF vector over a [`Lexicon`]'s words, sorted by word id.
@@ -138,6 +180,20 @@ impl Lexicon {
         WordVector(v)
     }
 
+    /// The words `a` and `b` share that some catalog title has, heaviest first (ties in `b`'s order):
+    /// what explanations show for a word match.
+    pub fn shared(&self, a: &str, b: &str) -> Vec<String> {
+        let wa = words(a);
+        let mut out: Vec<(f32, String)> = words(b)
+            .into_iter()
+            .filter(|w| wa.contains(w))
+            .filter_map(|w| Some((self.idf(self.df[*self.ids.get(&w)? as usize]), w)))
+            .filter(|(idf, _)| *idf > 0.0)
+            .collect();
+        out.sort_by(|x, y| y.0.total_cmp(&x.0));
+        out.into_iter().map(|(_, w)| w).collect()
+    }
+
     /// A session's word profile: `Σ decay^age · vector(text)` over the texts (oldest first; the newest
     /// has age 0), so its dot product with a title's vector is the recency-weighted sum of cosines.
     pub fn session<'a>(&self, texts: impl DoubleEndedIterator<Item = &'a str>, decay: f32) -> WordVector {
@@ -172,6 +228,43 @@ mod tests {
             ["opi", "nail", "lacquer", "0", "5oz", "crème"]
         );
         assert!(words(" ,;- ").is_empty());
+    }
+
+    #[test]
+    fn unspaced_scripts_split_into_character_pairs() {
+        assert_eq!(words("无线蓝牙耳机"), ["无线", "线蓝", "蓝牙", "牙耳", "耳机"]);
+        // Latin runs inside a Chinese title stay words; a lone ideograph is a word.
+        assert_eq!(
+            words("Apple苹果iPhone 15手机壳 (黑)"),
+            ["apple", "苹果", "iphone", "15", "手机", "机壳", "黑"]
+        );
+        assert_eq!(
+            words("ワイヤレスイヤホン"),
+            ["ワイ", "イヤ", "ヤレ", "レス", "スイ", "ヤホ", "ホン"]
+        );
+        // Hangul is written with spaces: its runs are words.
+        assert_eq!(words("무선 이어폰"), ["무선", "이어폰"]);
+        assert_eq!(words("蓝牙蓝牙"), ["蓝牙", "牙蓝"]);
+    }
+
+    #[test]
+    fn chinese_titles_match_on_shared_character_pairs() {
+        let catalog = ["无线蓝牙耳机", "蓝牙耳机 黑色", "机械键盘", "无线鼠标"];
+        let lex = Lexicon::new(catalog);
+        let idf = |df: f32| (5.0f32 / (1.0 + df)).ln();
+        // Pairs (df): 无线 2, 线蓝 1, 蓝牙 2, 牙耳 2, 耳机 2 | 蓝牙, 牙耳, 耳机, 黑色 1 | 机械 1, 械键 1,
+        // 键盘 1 | 无线, 线鼠 1, 鼠标 1.
+        let a = [idf(2.0), idf(1.0), idf(2.0), idf(2.0), idf(2.0)];
+        let b = [idf(2.0), idf(2.0), idf(2.0), idf(1.0)];
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let want = 3.0 * idf(2.0).powi(2) / (norm(&a) * norm(&b));
+        let got = lex.vector(catalog[0]).dot(&lex.vector(catalog[1]));
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        assert_eq!(lex.vector(catalog[0]).dot(&lex.vector(catalog[2])), 0.0);
+        let c = [idf(2.0), idf(1.0), idf(1.0)];
+        let want = idf(2.0).powi(2) / (norm(&a) * norm(&c));
+        let got = lex.vector(catalog[0]).dot(&lex.vector(catalog[3]));
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
     }
 
     #[test]
@@ -211,6 +304,19 @@ mod tests {
         assert!(mixed.entries()[0].1 < known.entries()[0].1);
         assert_eq!(lex.vector("zzz qqq"), WordVector::default());
         assert_eq!(Lexicon::new([]).vector("anything"), WordVector::default());
+    }
+
+    #[test]
+    fn shared_words_come_rarest_first_and_skip_words_of_every_title() {
+        let lex = Lexicon::new(CATALOG);
+        // "nail" and "opi" are in 2 titles, "shatter" in 1; "zzz" in none.
+        assert_eq!(
+            lex.shared("OPI Shatter Nail zzz", "nail polish opi shatter zzz"),
+            ["shatter", "nail", "opi"]
+        );
+        // "a" is in both of two titles: idf ln(3 / 3) = 0, it explains nothing.
+        assert!(Lexicon::new(["a b", "a c"]).shared("a b", "a c").is_empty());
+        assert!(lex.shared("argan oil", "shea butter").is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::backend::cpu::Linear;
 use crate::error::{Error, Result};
 use crate::history::event::EventKind;
 
-pub use super::zero_shot::{zero_shot_intent, zero_shot_kind_weight, zero_shot_weights, ZERO_SHOT_DECAY};
+pub use super::zero_shot::zero_shot_intent;
 
 /// `string`: the [`SessionConfig`] JSON.
 pub const KEY_SESSION_CONFIG: &str = "vitrine.session_config";

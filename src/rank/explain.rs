@@ -1,11 +1,13 @@
-//! Why an item was ranked: the history events, the query or the product that drove its score, with
-//! weights that sum to 1. Computed for the returned items only, so explanations cost almost nothing.
+//! Why an item was ranked: the history events (and the title words shared with them), the query or the
+//! product that drove its score, with weights that sum to 1. Computed for the returned items only, so
+//! explanations cost almost nothing.
 
 use serde::{Deserialize, Serialize};
 
 use super::dot;
 use crate::error::Result;
 use crate::history::Event;
+use crate::model::zero_shot::Contribution;
 
 /// What a reason points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +16,9 @@ use crate::history::Event;
 pub enum ReasonKind {
     /// An event in the shopper's history (a product viewed, clicked, carted, bought, or a search).
     Event,
+    /// An event whose title shares words with the item's ("same words as … you viewed"); `words` names
+    /// them. Used where the word overlap drove that event's part of the score more than the text cosine.
+    Words,
     /// The search query being re-ranked.
     Query,
     /// The product the placement is similar to.
@@ -42,6 +47,9 @@ pub struct Reason {
     /// The query, for query reasons and search events (shown on this device only, never reported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// For `words` reasons: the shared title words, rarest in the catalog first (at most three).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<Vec<String>>,
     /// Share of the score, in [0, 1]; an item's reasons sum to 1.
     pub weight: f32,
 }
@@ -54,6 +62,7 @@ impl Reason {
             event_type: None,
             product_id: None,
             query: None,
+            words: None,
             weight,
         }
     }
@@ -65,6 +74,7 @@ impl Reason {
             event_type: Some(e.kind.as_str().to_owned()),
             product_id: e.product_id.clone(),
             query: e.query.clone(),
+            words: None,
             weight,
         }
     }
@@ -92,6 +102,42 @@ pub fn history_reasons(steps: &[(&Event, &[f32])], weights: &[f32], item: &[f32]
             .map(|(i, c)| Reason::event(steps[i].0, c))
             .collect(),
     ))
+}
+
+/// Attribution of a zero-shot score to history events from each step's text and word parts (`parts`
+/// of the steps `events`, oldest first): a step whose word part is the larger becomes a `words` reason
+/// naming `shared(step)` (the words its title shares with the item's), the others `event` reasons; the
+/// top [`MAX_REASONS`] renormalised to sum to 1.
+pub fn zero_shot_reasons(
+    events: &[&Event],
+    parts: &[Contribution],
+    shared: impl Fn(usize) -> Vec<String>,
+) -> Vec<Reason> {
+    let mut parts: Vec<&Contribution> = parts.iter().filter(|c| c.content + c.words > 0.0).collect();
+    // Newest first among equals, as in `history_reasons`.
+    parts.sort_by(|a, b| {
+        (b.content + b.words)
+            .total_cmp(&(a.content + a.words))
+            .then(b.step.cmp(&a.step))
+    });
+    parts.truncate(MAX_REASONS);
+    normalise(
+        parts
+            .into_iter()
+            .map(|c| {
+                let mut r = Reason::event(events[c.step], c.content + c.words);
+                if c.words > c.content {
+                    let mut words = shared(c.step);
+                    words.truncate(3);
+                    if !words.is_empty() {
+                        r.kind = ReasonKind::Words;
+                        r.words = Some(words);
+                    }
+                }
+                r
+            })
+            .collect(),
+    )
 }
 
 /// Scales weights to sum to 1 (drops all-zero lists to empty).

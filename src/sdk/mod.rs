@@ -82,9 +82,9 @@ pub struct Vitrine {
     session: Option<SessionModel>,
     /// Product vectors mapped into the session model's scoring space, by product id.
     projected: HashMap<String, Vec<f32>>,
-    /// The last candidates' title words, for the session model's word overlap (see `placements`). In a
-    /// lock because `rank` fills it while the history's steps borrow the engine.
-    words: std::sync::Mutex<Option<placements::CandidateWords>>,
+    /// The last candidates' title words, for forYou's word overlap (see `placements`). In a lock because
+    /// `rank` fills it while the history's steps borrow the engine; shared with the call's explanations.
+    words: std::sync::Mutex<Option<std::sync::Arc<placements::CandidateWords>>>,
 }
 
 impl Vitrine {

@@ -2,16 +2,16 @@
 //! length), so boosts and MMR's λ act on one scale whatever the placement.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::vectors::VectorStore;
 use super::Vitrine;
 use crate::error::{Error, Result};
 use crate::history::{Event, EventKind};
 use crate::model::lexical::{Lexicon, WordVector};
-use crate::model::session::{zero_shot_intent, zero_shot_weights};
+use crate::model::zero_shot::{ZeroShotMix, ZeroShotStep};
 use crate::model::{Role, SessionModel, SessionStep};
-use crate::rank::explain::{history_reasons, normalise, Reason, ReasonKind};
+use crate::rank::explain::{history_reasons, normalise, zero_shot_reasons, Reason, ReasonKind};
 use crate::rank::{apply_rules, dot, Candidate, Placement, Ranked, Rules};
 
 /// In search re-ranking: shares of the query match, the session intent and the page's own order.
@@ -54,37 +54,43 @@ impl CandidateWords {
     }
 }
 
+/// The candidates' words: the cached ones while the same candidates come back, else counted anew and
+/// cached for the next call.
+fn candidate_words(
+    cache: &Mutex<Option<Arc<CandidateWords>>>,
+    candidates: &[Candidate],
+) -> Arc<CandidateWords> {
+    // A poisoned lock only means an earlier call panicked mid-update: the cache is rebuilt here.
+    let mut slot = cache.lock().unwrap_or_else(|p| p.into_inner());
+    match slot.as_ref() {
+        Some(w) if w.matches(candidates) => Arc::clone(w),
+        _ => Arc::clone(slot.insert(Arc::new(CandidateWords::new(candidates)))),
+    }
+}
+
+/// A step's text for the word overlap: its query, its event's title, or the title of the candidate with
+/// its product id; "" when there is none (the step adds no words but still ages the older ones).
+fn step_text<'a>(e: &'a Event, candidates: &'a [Candidate]) -> &'a str {
+    let title_of = |id: &str| candidates.iter().find(|c| c.id == id)?.title.as_deref();
+    match (e.kind, &e.query, &e.title, &e.product_id) {
+        (EventKind::Search, Some(q), _, _) => q.as_str(),
+        (_, _, Some(t), _) => t.as_str(),
+        (_, _, None, Some(id)) => title_of(id).unwrap_or(""),
+        _ => "",
+    }
+}
+
 /// Each candidate's title word overlap with the newest steps the model reads (see
 /// [`crate::model::lexical`]), word weights counted over the candidates' titles; all 0 when the model
-/// does not use it. A step's text is its query, its event's title, or the title of the candidate with
-/// its product id; a step with none adds nothing (but still ages the older ones).
-fn session_words(
-    model: &SessionModel,
-    cache: &Mutex<Option<CandidateWords>>,
-    steps: &[(&Event, SessionStep)],
-    candidates: &[Candidate],
-) -> Vec<f32> {
+/// does not use it.
+fn session_words(model: &SessionModel, words: &CandidateWords, steps: &[ZeroShotStep]) -> Vec<f32> {
     if model.lexical_mix() == 0.0 {
-        return vec![0.0; candidates.len()];
+        return vec![0.0; words.titles.len()];
     }
-    // A poisoned lock only means an earlier call panicked mid-update: the cache is rebuilt below.
-    let mut slot = cache.lock().unwrap_or_else(|p| p.into_inner());
-    let words = match slot.take() {
-        Some(w) if w.matches(candidates) => slot.insert(w),
-        _ => slot.insert(CandidateWords::new(candidates)),
-    };
-    let title_of = |id: &str| candidates.iter().find(|c| c.id == id)?.title.as_deref();
     let recent = &steps[steps.len().saturating_sub(model.max_len())..];
-    let texts: Vec<&str> = recent
-        .iter()
-        .map(|(e, _)| match (e.kind, &e.query, &e.title, &e.product_id) {
-            (EventKind::Search, Some(q), _, _) => q.as_str(),
-            (_, _, Some(t), _) => t.as_str(),
-            (_, _, None, Some(id)) => title_of(id).unwrap_or(""),
-            _ => "",
-        })
-        .collect();
-    let profile = words.lexicon.session(texts.into_iter(), model.lexical_decay());
+    let profile = words
+        .lexicon
+        .session(recent.iter().map(|s| s.text), model.lexical_decay());
     words
         .titles
         .iter()
@@ -99,23 +105,35 @@ struct Scores<'a> {
     reasons: Box<dyn Fn(usize) -> Result<Vec<Reason>> + 'a>,
 }
 
-/// What the placements read: the history's steps with a vector, their zero-shot weights and intent,
-/// and each candidate's vector.
+/// What the placements read: the history's steps with a vector (and as the zero-shot score reads them:
+/// with their texts and prices), the zero-shot mix, weights and intent, and each candidate's vector.
 struct Session<'a> {
     steps: Vec<(&'a Event, SessionStep<'a>)>,
+    zero_shot: Vec<ZeroShotStep<'a>>,
+    mix: ZeroShotMix,
     weights: Vec<f32>,
     intent: Vec<f32>,
     vectors: Vec<Option<&'a [f32]>>,
 }
 
 impl<'a> Session<'a> {
-    fn new(vt: &'a Vitrine, candidates: &[Candidate]) -> Self {
+    fn new(vt: &'a Vitrine, candidates: &'a [Candidate]) -> Self {
         let steps = vt.steps();
-        let only: Vec<SessionStep> = steps.iter().map(|(_, s)| *s).collect();
+        let zero_shot: Vec<ZeroShotStep> = steps
+            .iter()
+            .map(|&(e, step)| ZeroShotStep {
+                step,
+                text: step_text(e, candidates),
+                price: e.price.map(|p| p as f32),
+            })
+            .collect();
+        let mix = ZeroShotMix::default();
         Self {
-            weights: zero_shot_weights(&only),
-            intent: zero_shot_intent(&only),
+            weights: mix.weights(&zero_shot),
+            intent: mix.intent(&zero_shot),
             vectors: candidates.iter().map(|c| vt.vectors.get(&c.id)).collect(),
+            zero_shot,
+            mix,
             steps,
         }
     }
@@ -188,32 +206,50 @@ fn excluded<'a>(vt: &'a Vitrine, placement: &Placement, rules: &Rules) -> HashSe
         .collect()
 }
 
-/// forYou: the session intent against each candidate. The trained session model scores in its own
-/// space (products it has no projection for stay unscored); without it, the zero-shot intent's cosine.
+/// forYou: the trained session model scores in its own space (products it has no projection for stay
+/// unscored); without it, the zero-shot default, exactly what `vitrine eval --method zero-shot` scores.
+/// Either way the reasons are the zero-shot score's parts: the history events (or the title words shared
+/// with them) that drove it.
 fn for_you<'a>(vt: &'a Vitrine, s: &'a Session<'a>, candidates: &'a [Candidate]) -> Result<Scores<'a>> {
     let steps = s.step_only();
+    let words = candidate_words(&vt.words, candidates);
+    let profile = s.mix.profile(&s.zero_shot, &words.lexicon);
+    let no_words = WordVector::default();
     let relevance = match (vt.model_intent(&steps)?, vt.session.as_ref()) {
         (Some(m), Some(model)) => {
             let newest = steps.last().map_or(&[][..], |st| st.vector);
-            let words = session_words(model, &vt.words, &s.steps, candidates);
+            let overlap = session_words(model, &words, &s.zero_shot);
             // A product is scored with its projection and its text vector (the projection's source).
-            let scored = candidates.iter().zip(&s.vectors).zip(&words).map(|((c, v), &w)| {
-                let (Some(p), Some(v)) = (vt.projected.get(&c.id), v) else {
-                    return Ok(None);
-                };
-                model.score(&m, p, newest, v, w).map(Some)
-            });
+            let scored = candidates
+                .iter()
+                .zip(&s.vectors)
+                .zip(&overlap)
+                .map(|((c, v), &w)| {
+                    let (Some(p), Some(v)) = (vt.projected.get(&c.id), v) else {
+                        return Ok(None);
+                    };
+                    model.score(&m, p, newest, v, w).map(Some)
+                });
             scored.collect::<Result<_>>()?
         }
-        _ => s
-            .vectors
-            .iter()
-            .map(|v| v.map(|v| s.affinity(v)).transpose())
+        _ => (s.vectors.iter().zip(&words.titles).zip(candidates))
+            .map(|((v, t), c)| {
+                let Some(v) = v else { return Ok(None) };
+                let t = t.as_ref().unwrap_or(&no_words);
+                s.mix.score(&profile, v, t, c.price.map(|p| p as f32)).map(Some)
+            })
             .collect::<Result<_>>()?,
     };
-    let reasons = move |i: usize| match s.vectors[i] {
-        Some(v) => s.history_reasons(v),
-        None => Ok(Vec::new()),
+    let events: Vec<&Event> = s.steps.iter().map(|(e, _)| *e).collect();
+    let reasons = move |i: usize| {
+        let Some(v) = s.vectors[i] else {
+            return Ok(Vec::new());
+        };
+        let title = candidates[i].title.as_deref().unwrap_or("");
+        let t = words.titles[i].as_ref().unwrap_or(&no_words);
+        let parts = s.mix.contributions(&profile, &s.zero_shot, v, t)?;
+        let shared = |k: usize| words.lexicon.shared(s.zero_shot[k].text, title);
+        Ok(zero_shot_reasons(&events, &parts, shared))
     };
     Ok(Scores {
         relevance,

@@ -30,7 +30,8 @@ test('five Christmas views turn "for you" Christmas, with reasons and a banner',
   const xmas = cats.filter((c) => c === 'Christmas').length;
   assert.ok(xmas >= 6, `for-you after five Christmas views: ${cats} (before: ${before})`);
   assert.ok(xmas > before.filter((c) => c === 'Christmas').length);
-  assert.match(await page.textContent('#for-you .because'), /Because you viewed/);
+  // The text cosine or the title words shared with a viewed product (`words` reasons) explain the pick.
+  assert.match(await page.textContent('#for-you .because'), /Because (you viewed|same words as .+ you viewed)/);
   assert.ok((await page.$$('#similar .card')).length > 0, 'the product page shows similar items');
   assert.ok((await page.textContent('#banner-text')).length > 10, 'the banner shows a copy variant');
   assert.equal(await page.textContent('#history-count'), '5');

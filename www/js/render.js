@@ -30,7 +30,7 @@ export function card(product, { reasons, titleOf, onOpen } = {}) {
     because && el('small', { class: 'because' }, because));
 }
 
-/** "Because you viewed X (62 %)" from an item's reasons. */
+/** "Because you viewed X (62 %)" or "same words as X you viewed (“regency”)" from an item's reasons. */
 export function explain(reasons, titleOf = (id) => id) {
   return reasons
     .slice(0, 2)
@@ -38,6 +38,7 @@ export function explain(reasons, titleOf = (id) => id) {
       const pct = `${Math.round(r.weight * 100)} %`;
       if (r.kind === 'event' && r.query) return `you searched “${r.query}” (${pct})`;
       if (r.kind === 'event') return `you ${verb(r.eventType)} ${titleOf(r.productId)} (${pct})`;
+      if (r.kind === 'words') return `same words as ${titleOf(r.productId)} you ${verb(r.eventType)} (${r.words.map((w) => `“${w}”`).join(', ')}; ${pct})`;
       if (r.kind === 'query') return `matches “${r.query}” (${pct})`;
       if (r.kind === 'product') return `similar to ${titleOf(r.productId)}`;
       if (r.kind === 'position') return `shop's order (${pct})`;
