@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use vitrine::copy::{Prior, PriorsDoc};
 use vitrine::report::{Experiment, ExperimentMode, Randomiser, Registry, HOLDOUT_VARIANT, REPORT_EPSILON};
 
-use crate::estimate::{beta_prior, estimate, normal_cdf, srm_p_value, Interval, Metric, Noised};
+use crate::estimate::{beta_prior, estimate, normal_cdf, srm_p_value, z95, Interval, Metric, Noised};
 use crate::power::shoppers_per_arm;
 use crate::store::WindowRow;
 
@@ -36,7 +36,8 @@ pub struct Comparison {
     pub variant: String,
     /// CTR difference (variant − control).
     pub diff: Interval,
-    /// Relative lift (variant / control − 1), delta method; absent while the control's CTR is ≤ 0.
+    /// Relative lift (variant / control − 1) with Fieller's interval; absent while the control's CTR
+    /// is not clearly above 0.
     pub lift: Option<Interval>,
     /// P(variant's CTR > control's) under the normal approximation.
     pub chance_to_beat: f64,
@@ -123,12 +124,7 @@ fn compare(control: &Rates, v: &Rates) -> Comparison {
     let (c, x) = (control.ctr, v.ctr);
     let se = (c.se * c.se + x.se * x.se).sqrt();
     let diff = Interval::new(x.estimate - c.estimate, se);
-    let lift = (c.estimate > 0.0).then(|| {
-        let r = x.estimate / c.estimate;
-        let se = (x.se * x.se / (c.estimate * c.estimate) + r * r * c.se * c.se / (c.estimate * c.estimate))
-            .sqrt();
-        Interval::new(r - 1.0, se)
-    });
+    let lift = fieller_lift(&x, &c);
     let outcome = if diff.lo > 0.0 {
         "wins"
     } else if diff.hi < 0.0 {
@@ -147,6 +143,30 @@ fn compare(control: &Rates, v: &Rates) -> Comparison {
         },
         outcome: outcome.into(),
     }
+}
+
+/// The relative lift `x / c − 1` with Fieller's 95 % interval: the ratios `r` the data cannot reject,
+/// `(x − r·c)² ≤ z²·(se_x² + r²·se_c²)`. At `r = 1` that is exactly the difference's test, so the lift
+/// interval excludes 0 exactly when the verdict calls a winner (the delta method's symmetric interval
+/// did not: "B wins (+51.9 %, 95 % interval −4.4 % to +108.1 %)"). `None` while the control's CTR is not
+/// clearly above 0: the set of ratios is then unbounded and a relative lift means nothing yet.
+fn fieller_lift(x: &Interval, c: &Interval) -> Option<Interval> {
+    let z2 = z95() * z95();
+    let a = c.estimate * c.estimate - z2 * c.se * c.se;
+    if a <= 0.0 {
+        return None;
+    }
+    let b = x.estimate * c.estimate;
+    let k = x.estimate * x.estimate - z2 * x.se * x.se;
+    let d = (b * b - a * k).max(0.0).sqrt();
+    let r = x.estimate / c.estimate;
+    Some(Interval {
+        estimate: r - 1.0,
+        lo: (b - d) / a - 1.0,
+        hi: (b + d) / a - 1.0,
+        // The delta method's standard error, for the normal approximation readers expect beside it.
+        se: (x.se * x.se + r * r * c.se * c.se).sqrt() / c.estimate,
+    })
 }
 
 fn pct(x: f64) -> String {
@@ -298,4 +318,54 @@ pub fn priors(registry: &Registry, windows: &[WindowRow]) -> PriorsDoc {
         })
         .collect();
     PriorsDoc { v: 1, k: 0, priors }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(estimate: f64, se: f64) -> Interval {
+        Interval::new(estimate, se)
+    }
+
+    #[test]
+    fn the_lift_interval_agrees_with_the_verdict() {
+        // Expected bounds from an independent grid scan (step 1e-6) of the ratios Fieller's inequality
+        // accepts, in Python; tolerance 1e-5.
+        let c = rate(0.0482, 0.0076);
+        let lift = fieller_lift(&rate(0.0732, 0.0077), &c).unwrap();
+        assert!((lift.estimate - 0.518672).abs() < 1e-5, "{lift:?}");
+        assert!(
+            (lift.lo - 0.064513).abs() < 1e-5 && (lift.hi - 1.293545).abs() < 1e-5,
+            "{lift:?}"
+        );
+        // A narrow win: the difference's interval starts just above 0, and so does the lift's.
+        let narrow = rate(0.0700, 0.0077);
+        let comp = compare_ctr(&c, &narrow);
+        assert_eq!(comp.outcome, "wins");
+        let lift = comp.lift.unwrap();
+        assert!(
+            (lift.lo - 0.010142).abs() < 1e-5 && (lift.hi - 1.201116).abs() < 1e-5,
+            "{lift:?}"
+        );
+        // Undecided: both intervals hold 0.
+        let comp = compare_ctr(&c, &rate(0.0600, 0.0077));
+        assert_eq!(comp.outcome, "undecided");
+        let lift = comp.lift.unwrap();
+        assert!(lift.lo < 0.0 && lift.hi > 0.0, "{lift:?}");
+        // A control CTR within noise of 0: no relative lift.
+        assert!(fieller_lift(&rate(0.05, 0.01), &rate(0.01, 0.0076)).is_none());
+    }
+
+    fn compare_ctr(control: &Interval, variant: &Interval) -> Comparison {
+        let rates = |name: &str, ctr: &Interval| Rates {
+            variant: name.into(),
+            impressions: 10_000,
+            estimated: false,
+            ctr: *ctr,
+            atc_rate: *ctr,
+            cvr: *ctr,
+        };
+        compare(&rates("A", control), &rates("B", variant))
+    }
 }
