@@ -237,6 +237,17 @@ fn models_are_checked_against_the_encoder_whichever_loads_first() {
 
 /// multilingual-e5 asks (in its file) for `query: ` before search queries and `passage: ` before titles
 /// and copy; the texts the engine hands to any encoder carry them, and MiniLM's carry none.
+/// The texts the engine would hand its encoder for these inputs, sorted.
+fn sorted_texts(v: &Vitrine, cands: &[Candidate], queries: &[String], copy: &[String]) -> Vec<String> {
+    let mut texts: Vec<String> = v
+        .pending_texts(cands, queries, copy)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    texts.sort();
+    texts
+}
+
 #[test]
 fn texts_get_the_prefixes_the_model_file_asks_for() {
     let cands = [titled("p1", "透明手机壳")];
@@ -245,12 +256,7 @@ fn texts_get_the_prefixes_the_model_file_asks_for() {
         Encoder::from_gguf_bytes(&std::fs::read("models/multilingual-e5-small-zh-en.gguf").unwrap()).unwrap();
     let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
     v.set_encoder(e5).unwrap();
-    let mut texts: Vec<String> = v
-        .pending_texts(&cands, &queries, &copy)
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
-    texts.sort();
+    let texts = sorted_texts(&v, &cands, &queries, &copy);
     assert_eq!(
         texts,
         [
@@ -261,11 +267,6 @@ fn texts_get_the_prefixes_the_model_file_asks_for() {
     );
     let mut v = Vitrine::new(Config::default(), &[7; 16]).unwrap();
     v.set_encoder(encoder()).unwrap();
-    let mut texts: Vec<String> = v
-        .pending_texts(&cands, &queries, &copy)
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
-    texts.sort();
+    let texts = sorted_texts(&v, &cands, &queries, &copy);
     assert_eq!(texts, ["夏季新品 限时折扣", "手机壳", "透明手机壳"]);
 }

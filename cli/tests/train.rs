@@ -152,16 +152,7 @@ fn training_never_reads_validation_or_test_targets() {
     );
     let log_a = train(&a, &a.join("m.gguf"), &["--epochs", "1"]);
     let log_b = train(&b, &b.join("m.gguf"), &["--epochs", "1"]);
-    assert_eq!(
-        read(&a.join("m.gguf")),
-        read(&b.join("m.gguf")),
-        "q8_0 model differs"
-    );
-    assert_eq!(
-        read(&a.join("m-f32.gguf")),
-        read(&b.join("m-f32.gguf")),
-        "f32 model differs"
-    );
+    assert_same_models(&a, &b);
     // The validation score itself does read the (swapped) targets: the check above is not vacuous.
     assert_ne!(valid_ndcg(&log_a), valid_ndcg(&log_b));
 }
@@ -259,16 +250,7 @@ fn the_default_recipe_is_one_deterministic_command_that_never_reads_test_targets
     ];
     let log = train(&a, &a.join("m.gguf"), &flags);
     train(&b, &b.join("m.gguf"), &flags);
-    assert_eq!(
-        read(&a.join("m.gguf")),
-        read(&b.join("m.gguf")),
-        "q8_0 model differs"
-    );
-    assert_eq!(
-        read(&a.join("m-f32.gguf")),
-        read(&b.join("m-f32.gguf")),
-        "f32 model differs"
-    );
+    assert_same_models(&a, &b);
     // Three phases, each ending on validation, then the mixes.
     for phase in ["(explore)", "(anneal)", "(full softmax)"] {
         assert!(log.contains(phase), "{phase} missing: {log}");
@@ -284,4 +266,11 @@ fn the_default_recipe_is_one_deterministic_command_that_never_reads_test_targets
         assert!(card.contains(row), "{row} missing: {card}");
     }
     assert!(card.contains(&format!("{USERS} users, 12101 items")), "{card}");
+}
+
+/// Both data sets' trained files (`m.gguf` and its f32 twin) are byte-identical.
+fn assert_same_models(a: &Path, b: &Path) {
+    for file in ["m.gguf", "m-f32.gguf"] {
+        assert_eq!(read(&a.join(file)), read(&b.join(file)), "{file} differs");
+    }
 }
