@@ -77,7 +77,7 @@ collector_binary() {
   echo "$ROOT/target/debug/vitrine-collector"
 }
 
-healthy() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz"; }
+healthy() { curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz"; }
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
@@ -137,7 +137,10 @@ start_pg() {
   mkdir -p "$DAP_HOME/pg" "$DAP_HOME/logs"
   openssl rand -hex 16 > "$DAP_HOME/pg-password"
   cp "$DAP_HOME/pg-password" "$DAP_HOME/pg/pwfile"
-  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$DAP_HOME/pg"; chmod 644 "$DAP_HOME/pg-password"; fi
+  # As root, Postgres runs as `postgres`: it must be able to pass through $DAP_HOME (a mktemp -d is 0700).
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres: "$DAP_HOME/pg"; chmod 644 "$DAP_HOME/pg-password"; chmod o+x "$DAP_HOME"
+  fi
   as_pg "$bin/initdb" -D "$DAP_HOME/pg/data" -U janus --pwfile="$DAP_HOME/pg/pwfile" \
     --auth-local=scram-sha-256 --auth-host=scram-sha-256 >"$DAP_HOME/logs/initdb.log" 2>&1 \
     || die "initdb failed: see $DAP_HOME/logs/initdb.log"

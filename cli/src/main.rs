@@ -16,6 +16,7 @@ mod power;
 mod prune;
 mod segments;
 mod simulate;
+mod simulate_dap;
 mod train;
 mod trainer;
 mod tune;

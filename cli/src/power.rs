@@ -7,9 +7,10 @@ use anyhow::{bail, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{
-    Experiment, ExperimentMode, Interaction, Ledger, Mechanism, Randomiser, Registry, Reporter,
+    Experiment, ExperimentMode, Interaction, Ledger, Mechanism, Randomiser, Registry, Reporter, CATEGORIES,
     REPORT_EPSILON,
 };
+use vitrine_collector::dap::rates::discrete_laplace;
 use vitrine_collector::estimate::{estimate, Metric, Noised};
 use vitrine_collector::power::{per_shopper_variance, shares, shoppers_per_arm};
 
@@ -66,6 +67,22 @@ pub fn run(args: &SimulateArgs, truths: &[Truth]) -> Result<()> {
         "  after  ({}: {:?} over {} cells, epsilon {REPORT_EPSILON} per report): {after:>9.0}",
         args.mode, rr.mechanism, rr.d
     );
+    let dap = dap_needed(truths, REPORT_EPSILON);
+    println!(
+        "  DAP    (Prio3Histogram over {} cells, both aggregators' discrete Laplace at epsilon {REPORT_EPSILON}): {dap:>9.0}",
+        truths.len() * CATEGORIES
+    );
+    if args.power_runs > 0 {
+        let n = dap.ceil() as usize;
+        let hits = (0..args.power_runs)
+            .filter(|i| dap_simulated_test(truths, n, REPORT_EPSILON, args.seed.wrapping_add(*i as u64)))
+            .count();
+        println!(
+            "  simulated DAP: {hits} of {} seeded tests with {n} shoppers per arm found the difference ({:.1} %)",
+            args.power_runs,
+            100.0 * hits as f64 / args.power_runs as f64
+        );
+    }
     if args.power_runs > 0 {
         let n = after.ceil() as usize;
         let hits = (0..args.power_runs)
@@ -78,6 +95,72 @@ pub fn run(args: &SimulateArgs, truths: &[Truth]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The DAP experiment's cells for `n` shoppers per arm at the true shares (expected counts).
+fn dap_cells(truths: &[Truth], n: f64) -> Vec<f64> {
+    truths
+        .iter()
+        .flat_map(|t| {
+            let mut c = [0.0; CATEGORIES];
+            c[..4].copy_from_slice(&[1.0 - t.ctr, t.ctr - t.atc, t.atc - t.cvr, t.cvr]);
+            c.map(|x| x * n)
+        })
+        .collect()
+}
+
+/// Whether the collector's DAP rates tell the first two CTRs apart (95 % interval of the difference).
+fn dap_detects(truths: &[Truth], cells: &[f64], noise_var: f64) -> Option<f64> {
+    let exp = experiment(ExperimentMode::Ab, truths);
+    let r = vitrine_collector::dap::rates::rates(&exp, cells, noise_var);
+    let (a, b) = (r.first()?.ctr, r.get(1)?.ctr);
+    Some((b.estimate - a.estimate) / (a.se * a.se + b.se * b.se).sqrt())
+}
+
+/// Shoppers per arm for 80 % power in DAP mode: the smallest `n` whose expected z reaches z95 + z80,
+/// with the collector's own DAP intervals (sampling plus the central noise).
+fn dap_needed(truths: &[Truth], epsilon: f64) -> f64 {
+    let task = vitrine::report::dap::VdafSpec::histogram(truths.len() * CATEGORIES);
+    let noise_var = 2.0 * vitrine::report::dap::noise_variance(&task, epsilon);
+    let target = vitrine_collector::estimate::z95() + vitrine_collector::estimate::normal_quantile(0.8);
+    let z = |n: f64| dap_detects(truths, &dap_cells(truths, n), noise_var).map_or(0.0, f64::abs);
+    let (mut lo, mut hi) = (10.0_f64, 1e8_f64);
+    while hi - lo > 1.0 {
+        let mid = (lo * hi).sqrt().max(lo + 0.5);
+        if z(mid) >= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi.ceil()
+}
+
+/// One seeded DAP test: `n` shoppers per arm, the exact cell sums plus each aggregator's noise, read by
+/// the collector's DAP rates.
+fn dap_simulated_test(truths: &[Truth], n: usize, epsilon: f64, seed: u64) -> bool {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let task = vitrine::report::dap::VdafSpec::histogram(truths.len() * CATEGORIES);
+    let scale = task.sensitivity() / epsilon;
+    let mut cells = vec![0.0; truths.len() * CATEGORIES];
+    for (j, t) in truths.iter().enumerate() {
+        for _ in 0..n {
+            let u: f64 = rng.random();
+            let o = if u < t.cvr {
+                3
+            } else if u < t.atc {
+                2
+            } else {
+                usize::from(u < t.ctr)
+            };
+            cells[j * CATEGORIES + o] += 1.0;
+        }
+    }
+    for c in cells.iter_mut() {
+        *c += discrete_laplace(&mut rng, scale) + discrete_laplace(&mut rng, scale);
+    }
+    let noise_var = 2.0 * vitrine::report::dap::noise_variance(&task, epsilon);
+    dap_detects(truths, &cells, noise_var).is_some_and(|z| z.abs() > vitrine_collector::estimate::z95())
 }
 
 /// One A/B or bandit test of `n` shoppers per arm through the device's builder and the collector's

@@ -16,37 +16,49 @@ use vitrine::sdk::{Config, CopyOptions, CopyVariant};
 use vitrine::Vitrine;
 
 /// Purchase values are drawn uniformly from this range.
-const ORDER_VALUE: (f64, f64) = (5.0, 195.0);
+pub(crate) const ORDER_VALUE: (f64, f64) = (5.0, 195.0);
 
 /// Flags of `vitrine simulate`.
 #[derive(clap::Args)]
 pub struct SimulateArgs {
     /// Collector base URL, e.g. http://127.0.0.1:8787 (not needed with --power).
     #[arg(long)]
-    collector: Option<String>,
+    pub(crate) collector: Option<String>,
     /// Simulated shoppers (each sends one report).
     #[arg(long, default_value_t = 20_000)]
-    devices: usize,
+    pub(crate) devices: usize,
     /// Variants with true rates: `NAME:CTR[:ATC[:CVR]]`, comma-separated; the first is the control.
     /// Rates are absolute and nested (CVR ≤ ATC ≤ CTR), e.g. "A:0.05,B:0.07" or "A:0.05:0.02:0.01".
     #[arg(long)]
-    variants: String,
+    pub(crate) variants: String,
     /// Seed of everything random (salts, outcomes, randomised response).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// The registered experiment to report under (its variants must be the ones in --variants).
     #[arg(long, default_value = "sim")]
-    experiment: String,
+    pub(crate) experiment: String,
+    /// DAP mode: report through the core's DAP client to the Janus leader of this config (scripts/dap.sh
+    /// writes it: .cache/dap/dap-config.json) instead of to a collector; with --collector too, wait for
+    /// that collector (started with --dap-config) to release the window and print the estimates.
+    #[arg(long)]
+    pub(crate) dap_config: Option<std::path::PathBuf>,
+    /// DAP mode: also send this many malformed reports (a share altered after sharding), which the
+    /// aggregators must reject without changing the sums.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) malformed: usize,
+    /// DAP mode with --collector: how long to wait for the release, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) wait_secs: u64,
     /// Concurrent connections posting reports.
     #[arg(long, default_value_t = 8)]
-    threads: usize,
+    pub(crate) threads: usize,
     /// Admin token of the collector: releases the window after posting (and lets --bench-seconds count
     /// what was stored).
     #[arg(long, env = "VITRINE_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
     /// Benchmark mode: post for this many seconds, then check nothing acknowledged was lost.
     #[arg(long)]
-    bench_seconds: Option<u64>,
+    pub(crate) bench_seconds: Option<u64>,
     /// Print shoppers per arm to tell the first two variants' CTRs apart (80 % power, α = 0.05).
     #[arg(long)]
     pub power: bool,
@@ -201,6 +213,9 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     if args.power {
         return crate::power::run(&args, &truths);
     }
+    if let Some(file) = &args.dap_config {
+        return crate::simulate_dap::run(&args, &truths, file);
+    }
     let Some(base) = args
         .collector
         .as_deref()
@@ -323,7 +338,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     print_comparison(&st, &args.experiment, &truths)
 }
 
-fn print_comparison(st: &Value, experiment: &str, truths: &[Truth]) -> Result<()> {
+pub(crate) fn print_comparison(st: &Value, experiment: &str, truths: &[Truth]) -> Result<()> {
     let Some(exp) = st["experiments"]
         .as_array()
         .into_iter()

@@ -112,6 +112,16 @@ async fn totals(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Result<R
     Ok(Json(st.store.totals()?).into_response())
 }
 
+/// DAP mode: every window collected or being collected, with its state (released, abandoned below
+/// `min_batch_size`, failed) and, once released, its cell sums.
+async fn dap_windows(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, CollectorError> {
+    authorise(&st, &headers)?;
+    Ok(Json(serde_json::json!({ "windows": st.store.dap_windows()? })).into_response())
+}
+
 /// The admin routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -119,4 +129,5 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/v1/admin/experiments/{id}/end", post(end))
         .route("/v1/admin/release", post(release))
         .route("/v1/admin/totals", get(totals))
+        .route("/v1/admin/dap", get(dap_windows))
 }

@@ -48,6 +48,9 @@ pub enum CollectorError {
         /// SQLite's reason.
         reason: String,
     },
+    /// DAP mode: a task list, credentials file or leader answer that cannot be used.
+    #[error("DAP: {0}")]
+    Dap(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {reason}; pick a free --addr")]
     Bind {
@@ -77,6 +80,7 @@ impl CollectorError {
             CollectorError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             CollectorError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             CollectorError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            CollectorError::Dap(_) => (StatusCode::BAD_GATEWAY, "dap"),
             CollectorError::Storage(_) | CollectorError::Open { .. } | CollectorError::Bind { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "storage")
             }

@@ -3,6 +3,7 @@
 //! dashboard. The binary (`main.rs`) only parses flags and calls [`server::spawn`] or the registry.
 
 pub mod admin;
+pub mod dap;
 pub mod error;
 pub mod estimate;
 pub mod power;

@@ -46,6 +46,14 @@ struct Serve {
     /// Registers the experiments of this /v1/experiments-shaped JSON file that are not registered yet.
     #[arg(long)]
     register: Option<PathBuf>,
+    /// DAP mode: the collector credentials `dap provision` wrote (scripts/dap.sh: .cache/dap/
+    /// collector-credentials.json). Each registered experiment with a task is collected from the leader
+    /// in closed windows of --window-secs; the others keep the local-DP path.
+    #[arg(long)]
+    dap_config: Option<PathBuf>,
+    /// DAP mode: seconds after a window closes before it is collected (late uploads still count).
+    #[arg(long, default_value_t = 60)]
+    dap_grace_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -53,6 +61,54 @@ enum Command {
     /// Edit or list the experiment registry.
     #[command(subcommand)]
     Experiments(Experiments),
+    /// DAP mode: provision tasks for a Janus leader and helper.
+    #[command(subcommand)]
+    Dap(Dap),
+}
+
+#[derive(Subcommand)]
+enum Dap {
+    /// Fresh task ids, keys and tokens for each task of a list: writes leader-tasks.yaml and
+    /// helper-tasks.yaml (for `janus_cli provision-tasks`), dap-config.json (public, for the SDK) and
+    /// collector-credentials.json (secret, for --dap-config) into --out.
+    Provision {
+        /// Task list: {"tasks": [{"id", "variants", "vdaf": "histogram"|"sumvec", "time_precision",
+        /// "min_batch_size", "noise_epsilon"}]} (scripts/dap-tasks.json).
+        #[arg(long)]
+        tasks: PathBuf,
+        /// The leader's base URL, as devices and this collector reach it.
+        #[arg(long)]
+        leader: String,
+        /// The helper's base URL, as devices and the leader reach it.
+        #[arg(long)]
+        helper: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn read(file: &PathBuf) -> Result<String, CollectorError> {
+    std::fs::read_to_string(file).map_err(|e| CollectorError::Open {
+        path: file.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn dap(cmd: Dap) -> Result<(), CollectorError> {
+    let Dap::Provision {
+        tasks,
+        leader,
+        helper,
+        out,
+    } = cmd;
+    let p = vitrine_collector::dap::provision::provision(&read(&tasks)?, &leader, &helper, now_secs())?;
+    vitrine_collector::dap::provision::write(&p, &out)?;
+    eprintln!(
+        "provisioned {} DAP task(s) into {} (collector-credentials.json is secret)",
+        p.config.tasks.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -127,15 +183,14 @@ fn experiments(cmd: Experiments) -> Result<(), CollectorError> {
 #[tokio::main]
 async fn main() -> Result<(), CollectorError> {
     let args = Args::parse();
-    if let Some(Command::Experiments(cmd)) = args.command {
-        return experiments(cmd);
+    match args.command {
+        Some(Command::Experiments(cmd)) => return experiments(cmd),
+        Some(Command::Dap(cmd)) => return dap(cmd),
+        None => {}
     }
     let a = args.serve;
     if let Some(file) = &a.register {
-        let text = std::fs::read_to_string(file).map_err(|e| CollectorError::Open {
-            path: file.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = read(file)?;
         let reg: Registry =
             serde_json::from_str(&text).map_err(|e| CollectorError::Malformed(e.to_string()))?;
         let added = registry::register_missing(&open_conn(&a.db)?, &reg, now_secs())?;
@@ -149,6 +204,10 @@ async fn main() -> Result<(), CollectorError> {
     cfg.window_secs = a.window_secs;
     cfg.admin_token = a.admin_token;
     cfg.cors_origins = a.cors_origins;
+    cfg.dap_grace_secs = a.dap_grace_secs;
+    if let Some(file) = &a.dap_config {
+        cfg.dap = Some(vitrine_collector::dap::Credentials::from_json(&read(file)?)?);
+    }
     let bind = |e: std::io::Error| CollectorError::Bind {
         addr: a.addr.clone(),
         reason: e.to_string(),
@@ -158,11 +217,19 @@ async fn main() -> Result<(), CollectorError> {
     // One formatted line in one write: a reader that waits for a newline (tests, scripts) never sees
     // a partial address, which unbuffered stderr could otherwise deliver in pieces.
     let line = format!(
-        "vitrine-collector on http://{} (db {}, windows {} s, admin API {}); dashboard at /dashboard\n",
+        "vitrine-collector on http://{} (db {}, windows {} s, admin API {}{}); dashboard at /dashboard\n",
         running.addr,
         cfg.db.display(),
         cfg.window_secs,
-        if cfg.admin_token.is_some() { "on" } else { "off" }
+        if cfg.admin_token.is_some() { "on" } else { "off" },
+        match &cfg.dap {
+            Some(c) => format!(
+                ", DAP from {} for {} task(s)",
+                c.config.leader,
+                c.config.tasks.len()
+            ),
+            None => String::new(),
+        }
     );
     {
         use std::io::Write;

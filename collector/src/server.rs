@@ -50,6 +50,10 @@ pub struct Config {
     pub max_concurrent: usize,
     /// Whole-request deadline (headers to response), against slow senders.
     pub request_timeout: Duration,
+    /// DAP mode: the tasks and secrets to collect with (`None`: local-DP reports only).
+    pub dap: Option<crate::dap::Credentials>,
+    /// DAP mode: seconds after a window closes before it is collected (uploads arrive late).
+    pub dap_grace_secs: u64,
 }
 
 impl Config {
@@ -65,6 +69,8 @@ impl Config {
             cors_origins: Vec::new(),
             max_concurrent: 1024,
             request_timeout: Duration::from_secs(10),
+            dap: None,
+            dap_grace_secs: 60,
         }
     }
 }
@@ -186,12 +192,22 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn get_stats(State(st): State<Arc<AppState>>) -> Result<Response, CollectorError> {
-    let doc = blocking(st, |s| Ok(stats(&s.registry(), &s.store.windows()?))).await?;
+    let doc = blocking(st, |s| {
+        Ok(stats(&s.registry(), &s.store.windows()?, &s.store.dap_windows()?))
+    })
+    .await?;
     Ok(Json(doc).into_response())
 }
 
 async fn get_priors(State(st): State<Arc<AppState>>) -> Result<Response, CollectorError> {
-    let doc = blocking(st, |s| Ok(priors(&s.registry(), &s.store.windows()?))).await?;
+    let doc = blocking(st, |s| {
+        Ok(priors(
+            &s.registry(),
+            &s.store.windows()?,
+            &s.store.dap_windows()?,
+        ))
+    })
+    .await?;
     Ok(([(header::CACHE_CONTROL, "public, max-age=3600")], Json(doc)).into_response())
 }
 
@@ -314,6 +330,23 @@ async fn tick(st: Arc<AppState>, window_secs: u64) {
     }
 }
 
+/// DAP mode: every 2 s, poll the windows being collected and start the next closed ones.
+async fn dap_tick(st: Arc<AppState>, creds: crate::dap::Credentials, window_secs: u64, grace: u64) {
+    let creds = Arc::new(creds);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let c = creds.clone();
+        let step = blocking(st.clone(), move |s| {
+            let exps = s.registry().experiments;
+            s.store
+                .with_conn(|conn| crate::dap::schedule::step(conn, &c, &exps, now_secs(), window_secs, grace))
+        });
+        if let Err(e) = step.await {
+            eprintln!("DAP collection: {e}");
+        }
+    }
+}
+
 /// Serve on `listener` until shut down.
 pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, CollectorError> {
     let (router, st) = build(cfg)?;
@@ -329,7 +362,16 @@ pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, Colle
             })
             .await;
     });
-    let ticker = tokio::spawn(tick(st, cfg.window_secs));
+    let ticker = match cfg.dap.clone() {
+        Some(creds) => {
+            let (window, grace) = (cfg.window_secs, cfg.dap_grace_secs);
+            let (a, b) = (st.clone(), st);
+            tokio::spawn(async move {
+                tokio::join!(tick(a, window), dap_tick(b, creds, window, grace));
+            })
+        }
+        None => tokio::spawn(tick(st, cfg.window_secs)),
+    };
     Ok(Running {
         addr,
         stop: Some(stop),

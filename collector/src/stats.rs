@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use vitrine::copy::{Prior, PriorsDoc};
 use vitrine::report::{Experiment, ExperimentMode, Randomiser, Registry, HOLDOUT_VARIANT, REPORT_EPSILON};
 
+use crate::dap::schedule::DapWindow;
 use crate::estimate::{beta_prior, estimate, normal_cdf, srm_p_value, z95, Interval, Metric, Noised};
 use crate::power::shoppers_per_arm;
 use crate::store::WindowRow;
@@ -65,6 +66,8 @@ pub struct ExperimentStats {
     pub experiment: String,
     /// `ab` or `bandit`.
     pub mode: ExperimentMode,
+    /// `ldp` (randomised reports to this collector) or `dap` (aggregated by a Janus leader and helper).
+    pub source: String,
     /// Release threshold.
     pub k: u64,
     /// Reports in released windows.
@@ -227,8 +230,63 @@ fn verdict(variants: &[Rates], comps: &[Comparison], days: f64) -> String {
     format!("no difference detectable yet: ≈ {grouped} more shoppers per arm{when}")
 }
 
-/// Build the statistics document from released windows.
-pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
+/// One experiment's rates, whatever reports they come from.
+pub(crate) struct Built {
+    /// Whole-run rates per variant, registry order.
+    pub variants: Vec<Rates>,
+    /// Per released window.
+    pub windows: Vec<WindowStats>,
+    /// Reports behind the rates.
+    pub reports: u64,
+    /// Per arm: exposures and the registered share, for the sample-ratio-mismatch test (A/B only).
+    pub srm: Option<(Vec<u64>, Vec<f64>)>,
+    /// First window's start and last window's end, seconds.
+    pub span: (u64, u64),
+}
+
+fn from_ldp(exp: &Experiment, rows: &[&WindowRow]) -> Option<Built> {
+    let rr = Randomiser::for_domain(exp.layout().domain(), REPORT_EPSILON).ok()?;
+    let mut total = Arms::new();
+    let mut per_window: BTreeMap<u64, (u64, u64, Arms)> = BTreeMap::new();
+    for w in rows {
+        total.entry(w.arm.clone()).or_default().add(&w.noised);
+        let e = per_window.entry(w.seq).or_insert((w.start, w.end, Arms::new()));
+        e.2.entry(w.arm.clone()).or_default().add(&w.noised);
+    }
+    let first = per_window.values().map(|w| w.0).min().unwrap_or(0);
+    let last = per_window.values().map(|w| w.1).max().unwrap_or(0);
+    let srm = (exp.mode == ExperimentMode::Ab).then(|| {
+        let arms = exp.layout().arms;
+        let share = |a: &String| {
+            if a == HOLDOUT_VARIANT {
+                exp.holdout
+            } else {
+                (1.0 - exp.holdout) / exp.variants.len() as f64
+            }
+        };
+        let counts = arms.iter().map(|a| total.get(a).map_or(0, |c| c.n)).collect();
+        (counts, arms.iter().map(share).collect())
+    });
+    Some(Built {
+        variants: rates(exp, &rr, &total),
+        reports: total.values().map(|c| c.n).sum(),
+        srm,
+        span: (first, last),
+        windows: per_window
+            .into_iter()
+            .map(|(seq, (start, end, arms))| WindowStats {
+                seq,
+                start,
+                end,
+                variants: rates(exp, &rr, &arms),
+            })
+            .collect(),
+    })
+}
+
+/// Build the statistics document from released windows: local-DP windows, or for an experiment with a
+/// DAP task, its released DAP windows.
+pub fn stats(registry: &Registry, windows: &[WindowRow], dap: &[DapWindow]) -> StatsDoc {
     let mut by_exp: BTreeMap<&str, Vec<&WindowRow>> = BTreeMap::new();
     for w in windows {
         by_exp.entry(w.experiment.as_str()).or_default().push(w);
@@ -237,17 +295,11 @@ pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
         .experiments
         .iter()
         .filter_map(|exp| {
-            let rows = by_exp.get(exp.id.as_str())?;
-            let rr = Randomiser::for_domain(exp.layout().domain(), REPORT_EPSILON).ok()?;
-            let mut total = Arms::new();
-            let mut per_window: BTreeMap<u64, (u64, u64, Arms)> = BTreeMap::new();
-            for w in rows {
-                total.entry(w.arm.clone()).or_default().add(&w.noised);
-                let e = per_window.entry(w.seq).or_insert((w.start, w.end, Arms::new()));
-                e.2.entry(w.arm.clone()).or_default().add(&w.noised);
-            }
-            let variants = rates(exp, &rr, &total);
-            let comps: Vec<Comparison> = match variants.split_first() {
+            let (b, source) = match crate::dap::rates::built(exp, dap) {
+                Some(b) => (b, "dap"),
+                None => (from_ldp(exp, by_exp.get(exp.id.as_str())?)?, "ldp"),
+            };
+            let comps: Vec<Comparison> = match b.variants.split_first() {
                 Some((c, rest)) if c.variant == exp.variants[0] => rest
                     .iter()
                     .filter(|v| v.variant != HOLDOUT_VARIANT)
@@ -255,38 +307,21 @@ pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
                     .collect(),
                 _ => Vec::new(),
             };
-            let first = per_window.values().map(|w| w.0).min().unwrap_or(0);
-            let last = per_window.values().map(|w| w.1).max().unwrap_or(0);
-            let srm = (exp.mode == ExperimentMode::Ab).then(|| {
-                let arms = exp.layout().arms;
-                let share = |a: &String| {
-                    if a == HOLDOUT_VARIANT {
-                        exp.holdout
-                    } else {
-                        (1.0 - exp.holdout) / exp.variants.len() as f64
-                    }
-                };
-                let counts: Vec<u64> = arms.iter().map(|a| total.get(a).map_or(0, |c| c.n)).collect();
-                srm_p_value(&counts, &arms.iter().map(share).collect::<Vec<_>>())
-            });
             Some(ExperimentStats {
                 experiment: exp.id.clone(),
                 mode: exp.mode,
+                source: source.into(),
                 k: exp.k,
-                reports: total.values().map(|c| c.n).sum(),
-                srm_p_value: srm.flatten(),
-                verdict: verdict(&variants, &comps, last.saturating_sub(first) as f64 / 86_400.0),
+                reports: b.reports,
+                srm_p_value: b.srm.and_then(|(counts, shares)| srm_p_value(&counts, &shares)),
+                verdict: verdict(
+                    &b.variants,
+                    &comps,
+                    b.span.1.saturating_sub(b.span.0) as f64 / 86_400.0,
+                ),
                 comparisons: comps,
-                variants,
-                windows: per_window
-                    .into_iter()
-                    .map(|(seq, (start, end, arms))| WindowStats {
-                        seq,
-                        start,
-                        end,
-                        variants: rates(exp, &rr, &arms),
-                    })
-                    .collect(),
+                variants: b.variants,
+                windows: b.windows,
             })
         })
         .collect();
@@ -295,8 +330,8 @@ pub fn stats(registry: &Registry, windows: &[WindowRow]) -> StatsDoc {
 
 /// Build the priors document: per experiment and variant over all released windows (segments never
 /// reach the collector, so there are only pooled priors).
-pub fn priors(registry: &Registry, windows: &[WindowRow]) -> PriorsDoc {
-    let doc = stats(registry, windows);
+pub fn priors(registry: &Registry, windows: &[WindowRow], dap: &[DapWindow]) -> PriorsDoc {
+    let doc = stats(registry, windows, dap);
     let priors = doc
         .experiments
         .iter()

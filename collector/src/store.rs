@@ -84,6 +84,7 @@ pub fn open_conn(path: &Path) -> Result<Connection, CollectorError> {
         .map_err(err)?;
     conn.execute_batch(registry::SCHEMA).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
+    conn.execute_batch(crate::dap::schedule::SCHEMA).map_err(err)?;
     Ok(conn)
 }
 
@@ -179,6 +180,11 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Every DAP window (DAP mode), collected or not.
+    pub fn dap_windows(&self) -> Result<Vec<crate::dap::schedule::DapWindow>, CollectorError> {
+        crate::dap::schedule::windows(&*lock(&self.reader)?)
     }
 
     /// The registry as stored.

@@ -1,0 +1,306 @@
+//! `vitrine-collector dap provision`: fresh ids, keys and tokens for each experiment's DAP task, written
+//! as the two aggregators' task files (`janus_cli provision-tasks`), the SDK's public `dap-config.json`
+//! and this collector's secret `collector-credentials.json`. Nothing here comes from a page.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Kem as _, Serializable};
+use rand::Rng;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use vitrine::report::dap::{DapConfig, DapTask, VdafSpec};
+use vitrine::report::CATEGORIES;
+
+use super::{b64, Credentials, TaskSecret};
+use crate::error::CollectorError;
+
+/// Janus rejects reports whose time is further ahead than this (seconds).
+const TOLERABLE_CLOCK_SKEW: u64 = 60;
+/// Tasks expire after a year; provision again to extend.
+const TASK_LIFETIME: u64 = 365 * 86_400;
+/// ε is written to Janus as a fraction with this denominator.
+const EPSILON_DENOMINATOR: u64 = 1000;
+
+/// The task list `scripts/dap.sh start` passes (see `scripts/dap-tasks.json`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskList {
+    tasks: Vec<TaskSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskSpec {
+    /// The registered experiment.
+    id: String,
+    variants: Vec<String>,
+    /// `histogram` or `sumvec`.
+    vdaf: String,
+    /// `sumvec`: bits per cell (default 1).
+    #[serde(default)]
+    bits: Option<usize>,
+    time_precision: u64,
+    min_batch_size: u64,
+    #[serde(default)]
+    noise_epsilon: Option<f64>,
+}
+
+/// Everything one provisioning run produces.
+pub struct Provisioned {
+    /// Public: the SDK and `vitrine simulate --dap-config` read it.
+    pub config: DapConfig,
+    /// Secret: `vitrine-collector --dap-config` reads it.
+    pub credentials: Credentials,
+    /// `janus_cli provision-tasks` input of the leader.
+    pub leader_yaml: String,
+    /// … and of the helper.
+    pub helper_yaml: String,
+}
+
+struct Keypair {
+    id: u8,
+    public: String,
+    private: String,
+}
+
+fn keypair() -> Keypair {
+    let (sk, pk) = X25519HkdfSha256::gen_keypair(&mut rand::rng());
+    Keypair {
+        id: rand::rng().random(),
+        public: b64(&pk.to_bytes()),
+        private: b64(&sk.to_bytes()),
+    }
+}
+
+fn token() -> String {
+    b64(&rand::rng().random::<[u8; 16]>())
+}
+
+fn token_hash(token: &str) -> String {
+    b64(&Sha256::digest(token.as_bytes()))
+}
+
+/// ε as Janus's `Ratio<BigUint>`: `[[numerator digits], [denominator digits]]`.
+fn epsilon_yaml(eps: f64) -> String {
+    let num = (eps * EPSILON_DENOMINATOR as f64).round() as u64;
+    format!("[[{num}], [{EPSILON_DENOMINATOR}]]")
+}
+
+/// The ε Janus will use (after the rounding [`epsilon_yaml`] does).
+pub fn effective_epsilon(eps: f64) -> f64 {
+    (eps * EPSILON_DENOMINATOR as f64).round() / EPSILON_DENOMINATOR as f64
+}
+
+fn vdaf_yaml(spec: &VdafSpec, eps: Option<f64>) -> String {
+    let mut s = match *spec {
+        VdafSpec::Histogram { length, chunk_length } => {
+            format!("!Prio3Histogram\n    length: {length}\n    chunk_length: {chunk_length}\n")
+        }
+        VdafSpec::SumVec {
+            bits,
+            length,
+            chunk_length,
+        } => format!(
+            "!Prio3SumVec\n    bits: {bits}\n    length: {length}\n    chunk_length: {chunk_length}\n"
+        ),
+    };
+    if let Some(e) = eps {
+        let _ = write!(
+            s,
+            "    dp_strategy:\n      dp_strategy: PureDpDiscreteLaplace\n      budget:\n        epsilon: {}\n",
+            epsilon_yaml(e)
+        );
+    }
+    s
+}
+
+fn hpke_yaml(indent: &str, k: &Keypair) -> String {
+    format!(
+        "{indent}id: {}\n{indent}kem_id: X25519HkdfSha256\n{indent}kdf_id: HkdfSha256\n{indent}aead_id: Aes128Gcm\n{indent}public_key: \"{}\"\n",
+        k.id, k.public
+    )
+}
+
+/// Builds everything for `tasks_json` with aggregators at `leader` and `helper` (base URLs), at `now`.
+pub fn provision(
+    tasks_json: &str,
+    leader: &str,
+    helper: &str,
+    now: u64,
+) -> Result<Provisioned, CollectorError> {
+    let list: TaskList = serde_json::from_str(tasks_json)
+        .map_err(|e| CollectorError::Dap(format!("the task list is not of the expected shape: {e}")))?;
+    let base = |u: &str| format!("{}/", u.trim_end_matches('/'));
+    let (leader, helper) = (base(leader), base(helper));
+    let mut rng = rand::rng();
+    let mut config = DapConfig {
+        leader: leader.clone(),
+        helper: helper.clone(),
+        tasks: Vec::new(),
+    };
+    let mut secrets = Vec::new();
+    let (mut leader_yaml, mut helper_yaml) = (String::new(), String::new());
+    for spec in list.tasks {
+        let length = spec.variants.len() * CATEGORIES;
+        let vdaf = match spec.vdaf.as_str() {
+            "histogram" => VdafSpec::histogram(length),
+            "sumvec" => VdafSpec::sum_vec(spec.bits.unwrap_or(1), length),
+            other => {
+                return Err(CollectorError::Dap(format!(
+                    "task {:?}: vdaf {other:?} is not `histogram` or `sumvec`",
+                    spec.id
+                )))
+            }
+        };
+        let task_id = b64(&rng.random::<[u8; 32]>());
+        let task = DapTask {
+            experiment: spec.id.clone(),
+            task_id: task_id.clone(),
+            variants: spec.variants,
+            vdaf,
+            time_precision: spec.time_precision,
+            min_batch_size: spec.min_batch_size,
+            noise_epsilon: spec.noise_epsilon.map(effective_epsilon),
+        };
+        task.check().map_err(|e| CollectorError::Dap(e.to_string()))?;
+        if config.tasks.iter().any(|t| t.experiment == task.experiment) {
+            return Err(CollectorError::Dap(format!(
+                "two tasks for experiment {:?}",
+                task.experiment
+            )));
+        }
+        let (collector, leader_keys, helper_keys) = (keypair(), keypair(), keypair());
+        let (aggregator_token, collector_token) = (token(), token());
+        let verify_key = b64(&rng.random::<[u8; 16]>());
+        let common = |role: &str, peer: &str| {
+            format!(
+                "- task_id: \"{task_id}\"\n  peer_aggregator_endpoint: \"{peer}\"\n  query_type: TimeInterval\n  vdaf: {}  role: {role}\n  vdaf_verify_key: \"{verify_key}\"\n  max_batch_query_count: 1\n  task_expiration: {}\n  report_expiry_age: null\n  min_batch_size: {}\n  time_precision: {}\n  tolerable_clock_skew: {TOLERABLE_CLOCK_SKEW}\n  collector_hpke_config:\n{}",
+                vdaf_yaml(&vdaf, task.noise_epsilon),
+                now + TASK_LIFETIME,
+                task.min_batch_size,
+                task.time_precision,
+                hpke_yaml("    ", &collector),
+            )
+        };
+        let keys = |k: &Keypair| {
+            format!(
+                "  hpke_keys:\n  - config:\n{}    private_key: \"{}\"\n",
+                hpke_yaml("      ", k),
+                k.private
+            )
+        };
+        let _ = write!(
+            leader_yaml,
+            "{}  aggregator_auth_token:\n    type: Bearer\n    token: \"{aggregator_token}\"\n  collector_auth_token_hash:\n    type: Bearer\n    hash: \"{}\"\n{}",
+            common("Leader", &helper),
+            token_hash(&collector_token),
+            keys(&leader_keys)
+        );
+        let _ = write!(
+            helper_yaml,
+            "{}  aggregator_auth_token_hash:\n    type: Bearer\n    hash: \"{}\"\n  collector_auth_token_hash:\n{}",
+            common("Helper", &leader),
+            token_hash(&aggregator_token),
+            keys(&helper_keys)
+        );
+        secrets.push(TaskSecret {
+            experiment: task.experiment.clone(),
+            collector_auth_token: collector_token,
+            hpke_config_id: collector.id,
+            hpke_public_key: collector.public,
+            hpke_private_key: collector.private,
+        });
+        config.tasks.push(task);
+    }
+    if config.tasks.is_empty() {
+        return Err(CollectorError::Dap("the task list has no tasks".into()));
+    }
+    Ok(Provisioned {
+        credentials: Credentials {
+            config: config.clone(),
+            secrets,
+        },
+        config,
+        leader_yaml,
+        helper_yaml,
+    })
+}
+
+/// Writes the four files into `out`; the credentials readable by their owner only.
+pub fn write(p: &Provisioned, out: &Path) -> Result<(), CollectorError> {
+    let io = |what: &str, e: std::io::Error| {
+        CollectorError::Dap(format!("writing {what} in {}: {e}", out.display()))
+    };
+    std::fs::create_dir_all(out).map_err(|e| io("the directory", e))?;
+    let files = [
+        ("dap-config.json", json(&p.config)),
+        ("leader-tasks.yaml", p.leader_yaml.clone()),
+        ("helper-tasks.yaml", p.helper_yaml.clone()),
+    ];
+    for (name, text) in files {
+        std::fs::write(out.join(name), text).map_err(|e| io(name, e))?;
+    }
+    let path = out.join("collector-credentials.json");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(&path)
+        .map_err(|e| io("collector-credentials.json", e))?;
+    std::io::Write::write_all(&mut f, json(&p.credentials).as_bytes())
+        .map_err(|e| io("collector-credentials.json", e))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TASKS: &str = r#"{"tasks": [
+        {"id": "hero", "variants": ["A", "B"], "vdaf": "histogram", "time_precision": 60,
+         "min_batch_size": 100, "noise_epsilon": 1.0},
+        {"id": "promo", "variants": ["x", "y", "z"], "vdaf": "sumvec", "time_precision": 3600,
+         "min_batch_size": 50}]}"#;
+
+    #[test]
+    fn every_task_gets_its_own_ids_keys_and_matching_hashes() {
+        let p = provision(TASKS, "http://127.0.0.1:9701", "http://127.0.0.1:9702/", 1_000).unwrap();
+        assert_eq!(p.config.leader, "http://127.0.0.1:9701/");
+        assert_eq!(p.config.tasks.len(), 2);
+        assert_eq!(p.config.tasks[0].vdaf.length(), 14);
+        assert_eq!(p.config.tasks[1].vdaf, VdafSpec::sum_vec(1, 21));
+        assert_ne!(p.config.tasks[0].task_id, p.config.tasks[1].task_id);
+        // The leader holds the hash of the collector's token, the helper the hash of the leader's.
+        let s = &p.credentials.secrets[0];
+        assert!(p.leader_yaml.contains(&token_hash(&s.collector_auth_token)));
+        assert!(!p.leader_yaml.contains(&s.collector_auth_token));
+        assert!(!p.leader_yaml.contains(&s.hpke_private_key) && !p.helper_yaml.contains(&s.hpke_private_key));
+        assert!(p.leader_yaml.contains("epsilon: [[1000], [1000]]"));
+        assert!(p
+            .leader_yaml
+            .contains("!Prio3SumVec\n    bits: 1\n    length: 21\n"));
+        assert_eq!(p.leader_yaml.matches("role: Leader").count(), 2);
+        assert_eq!(p.helper_yaml.matches("role: Helper").count(), 2);
+        // The public file carries no secret.
+        let public = serde_json::to_string(&p.config).unwrap();
+        assert!(!public.contains(&s.collector_auth_token) && !public.contains(&s.hpke_private_key));
+    }
+
+    #[test]
+    fn bad_task_lists_are_refused_with_the_reason() {
+        let err = |t: &str| provision(t, "http://l", "http://h", 0).err().unwrap().to_string();
+        assert!(err(r#"{"tasks": []}"#).contains("no tasks"));
+        assert!(err(r#"{"tasks": [{"id": "a", "variants": ["A"], "vdaf": "count", "time_precision": 60, "min_batch_size": 1}]}"#)
+            .contains("histogram"));
+        assert!(err(r#"{"tasks": [{"id": "a", "variants": ["A"], "vdaf": "histogram", "time_precision": 0, "min_batch_size": 1}]}"#)
+            .contains("time_precision"));
+        assert!(err(r#"{"tasks": [{"id": "a", "variants": [], "vdaf": "histogram", "time_precision": 60, "min_batch_size": 1}]}"#)
+            .contains("variants"));
+    }
+}
