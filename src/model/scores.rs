@@ -95,7 +95,8 @@ mod tests {
     fn invalid_entries_are_refused() {
         assert!(Scores::from_metadata(Some(r#"{"fit_weight": -1}"#)).is_err());
         assert!(Scores::from_metadata(Some(r#"{"fit_wieght": 3}"#)).is_err());
-        assert!(Scores::from_metadata(Some("[1]")).is_err());
+        assert!(Scores::from_metadata(Some(r#"{"fit_weight": "8"}"#)).is_err());
+        assert!(Scores::from_metadata(Some("8")).is_err());
     }
 
     #[test]
