@@ -56,6 +56,7 @@ fn minilm_files_carry_no_weights_and_get_the_tuned_defaults() {
             (8.0, 0.6, 0.25, 0.15)
         );
         assert_eq!((s.zero_shot_content, s.zero_shot_lexical), (1.0, 1.5));
+        assert_eq!(s.diversity_similarity, 1.0);
     }
 }
 
@@ -88,6 +89,7 @@ fn e5_weights_are_minilm_weights_times_the_measured_spread_ratio() {
         near(s.zero_shot_content, f64::from(d.zero_shot_content) * ratio),
         "{s:?}"
     );
+    assert!(near(s.diversity_similarity, ratio), "{s:?}");
     assert_eq!((s.search_position, s.zero_shot_lexical), (0.15, 1.5));
 }
 

@@ -26,7 +26,7 @@ pub const QUERY_PREFIX: &str = "query: ";
 pub const PASSAGE_PREFIX: &str = "passage: ";
 
 /// The SDK's score weights for e5's cosines (`vitrine.scores`): MiniLM's cosine weights (fit 8, search
-/// query 0.6 and intent 0.25, zero-shot content 1) times 5.51, the ratio of MiniLM's to e5's spread of
+/// query 0.6 and intent 0.25, zero-shot content 1, MMR similarity 1) times 5.51, the ratio of MiniLM's to e5's spread of
 /// pairwise cosines over the same 40 English product titles (standard deviation 0.1061 vs 0.0193; e5's
 /// Chinese titles: 0.0132), rounded. Measured with the shipped files by `cargo test -p vitrine --test
 /// score_scales -- --nocapture`, which checks these values against that measurement. Page position and
@@ -37,6 +37,7 @@ pub fn e5_scores() -> vitrine::model::Scores {
         search_query: 3.3,
         search_intent: 1.38,
         zero_shot_content: 5.5,
+        diversity_similarity: 5.5,
         ..Default::default()
     }
 }

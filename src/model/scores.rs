@@ -32,6 +32,9 @@ pub struct Scores {
     pub zero_shot_content: f32,
     /// Zero-shot forYou: weight of the title word overlap (MiniLM: 1.5, see `ZeroShotMix::lexical`).
     pub zero_shot_lexical: f32,
+    /// MMR diversity: the penalty per unit of cosine to a product already placed, beside relevance
+    /// made of the weights above (MiniLM: 1, with which the page's λ was chosen).
+    pub diversity_similarity: f32,
 }
 
 impl Default for Scores {
@@ -43,6 +46,7 @@ impl Default for Scores {
             search_position: 0.15,
             zero_shot_content: 1.0,
             zero_shot_lexical: 1.5,
+            diversity_similarity: 1.0,
         }
     }
 }
@@ -65,6 +69,7 @@ impl Scores {
             s.search_position,
             s.zero_shot_content,
             s.zero_shot_lexical,
+            s.diversity_similarity,
         ];
         if all.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
             return Err(bad(format!("every weight must be finite and ≥ 0: {json}")));

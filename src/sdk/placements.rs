@@ -12,7 +12,7 @@ use crate::model::lexical::{Lexicon, WordVector};
 use crate::model::zero_shot::{ZeroShotMix, ZeroShotStep};
 use crate::model::{Role, Scores as ModelScores, SessionModel, SessionStep};
 use crate::rank::explain::{history_reasons, normalise, zero_shot_reasons, Reason, ReasonKind};
-use crate::rank::{apply_rules, dot, Candidate, Placement, Ranked, Rules};
+use crate::rank::{apply_rules_scaled, dot, Candidate, Placement, Ranked, Rules};
 
 /// Recently viewed: each older product keeps this share of the score of the next newer one.
 const RECENT_DECAY: f32 = 0.9;
@@ -181,7 +181,14 @@ pub(super) fn rank(
         Placement::RecentlyViewed => recently_viewed(vt, candidates),
     };
     let excluded = excluded(vt, placement, rules);
-    let placed = apply_rules(candidates, &scores.relevance, &s.vectors, rules, &excluded)?;
+    let placed = apply_rules_scaled(
+        candidates,
+        &scores.relevance,
+        &s.vectors,
+        rules,
+        &excluded,
+        s.weights_of_model.diversity_similarity,
+    )?;
     placed
         .into_iter()
         .map(|p| {
