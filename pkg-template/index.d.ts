@@ -86,6 +86,8 @@ export type ProgressEvent =
 export type PackageErrorCode =
   /** An option of `create()` is not one it accepts. */
   | 'invalid_option'
+  /** `model` names no shipped model; the message lists the names. */
+  | 'unknown_model'
   /** A file could not be downloaded (network, a non-2xx answer). */
   | 'download_failed'
   /** A downloaded file does not match the pinned SHA-256. */
@@ -111,12 +113,23 @@ export declare class VitrineError extends Error {
   readonly code: ErrorCode;
 }
 
+/** The encoders shipped in `models/`, by name (`shippedModels` lists them at run time). */
+export type ShippedModel = 'all-MiniLM-L6-v2' | 'multilingual-e5-small-zh-en';
+
+/** The names `model` accepts besides a URL. */
+export declare const shippedModels: readonly ShippedModel[];
+
 export interface VitrineOptions extends EngineConfig {
   /**
-   * URL of the text encoder (GGUF from `vitrine convert`), or of a folder holding the shipped files, of
-   * which `dtype` picks one. Without it, only catalog vectors are used (no search, no copy fit).
+   * The text encoder: a shipped model's name (`'all-MiniLM-L6-v2'`, English; `'multilingual-e5-small-zh-en'`,
+   * Chinese + English), fetched from `modelBase`; the URL of a GGUF from `vitrine convert`; or the URL of
+   * a folder (ending in `/`) holding the shipped files, meaning `'all-MiniLM-L6-v2'` there. An unknown name
+   * rejects with code `unknown_model`, listing the shipped names. The score weights (copy fit, search mix)
+   * come from the file. Without a model only catalog vectors are used (no search, no copy fit).
    */
-  model?: string | URL;
+  model?: ShippedModel | (string & {}) | URL;
+  /** Folder URL the shipped models are served from when `model` is a name; default `/models/`. */
+  modelBase?: string | URL;
   /** Expected SHA-256 (hex) of the model file; a mismatch rejects `create`. Without it the cached copy is revalidated. */
   modelSha256?: string;
   /** Precomputed product vectors (`vitrine embed-catalog`) and the products `rank` uses by default. */
@@ -135,8 +148,11 @@ export interface VitrineOptions extends EngineConfig {
   consent?: boolean;
   /** Compute backend; defaults to `'auto'`. */
   device?: Device;
-  /** With a folder `model` URL: `q8` (minilm-l6-q8_0.gguf, default) or `small` (minilm-l6-small.gguf). */
-  dtype?: 'q8' | 'small';
+  /**
+   * Quantization, with a shipped name or folder: all-MiniLM-L6-v2 `q8` (minilm-l6-q8_0.gguf, default) or
+   * `small` (minilm-l6-small.gguf); multilingual-e5-small-zh-en `q4` only. A file's URL is its own quantization.
+   */
+  dtype?: 'q8' | 'small' | 'q4';
   /** Random delay range of each report before it is sent, ms (default [5000, 60000]). The privacy budget
    *  (ε 2 per report, 4 per device per day) is the SDK's and cannot be set. */
   reportDelayMs?: [number, number];

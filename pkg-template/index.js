@@ -28,6 +28,52 @@ function abortError(signal) {
   return signal?.reason ?? new DOMException('the operation was aborted', 'AbortError');
 }
 
+/**
+ * The shipped encoders by name, and their files per `dtype` (the first is the default). Score weights
+ * travel inside each file (its `vitrine.scores` metadata), so a name only has to pick the file.
+ */
+const SHIPPED_MODELS = {
+  'all-MiniLM-L6-v2': { q8: 'minilm-l6-q8_0.gguf', small: 'minilm-l6-small.gguf' },
+  'multilingual-e5-small-zh-en': { q4: 'multilingual-e5-small-zh-en.gguf' },
+};
+const DEFAULT_MODEL = 'all-MiniLM-L6-v2';
+
+/**
+ * The model file's URL for `model` (a URL, a folder URL ending in `/` holding the shipped files, or a
+ * shipped model's name, looked up under `base`, default `/models/`) and `dtype`; `undefined` without a
+ * model. A name is a string with no `/`, `:` or `.`: anything else is a URL, as before.
+ */
+function resolveModel(model, dtype, base = '/models/') {
+  if (model == null) {
+    if (dtype) throw new VitrineError('dtype needs a model: pass model (a name such as \'all-MiniLM-L6-v2\' or a URL)', 'invalid_option');
+    return undefined;
+  }
+  let name = null;
+  let folder = String(base);
+  if (typeof model === 'string' && model.endsWith('/')) {
+    name = DEFAULT_MODEL; // a folder of the shipped files: the default model in it, as before
+    folder = model;
+  } else if (typeof model === 'string' && !/[/:.]/.test(model)) {
+    name = model;
+  }
+  if (name === null) {
+    if (dtype && !['q8', 'small', 'q4'].includes(dtype)) throw new VitrineError(`dtype must be 'q8', 'small' or 'q4', not ${JSON.stringify(dtype)}`, 'invalid_option');
+    return model; // a file's URL: the file is its quantization, dtype only picks among shipped files
+  }
+  const files = SHIPPED_MODELS[name];
+  if (!files) {
+    throw new VitrineError(`unknown model ${JSON.stringify(name)}: the shipped models are ${Object.keys(SHIPPED_MODELS).map((n) => `'${n}'`).join(', ')}; or pass the URL of a GGUF from \`vitrine convert\``, 'unknown_model');
+  }
+  const file = Object.hasOwn(files, dtype ?? '') ? files[dtype] : dtype == null ? Object.values(files)[0] : null;
+  if (!file) {
+    throw new VitrineError(`dtype ${JSON.stringify(dtype)} is not shipped for ${name}: use ${Object.keys(files).map((d) => `'${d}'`).join(' or ')}`, 'invalid_option');
+  }
+  return `${folder.endsWith('/') ? folder : `${folder}/`}${file}`;
+}
+
+/** The names `model` accepts besides a URL. */
+export const shippedModels = Object.freeze(Object.keys(SHIPPED_MODELS));
+
 const disposedError = () => new VitrineError('this Vitrine instance was disposed; create a new one', 'disposed');
 
 /** The error the worker posted, rebuilt on the page. */
@@ -134,9 +180,7 @@ export class Vitrine {
     if (!DEVICES.includes(device)) {
       throw new VitrineError(`device must be 'auto', 'webgpu' or 'cpu', not ${JSON.stringify(device)}`, 'invalid_option');
     }
-    if (options.dtype && !['q8', 'small'].includes(options.dtype)) {
-      throw new VitrineError(`dtype must be 'q8' or 'small', not ${JSON.stringify(options.dtype)}`, 'invalid_option');
-    }
+    const modelUrl = resolveModel(options.model, options.dtype, options.modelBase);
     if ('dailyEpsilon' in options || 'entryEpsilon' in options) {
       throw new VitrineError('dailyEpsilon and entryEpsilon are gone: the privacy budget is the SDK\'s, not the page\'s (docs/privacy.md)', 'invalid_option');
     }
@@ -150,10 +194,7 @@ export class Vitrine {
     };
     const abs = (u) => (u == null ? u : new URL(u, globalThis.location?.href).href);
     const hostOptions = {
-      // A folder URL plus dtype names one of the shipped files: `model: '/models/', dtype: 'small'`.
-      model: abs(typeof options.model === 'string' && options.model.endsWith('/')
-        ? `${options.model}minilm-l6-${options.dtype === 'small' ? 'small' : 'q8_0'}.gguf`
-        : options.model),
+      model: abs(modelUrl),
       modelSha256: options.modelSha256,
       catalog: options.catalog?.vectors ? { vectors: abs(options.catalog.vectors), sha256: options.catalog.sha256 } : null,
       products: options.catalog?.products ?? [],

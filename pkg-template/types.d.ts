@@ -363,14 +363,14 @@ id: string,
 text: string, };
 
 /**
- * How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight` 8) or
+ * How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight`: the model file's, 8 for MiniLM) or
  * `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
  * page's only when unregistered.
  */
 export type CopyOptions = { "mode": "bandit", 
 /**
- * How far fit moves a variant's prior click rate, in logits per unit of cosine (default
- * [`DEFAULT_FIT_WEIGHT`]); 0 ignores fit.
+ * How far fit moves a variant's prior click rate, in logits per unit of cosine (default: the
+ * encoder's, from its model file; [`DEFAULT_FIT_WEIGHT`] for MiniLM); 0 ignores fit.
  */
 fitWeight?: number, } | { "mode": "ab", 
 /**

@@ -131,3 +131,32 @@ fn a_mixed_batch_gives_each_text_its_own_vector_in_order() {
         assert!(diff <= 1e-6, "{diff} for {text:?}");
     }
 }
+
+/// The zh + en model's browser fixture (`scripts/e5/browser-parity.py`, from `vitrine embed --role`,
+/// read by `tests/e2e/e5-parity.test.mjs`) must still be what native code computes.
+#[test]
+fn the_e5_browser_fixture_is_what_native_computes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/fixtures/e5-browser-parity.json")).unwrap(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(root.join(fixture["model"].as_str().unwrap())).unwrap();
+    let encoder = Encoder::from_gguf_bytes(&bytes).unwrap();
+    let rows = fixture["rows"].as_array().unwrap();
+    assert!(rows.len() >= 10);
+    for row in rows {
+        let role = match row["role"].as_str().unwrap() {
+            "query" => vitrine::model::Role::Query,
+            _ => vitrine::model::Role::Passage,
+        };
+        let text = row["text"].as_str().unwrap();
+        let got = encoder.embed_as(&[text], role).unwrap().remove(0);
+        let want: Vec<f32> = serde_json::from_value(row["vector"].clone()).unwrap();
+        let cos = cosine(&got, &want);
+        assert!(
+            cos >= 0.99999,
+            "cos {cos} for {text:?}: rerun scripts/e5/browser-parity.py"
+        );
+    }
+}

@@ -25,6 +25,23 @@ use crate::unigram::{self, Rules};
 pub const QUERY_PREFIX: &str = "query: ";
 pub const PASSAGE_PREFIX: &str = "passage: ";
 
+/// The SDK's score weights for e5's cosines (`vitrine.scores`): MiniLM's cosine weights (fit 8, search
+/// query 0.6 and intent 0.25, zero-shot content 1, MMR similarity 1) times 5.51, the ratio of MiniLM's to e5's spread of
+/// pairwise cosines over the same 40 English product titles (standard deviation 0.1061 vs 0.0193; e5's
+/// Chinese titles: 0.0132), rounded. Measured with the shipped files by `cargo test -p vitrine --test
+/// score_scales -- --nocapture`, which checks these values against that measurement. Page position and
+/// word overlap are not cosines: their weights stay MiniLM's.
+pub fn e5_scores() -> vitrine::model::Scores {
+    vitrine::model::Scores {
+        fit_weight: 44.0,
+        search_query: 3.3,
+        search_intent: 1.38,
+        zero_shot_content: 5.5,
+        diversity_similarity: 5.5,
+        ..Default::default()
+    }
+}
+
 /// What to convert and how to prune.
 pub struct Options<'a> {
     /// `None` keeps the full vocabulary.
@@ -160,6 +177,10 @@ pub fn convert(bin_bytes: &[u8], opts: &Options) -> Result<(Vec<u8>, usize)> {
         (vg::KEY_MAX_SEQ_LEN, Value::U32(max_len as u32)),
         (vg::KEY_QUERY_PREFIX, Value::String(QUERY_PREFIX.into())),
         (vg::KEY_PASSAGE_PREFIX, Value::String(PASSAGE_PREFIX.into())),
+        (
+            vitrine::model::scores::KEY_SCORES,
+            Value::String(e5_scores().to_metadata()),
+        ),
     ];
     Ok((vg::write_model(meta, &tensors)?, kept.len()))
 }

@@ -35,7 +35,7 @@ pub struct Arm {
     pub fit: f32,
 }
 
-/// How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight` 8) or
+/// How to choose, as the page passes it to `pickCopy`: `{"mode":"bandit"}` (default; `fitWeight`: the model file's, 8 for MiniLM) or
 /// `{"mode":"ab","holdout":0.1}`. For a registered experiment the registry's mode and holdout apply; the
 /// page's only when unregistered.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -45,8 +45,8 @@ pub enum CopyOptions {
     /// Thompson sampling with the semantic fit as each variant's prior (see [`choose_bandit`]).
     #[serde(rename_all = "camelCase")]
     Bandit {
-        /// How far fit moves a variant's prior click rate, in logits per unit of cosine (default
-        /// [`DEFAULT_FIT_WEIGHT`]); 0 ignores fit.
+        /// How far fit moves a variant's prior click rate, in logits per unit of cosine (default: the
+        /// encoder's, from its model file; [`DEFAULT_FIT_WEIGHT`] for MiniLM); 0 ignores fit.
         #[serde(default = "default_fit_weight")]
         #[cfg_attr(not(target_arch = "wasm32"), ts(as = "Option<_>", optional))]
         fit_weight: f32,

@@ -6,6 +6,7 @@ use tokenizers::{pad_encodings, Encoding, PaddingParams, Tokenizer, TruncationPa
 
 use super::bert::{BertModel, Config};
 use super::gguf::{self, ModelFile};
+use super::scores::{Scores, KEY_SCORES};
 use crate::backend::select::{Backend, BackendChoice, Calibration, DevicePreference};
 use crate::backend::{Device, Input, Ops, Weights};
 use crate::error::{Error, Result};
@@ -45,6 +46,8 @@ pub struct Encoder {
     dims: usize,
     max_seq_len: usize,
     checksum: String,
+    /// The score weights tuned on this encoder's cosines (MiniLM's when the file names none).
+    scores: Scores,
 }
 
 impl Encoder {
@@ -85,6 +88,7 @@ impl Encoder {
         let mut weights = Weights::default();
         let model = BertModel::new(&cfg, &file, max_seq_len, &mut weights)?;
         let prefix = |key| file.string(key).map(str::to_string).unwrap_or_default();
+        let scores = Scores::from_metadata(file.string(KEY_SCORES).ok())?;
         Ok(Self {
             tokenizer,
             query_prefix: prefix(gguf::KEY_QUERY_PREFIX),
@@ -94,7 +98,13 @@ impl Encoder {
             dims: cfg.hidden_size,
             max_seq_len,
             checksum: file.checksum().to_string(),
+            scores,
         })
+    }
+
+    /// The score weights for this encoder's cosines ([`Scores`], from the file's metadata).
+    pub fn scores(&self) -> &Scores {
+        &self.scores
     }
 
     /// Where the forward pass runs: attach or release a GPU there, read which backend serves

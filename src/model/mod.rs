@@ -8,9 +8,11 @@ pub mod bert;
 pub mod encoder;
 pub mod gguf;
 pub mod lexical;
+pub mod scores;
 pub mod session;
 pub mod session_file;
 pub mod zero_shot;
 
 pub use encoder::{Encoder, Role};
+pub use scores::Scores;
 pub use session::{zero_shot_intent, SessionModel, SessionStep};

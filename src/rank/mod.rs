@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::history::event::{check_text, MAX_TEXT_LEN, MAX_TITLE_LEN};
 
 pub use explain::{Reason, ReasonKind};
-pub use rules::{apply_rules, Boost, Diversity, Filters, Pin, Rules};
+pub use rules::{apply_rules, apply_rules_scaled, Boost, Diversity, Filters, Pin, Rules};
 
 /// A product the page offers for ranking. Unknown fields are ignored, so pages can pass their own objects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

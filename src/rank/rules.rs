@@ -198,6 +198,20 @@ pub fn apply_rules(
     rules: &Rules,
     excluded: &HashSet<&str>,
 ) -> Result<Vec<Placed>> {
+    apply_rules_scaled(candidates, relevance, vectors, rules, excluded, 1.0)
+}
+
+/// [`apply_rules`] with MMR's similarity penalty multiplied by `similarity`: the encoder's cosine weight
+/// (`model::Scores::diversity_similarity`), so that λ trades relevance against redundancy on one scale
+/// whichever encoder made the vectors (e5's cosines bunch; MiniLM's weight is 1).
+pub fn apply_rules_scaled(
+    candidates: &[Candidate],
+    relevance: &[Option<f32>],
+    vectors: &[Option<&[f32]>],
+    rules: &Rules,
+    excluded: &HashSet<&str>,
+    similarity: f32,
+) -> Result<Vec<Placed>> {
     let pinned: HashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
     let mut pool: Vec<Placed> = candidates
         .iter()
@@ -221,7 +235,7 @@ pub fn apply_rules(
     // Stable sort: ties keep the page's order, so the same inputs give the same output.
     pool.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut picked = match rules.diversity {
-        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, rules.limit)?,
+        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, similarity, rules.limit)?,
         _ => {
             pool.truncate(rules.limit);
             pool
@@ -253,7 +267,13 @@ pub fn apply_rules(
     Ok(picked)
 }
 
-fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: usize) -> Result<Vec<Placed>> {
+fn mmr(
+    mut pool: Vec<Placed>,
+    vectors: &[Option<&[f32]>],
+    lambda: f32,
+    similarity: f32,
+    limit: usize,
+) -> Result<Vec<Placed>> {
     // At least `limit` (a limit over MMR_POOL_MAX is allowed; `clamp` would panic on min > max).
     pool.truncate(
         limit
@@ -274,7 +294,7 @@ fn mmr(mut pool: Vec<Placed>, vectors: &[Option<&[f32]>], lambda: f32, limit: us
             let penalty = if picked.is_empty() {
                 0.0
             } else {
-                max_sim[j].max(0.0)
+                similarity * max_sim[j].max(0.0)
             };
             let s = lambda * p.score - (1.0 - lambda) * penalty;
             if best.is_none_or(|(_, b)| s > b) {

@@ -73,6 +73,28 @@ fn secs(now_ms: f64) -> u64 {
 }
 
 impl Vitrine {
+    /// The bandit at the loaded encoder's fit weight (its file's [`crate::model::Scores`]; MiniLM's 8
+    /// without one): what `pickCopy` does when the page passes no options.
+    pub fn default_copy_options(&self) -> CopyOptions {
+        CopyOptions::Bandit {
+            fit_weight: self.scores().fit_weight,
+        }
+    }
+
+    /// The page's `pickCopy` options as JSON (`None`: the default). A bandit without `fitWeight` takes
+    /// the loaded encoder's, since a weight per unit of cosine means nothing across encoders.
+    pub fn copy_options(&self, options: Option<serde_json::Value>) -> Result<CopyOptions> {
+        let Some(mut json) = options else {
+            return Ok(self.default_copy_options());
+        };
+        if let Some(o) = json.as_object_mut() {
+            if o.get("mode").and_then(|m| m.as_str()) == Some("bandit") && !o.contains_key("fitWeight") {
+                o.insert("fitWeight".into(), self.scores().fit_weight.into());
+            }
+        }
+        serde_json::from_value(json).map_err(|e| Error::InvalidInput(format!("options: {e}")))
+    }
+
     /// Picks a copy variant for `slot` and, for a registered experiment, counts an impression of it.
     pub fn pick_copy<R: Rng + ?Sized>(
         &mut self,
@@ -122,7 +144,7 @@ impl Vitrine {
                 let mode = match (e.mode, options) {
                     (ExperimentMode::Ab, _) => CopyOptions::Ab { holdout: e.holdout },
                     (ExperimentMode::Bandit, bandit @ CopyOptions::Bandit { .. }) => bandit,
-                    (ExperimentMode::Bandit, CopyOptions::Ab { .. }) => CopyOptions::default(),
+                    (ExperimentMode::Bandit, CopyOptions::Ab { .. }) => self.default_copy_options(),
                 };
                 (e.id.clone(), c, mode)
             }

@@ -268,6 +268,12 @@ impl Vitrine {
             .collect()
     }
 
+    /// The score weights for the loaded encoder's cosines (MiniLM's without an encoder: a catalog alone
+    /// carries no weights, and the shipped catalogs are MiniLM's).
+    pub fn scores(&self) -> crate::model::Scores {
+        self.encoder.as_ref().map(|e| *e.scores()).unwrap_or_default()
+    }
+
     /// `text` as the loaded encoder embeds it in `role` (its file may ask for a prefix, as e5 does):
     /// every path that encodes, here or on the GPU, gets the same text for the same key.
     pub(super) fn role_text(&self, role: Role, text: &str) -> String {

@@ -10,14 +10,10 @@ use crate::error::{Error, Result};
 use crate::history::{Event, EventKind};
 use crate::model::lexical::{Lexicon, WordVector};
 use crate::model::zero_shot::{ZeroShotMix, ZeroShotStep};
-use crate::model::{Role, SessionModel, SessionStep};
+use crate::model::{Role, Scores as ModelScores, SessionModel, SessionStep};
 use crate::rank::explain::{history_reasons, normalise, zero_shot_reasons, Reason, ReasonKind};
-use crate::rank::{apply_rules, dot, Candidate, Placement, Ranked, Rules};
+use crate::rank::{apply_rules_scaled, dot, Candidate, Placement, Ranked, Rules};
 
-/// In search re-ranking: shares of the query match, the session intent and the page's own order.
-const SEARCH_QUERY: f32 = 0.6;
-const SEARCH_INTENT: f32 = 0.25;
-const SEARCH_POSITION: f32 = 0.15;
 /// Recently viewed: each older product keeps this share of the score of the next newer one.
 const RECENT_DECAY: f32 = 0.9;
 
@@ -111,6 +107,8 @@ struct Session<'a> {
     steps: Vec<(&'a Event, SessionStep<'a>)>,
     zero_shot: Vec<ZeroShotStep<'a>>,
     mix: ZeroShotMix,
+    /// The encoder's score weights (search mix; the zero-shot mix's content and word weights).
+    weights_of_model: ModelScores,
     weights: Vec<f32>,
     intent: Vec<f32>,
     vectors: Vec<Option<&'a [f32]>>,
@@ -127,8 +125,14 @@ impl<'a> Session<'a> {
                 price: e.price.map(|p| p as f32),
             })
             .collect();
-        let mix = ZeroShotMix::default();
+        let model = vt.scores();
+        let mix = ZeroShotMix {
+            content: model.zero_shot_content,
+            lexical: model.zero_shot_lexical,
+            ..ZeroShotMix::default()
+        };
         Self {
+            weights_of_model: model,
             weights: mix.weights(&zero_shot),
             intent: mix.intent(&zero_shot),
             vectors: candidates.iter().map(|c| vt.vectors.get(&c.id)).collect(),
@@ -177,7 +181,14 @@ pub(super) fn rank(
         Placement::RecentlyViewed => recently_viewed(vt, candidates),
     };
     let excluded = excluded(vt, placement, rules);
-    let placed = apply_rules(candidates, &scores.relevance, &s.vectors, rules, &excluded)?;
+    let placed = apply_rules_scaled(
+        candidates,
+        &scores.relevance,
+        &s.vectors,
+        rules,
+        &excluded,
+        s.weights_of_model.diversity_similarity,
+    )?;
     placed
         .into_iter()
         .map(|p| {
@@ -304,10 +315,17 @@ fn query_vector(vt: &mut Vitrine, query: &str) -> Result<Vec<f32>> {
         .to_vec())
 }
 
-/// rerankSearch: a blend of the query match, the session intent and the page's own order. Results
+/// rerankSearch: a blend of the query match, the session intent and the page's own order, weighted by
+/// the encoder's [`ModelScores`] (MiniLM: 0.6, 0.25, 0.15). Results
 /// without a vector keep their place through the position term alone.
 fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Result<Scores<'a>> {
     let n = s.vectors.len().max(1) as f32;
+    let ModelScores {
+        search_query,
+        search_intent,
+        search_position,
+        ..
+    } = s.weights_of_model;
     let position = move |i: usize| 1.0 - i as f32 / n;
     let terms = move |i: usize| -> Result<(f32, f32)> {
         match s.vectors[i] {
@@ -319,7 +337,7 @@ fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Result
         .map(|i| {
             let (qs, is) = terms(i)?;
             Ok(Some(
-                SEARCH_QUERY * qs + SEARCH_INTENT * is + SEARCH_POSITION * position(i),
+                search_query * qs + search_intent * is + search_position * position(i),
             ))
         })
         .collect::<Result<_>>()?;
@@ -328,15 +346,15 @@ fn rerank_search<'a>(s: &'a Session<'a>, query: &'a str, q: &'a [f32]) -> Result
         let mut r = vec![
             Reason {
                 query: Some(query.to_owned()),
-                ..Reason::plain(ReasonKind::Query, SEARCH_QUERY * qs)
+                ..Reason::plain(ReasonKind::Query, search_query * qs)
             },
-            Reason::plain(ReasonKind::Position, SEARCH_POSITION * position(i)),
+            Reason::plain(ReasonKind::Position, search_position * position(i)),
         ];
         // The intent's share is split over the history events that drove it.
         if let Some(v) = s.vectors[i] {
             for h in s.history_reasons(v)? {
                 r.push(Reason {
-                    weight: h.weight * SEARCH_INTENT * is,
+                    weight: h.weight * search_intent * is,
                     ..h
                 });
             }

@@ -14,7 +14,7 @@ use crate::history::Event;
 use crate::model::SessionModel;
 use crate::rank::{Candidate, Placement, Rules};
 use crate::report::Interaction;
-use crate::sdk::{Config, CopyOptions, CopyVariant};
+use crate::sdk::{Config, CopyVariant};
 use crate::Vitrine;
 
 fn now() -> f64 {
@@ -159,16 +159,17 @@ impl WebVitrine {
         self.inner.put_vectors(keys, vectors).js()
     }
 
-    /// Picks copy for a slot among `CopyVariant`s under `CopyOptions` (`undefined`: the bandit with its
+    /// Picks copy for a slot among `CopyVariant`s under `CopyOptions` (`undefined`: the bandit at the encoder's fit weight and its other
     /// defaults); returns the `CopyPick`.
     #[wasm_bindgen(js_name = pickCopy)]
     pub fn pick_copy(&mut self, slot: &str, variants: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let variants: Vec<CopyVariant> = from_js("variants", variants)?;
-        let options: CopyOptions = if given(&options) {
-            from_js("options", options)?
+        let options = if given(&options) {
+            Some(from_js::<serde_json::Value>("options", options)?)
         } else {
-            CopyOptions::default()
+            None
         };
+        let options = self.inner.copy_options(options).js()?;
         let pick = self
             .inner
             .pick_copy(slot, &variants, options, now(), &mut self.rng)

@@ -1,6 +1,6 @@
 // Compiled by tests/e2e/types.test.mjs with `tsc --strict`: storefront code against the public types.
 // The `@ts-expect-error` lines prove the types reject misuse (tsc fails if one of them compiles).
-import { Vitrine, VitrineError, type Ranked, type CopyPick, type ErrorCode, type Rules, type ReportState } from 'vitrine';
+import { Vitrine, VitrineError, shippedModels, type ShippedModel, type Ranked, type CopyPick, type ErrorCode, type Rules, type ReportState } from 'vitrine';
 
 export async function storefront(): Promise<void> {
   const v = await Vitrine.create({
@@ -52,6 +52,14 @@ export async function storefront(): Promise<void> {
   await v.track({ type: 'hover', productId: '1' });
   // @ts-expect-error: similarTo needs a productId
   await v.rank({ placement: 'similarTo' });
+  // A shipped model by name, from the page's own folder; the names are listed at run time too.
+  const zh = await Vitrine.create({ model: 'multilingual-e5-small-zh-en', modelBase: '/static/models/', dtype: 'q4' });
+  const names: readonly ShippedModel[] = shippedModels;
+  const unknown: ErrorCode = 'unknown_model';
+  console.log(names, unknown);
+  await zh.dispose();
+  // @ts-expect-error: dtype names a shipped quantization
+  await Vitrine.create({ model: 'all-MiniLM-L6-v2', dtype: 'int8' });
   // @ts-expect-error: not a device
   await Vitrine.create({ device: 'gpu' });
   // @ts-expect-error: the privacy budget is the SDK's, not a page option

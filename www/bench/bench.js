@@ -1,6 +1,8 @@
 // The encoder benchmark's timed steps, as window.bench: load an engine, time queries and title batches.
 // Engines: 'tjs' (transformers.js + onnxruntime-web, wasm, one thread, int8 ONNX) and 'vitrine-<variant>'
-// (pkg/wasm Encoder over models/minilm-l6-<variant>.gguf). scripts/bench-browser.mjs drives the runs.
+// (pkg/wasm Encoder over models/minilm-l6-<variant>.gguf; 'vitrine-e5' over the 12-layer
+// models/multilingual-e5-small-zh-en.gguf, texts as given: the product adds `query: ` / `passage: `).
+// scripts/bench-browser.mjs drives the runs.
 
 // 16 tokens with [CLS] and [SEP]: the runner checks the count with the shared tokenizer.
 export const QUERY = 'gentle vitamin c face serum for dry sensitive skin and fine lines at night';
@@ -35,8 +37,9 @@ async function loadTransformers() {
 async function loadVitrine(variant) {
   const wasm = await import('/pkg/wasm/vitrine.js');
   await wasm.default();
-  const res = await fetch(`/models/minilm-l6-${variant}.gguf`);
-  if (!res.ok) throw new Error(`/models/minilm-l6-${variant}.gguf: HTTP ${res.status}`);
+  const file = variant === 'e5' ? 'multilingual-e5-small-zh-en.gguf' : `minilm-l6-${variant}.gguf`;
+  const res = await fetch(`/models/${file}`);
+  if (!res.ok) throw new Error(`/models/${file}: HTTP ${res.status}`);
   const encoder = wasm.Encoder.fromBytes(new Uint8Array(await res.arrayBuffer()));
   return { embed: async (texts) => encoder.embed(texts), dims: encoder.dims };
 }
