@@ -110,9 +110,9 @@ fn dap_cells(truths: &[Truth], n: f64) -> Vec<f64> {
 }
 
 /// Whether the collector's DAP rates tell the first two CTRs apart (95 % interval of the difference).
-fn dap_detects(truths: &[Truth], cells: &[f64], noise_var: f64) -> Option<f64> {
+fn dap_detects(truths: &[Truth], cells: &[f64], noise_var: f64, reports: u64) -> Option<f64> {
     let exp = experiment(ExperimentMode::Ab, truths);
-    let r = vitrine_collector::dap::rates::rates(&exp, cells, noise_var);
+    let r = vitrine_collector::dap::rates::rates(&exp, cells, noise_var, Some(reports));
     let (a, b) = (r.first()?.ctr, r.get(1)?.ctr);
     Some((b.estimate - a.estimate) / (a.se * a.se + b.se * b.se).sqrt())
 }
@@ -123,7 +123,8 @@ fn dap_needed(truths: &[Truth], epsilon: f64) -> f64 {
     let task = vitrine::report::dap::VdafSpec::histogram(truths.len() * CATEGORIES);
     let noise_var = 2.0 * vitrine::report::dap::noise_variance(&task, epsilon);
     let target = vitrine_collector::estimate::z95() + vitrine_collector::estimate::normal_quantile(0.8);
-    let z = |n: f64| dap_detects(truths, &dap_cells(truths, n), noise_var).map_or(0.0, f64::abs);
+    let reports = |n: f64| (n * truths.len() as f64).round() as u64;
+    let z = |n: f64| dap_detects(truths, &dap_cells(truths, n), noise_var, reports(n)).map_or(0.0, f64::abs);
     let (mut lo, mut hi) = (10.0_f64, 1e8_f64);
     while hi - lo > 1.0 {
         let mid = (lo * hi).sqrt().max(lo + 0.5);
@@ -160,7 +161,8 @@ fn dap_simulated_test(truths: &[Truth], n: usize, epsilon: f64, seed: u64) -> bo
         *c += discrete_laplace(&mut rng, scale) + discrete_laplace(&mut rng, scale);
     }
     let noise_var = 2.0 * vitrine::report::dap::noise_variance(&task, epsilon);
-    dap_detects(truths, &cells, noise_var).is_some_and(|z| z.abs() > vitrine_collector::estimate::z95())
+    dap_detects(truths, &cells, noise_var, (n * truths.len()) as u64)
+        .is_some_and(|z| z.abs() > vitrine_collector::estimate::z95())
 }
 
 /// One A/B or bandit test of `n` shoppers per arm through the device's builder and the collector's
