@@ -171,7 +171,7 @@ fn shopper(
     Ok(sdk.build_reports(None, now_ms, rng).reports.into_iter().next())
 }
 
-fn new_agent() -> ureq::Agent {
+pub(crate) fn new_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))

@@ -15,15 +15,7 @@ use serde_json::{json, Value};
 use vitrine::report::dap::{cell_index, one_hot, DapClient, DapConfig, UploadRequest};
 use vitrine::report::{Outcome, CATEGORIES};
 
-use crate::simulate::{print_comparison, SimulateArgs, Truth, ORDER_VALUE};
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
+use crate::simulate::{new_agent, print_comparison, SimulateArgs, Truth, ORDER_VALUE};
 
 fn fetch(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>> {
     let mut r = agent
@@ -105,7 +97,7 @@ pub fn run(args: &SimulateArgs, truths: &[Truth], file: &std::path::Path) -> Res
         );
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let http = agent();
+    let http = new_agent();
     let reqs = client.hpke_config_requests(now);
     let configs = reqs
         .iter()
@@ -124,7 +116,7 @@ pub fn run(args: &SimulateArgs, truths: &[Truth], file: &std::path::Path) -> Res
         for t in 0..args.threads.max(1) {
             let (client, sent, failed, next, first_error) = (&client, &sent, &failed, &next, &first_error);
             s.spawn(move || {
-                let http = agent();
+                let http = new_agent();
                 let mut rng = StdRng::seed_from_u64(args.seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
