@@ -330,19 +330,35 @@ async fn tick(st: Arc<AppState>, window_secs: u64) {
     }
 }
 
-/// DAP mode: every 2 s, poll the windows being collected and start the next closed ones.
-async fn dap_tick(st: Arc<AppState>, creds: crate::dap::Credentials, window_secs: u64, grace: u64) {
+/// DAP mode: every 2 s, poll the windows being collected and start the next closed ones. The step waits
+/// on the leader over HTTP, so it has a connection of its own: statistics reads never wait behind it.
+async fn dap_tick(
+    st: Arc<AppState>,
+    mut conn: rusqlite::Connection,
+    creds: crate::dap::Credentials,
+    window_secs: u64,
+    grace: u64,
+) {
     let creds = Arc::new(creds);
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let c = creds.clone();
-        let step = blocking(st.clone(), move |s| {
-            let exps = s.registry().experiments;
-            s.store
-                .with_conn(|conn| crate::dap::schedule::step(conn, &c, &exps, now_secs(), window_secs, grace))
+        let (c, exps) = (creds.clone(), st.registry().experiments);
+        let step = tokio::task::spawn_blocking(move || {
+            let r = crate::dap::schedule::step(&conn, &c, &exps, now_secs(), window_secs, grace);
+            (conn, r)
         });
-        if let Err(e) = step.await {
-            eprintln!("DAP collection: {e}");
+        match step.await {
+            Ok((c, r)) => {
+                conn = c;
+                if let Err(e) = r {
+                    eprintln!("DAP collection: {e}");
+                }
+            }
+            // The step panicked: its connection is gone, and so is DAP collection until a restart.
+            Err(e) => {
+                eprintln!("DAP collection stopped: {e}");
+                return;
+            }
         }
     }
 }
@@ -365,9 +381,10 @@ pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, Colle
     let ticker = match cfg.dap.clone() {
         Some(creds) => {
             let (window, grace) = (cfg.window_secs, cfg.dap_grace_secs);
+            let conn = crate::store::open_conn(&cfg.db)?;
             let (a, b) = (st.clone(), st);
             tokio::spawn(async move {
-                tokio::join!(tick(a, window), dap_tick(b, creds, window, grace));
+                tokio::join!(tick(a, window), dap_tick(b, conn, creds, window, grace));
             })
         }
         None => tokio::spawn(tick(st, cfg.window_secs)),

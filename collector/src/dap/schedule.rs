@@ -130,17 +130,11 @@ pub fn step(
                     params![exp.id, start as i64, state, reports.map(|n| n as i64), cells, msg],
                 )
             };
+        let job = |job_id: &str, start: u64, duration: u64| {
+            Job::new(&http, &creds.config.leader, task, secret, job_id, start, duration)
+        };
         if let Some((start, duration, job_id)) = current {
-            let job = Job::new(
-                &http,
-                &creds.config.leader,
-                task,
-                secret,
-                &job_id,
-                start,
-                duration,
-            )?;
-            match job.poll() {
+            match job(&job_id, start, duration)?.poll() {
                 Ok(Poll::Pending) => {}
                 Ok(Poll::Ready(c)) => {
                     let cells = serde_json::to_string(&c.cells).unwrap_or_default();
@@ -179,17 +173,7 @@ pub fn step(
                 task_noise_var(task)
             ],
         )?;
-        match Job::new(
-            &http,
-            &creds.config.leader,
-            task,
-            secret,
-            &job_id,
-            start,
-            duration,
-        )?
-        .start()
-        {
+        match job(&job_id, start, duration)?.start() {
             Ok(true) => {}
             Ok(false) => {
                 set(
