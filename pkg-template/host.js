@@ -124,6 +124,7 @@ export class EngineHost {
       collector: opts.collector,
       persistent: this.#store.mode === 'indexeddb',
       delayMs: opts.reportDelayMs,
+      dap: opts.dap,
     });
     await this.setConsent(opts.consent === true, opts.gpc === true, false);
     // Without consent the collector is never contacted at all: even a GET would reveal the visit.

@@ -144,6 +144,12 @@ export interface VitrineOptions extends EngineConfig {
   segmentsSha256?: string;
   /** Base URL of the collector (`vitrine-collector`); no reports without it. */
   collector?: string | URL;
+  /**
+   * DAP mode (docs/dap.md): the experiments the collector lists at `/v1/dap-tasks` are reported as DAP
+   * reports, secret-shared between these two aggregators (Janus), with no local noise; the others keep
+   * local noise. Needs `collector`. The DAP module (≈ 60 KB brotli) loads only when this is set.
+   */
+  dap?: DapOptions;
   /** The shopper agreed to anonymous statistics. Default false: nothing is sent. GPC on overrides it. */
   consent?: boolean;
   /** Compute backend; defaults to `'auto'`. */
@@ -199,6 +205,21 @@ export interface ReportPreview {
   collector: string | null;
 }
 
+/** The two DAP aggregators; task ids and keys come from the collector and the aggregators. */
+export interface DapOptions {
+  /** The leader's base URL: reports are PUT to `{leader}tasks/{task_id}/reports`. */
+  leader: string | URL;
+  /** The helper's base URL: only its HPKE configuration is fetched. It must not collude with the leader. */
+  helper: string | URL;
+}
+
+/** What `flushReports()` says about a DAP report it queued: the sealed bytes, never the cell. */
+export interface SealedDapReport {
+  experiment: string;
+  dap: true;
+  bytes: number;
+}
+
 /** What the browser offered for WebGPU. */
 export type WebGpuInfo =
   | { available: true; adapter: string; fallbackAdapter: boolean }
@@ -211,6 +232,8 @@ export interface Diagnostics extends EngineDiagnostics {
   transport?: string;
   queued?: number;
   lastSend?: { status: number; kept: boolean } | null;
+  /** With `dap`: `on`, or why DAP experiments wait. */
+  dap?: string;
   persistence: { mode: 'indexeddb' | 'memory'; reason?: string };
   /** Live: with `device: 'auto'` the GPU calibrates after `create()`. */
   backend: Backends;
@@ -255,7 +278,7 @@ export declare class Vitrine {
    * Builds the randomised reports the device's ledger allows now and queues them, each sent later in its
    * own request after its own random delay; resolves to them (empty when nothing is due or allowed).
    */
-  flushReports(): Promise<Report[]>;
+  flushReports(): Promise<Array<Report | SealedDapReport>>;
   setConsent(consent: boolean): Promise<string>;
   intent(): Promise<Float32Array>;
   /** Wipes history, encoded vectors, pending counters and the A/B salt. */

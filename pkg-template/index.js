@@ -74,6 +74,30 @@ function resolveModel(model, dtype, base = '/models/') {
 /** The names `model` accepts besides a URL. */
 export const shippedModels = Object.freeze(Object.keys(SHIPPED_MODELS));
 
+/**
+ * `dap: { leader, helper }` as absolute http(s) URLs, or undefined. The task ids and keys come from the
+ * collector (`GET /v1/dap-tasks`) and the aggregators, never from the page.
+ */
+function dapOption(dap, collector, abs) {
+  if (dap == null) return undefined;
+  const bad = (why) => new VitrineError(`dap: ${why}; pass { leader, helper }, the two aggregators' base URLs (docs/dap.md)`, 'invalid_option');
+  if (typeof dap !== 'object') throw bad('not an object');
+  if (collector == null) throw bad('it needs a collector too, which lists the DAP tasks');
+  const out = {};
+  for (const key of ['leader', 'helper']) {
+    let url;
+    try {
+      url = new URL(abs(dap[key]));
+    } catch {
+      throw bad(`${key} is not a URL`);
+    }
+    if (!['http:', 'https:'].includes(url.protocol)) throw bad(`${key} must be http(s)`);
+    out[key] = url.href;
+  }
+  if (out.leader === out.helper) throw bad('the leader and the helper must be two servers');
+  return out;
+}
+
 const disposedError = () => new VitrineError('this Vitrine instance was disposed; create a new one', 'disposed');
 
 /** The error the worker posted, rebuilt on the page. */
@@ -193,6 +217,7 @@ export class Vitrine {
       }
     };
     const abs = (u) => (u == null ? u : new URL(u, globalThis.location?.href).href);
+    const dap = dapOption(options.dap, options.collector, abs);
     const hostOptions = {
       model: abs(modelUrl),
       modelSha256: options.modelSha256,
@@ -203,6 +228,7 @@ export class Vitrine {
       segments: abs(options.segments),
       segmentsSha256: options.segmentsSha256,
       collector: abs(options.collector),
+      dap,
       consent: options.consent === true,
       gpc: globalThis.navigator?.globalPrivacyControl === true,
       history: options.history,

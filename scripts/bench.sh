@@ -45,6 +45,7 @@ node scripts/bench-browser.mjs "$@"
 node scripts/bench-rank.mjs
 node scripts/bench-gpu.mjs
 node scripts/bench-memory.mjs
+node scripts/bench-dap.mjs
 
 # --- the native benchmark -------------------------------------------------------------------------------
 native="$OUT/native.txt"
@@ -68,6 +69,8 @@ printf '\n=== summary: WebGPU vs CPU (browser) ===\n'
 cat "$OUT/gpu.md"
 printf '\n=== summary: wasm memory (browser) ===\n'
 cat "$OUT/memory.md"
+printf '\n=== summary: DAP client (browser) ===\n'
+cat "$OUT/dap.md"
 printf '\n=== summary: native (criterion, cargo bench -p vitrine-cli --bench encoder and --bench gpu) ===\n'
 # Criterion prints "name  time: [low mid high]", the name on its own line when it is long.
 awk '/^[^ \t]/ && !/time:|thrpt:/ { name = $1 }

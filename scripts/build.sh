@@ -5,14 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The engine, then the DAP module (dap-wasm/, loaded only by pages that configure `dap`): two cargo runs,
+# since one would unify their features and put prio and HPKE into the engine.
 cargo build --release --target wasm32-unknown-unknown -p vitrine --lib
-wasm="${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/vitrine.wasm
+cargo build --release --target wasm32-unknown-unknown -p vitrine-dap-wasm --lib
 out=pkg
 gen="$out/wasm"
-if [ ! -f "$gen/vitrine_bg.wasm" ] || [ "$wasm" -nt "$gen/vitrine_bg.wasm" ]; then
-  rm -rf "$gen"
-  wasm-bindgen "$wasm" --out-dir "$gen" --target web --remove-name-section --remove-producers-section
-fi
+mkdir -p "$gen"
+for pair in vitrine:vitrine vitrine_dap_wasm:vitrine_dap; do
+  wasm="${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/${pair%%:*}.wasm
+  name=${pair##*:}
+  if [ ! -f "$gen/${name}_bg.wasm" ] || [ "$wasm" -nt "$gen/${name}_bg.wasm" ]; then
+    wasm-bindgen "$wasm" --out-dir "$gen" --out-name "$name" --target web --remove-name-section --remove-producers-section
+  fi
+done
 
 # The package: the template's files plus the generated glue, the license and the notices.
 cp -R pkg-template/. "$out/"
@@ -25,5 +31,4 @@ node -e '
   p.version = cargo;   // one version for the crate and the package
   fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");
 '
-size=$(wc -c < "$gen/vitrine_bg.wasm")
-printf '[build] pkg/ ready: wasm %s bytes\n' "$size"
+printf '[build] pkg/ ready: engine wasm %s bytes, DAP module %s bytes\n' "$(wc -c < "$gen/vitrine_bg.wasm")" "$(wc -c < "$gen/vitrine_dap_bg.wasm")"

@@ -205,6 +205,9 @@ start() {
   trap - EXIT
   say "leader http://127.0.0.1:$LEADER_PORT/, helper http://127.0.0.1:$HELPER_PORT/ (Janus $JANUS_VERSION)"
   say "SDK config: $DAP_HOME/dap-config.json; collector credentials: $DAP_HOME/collector-credentials.json"
+  say "the demo against it: cargo run --release -p vitrine-collector -- --db vitrine.db --addr 127.0.0.1:8787 \\"
+  say "  --register www/experiments.json --dap-config $DAP_HOME/collector-credentials.json, then npm run demo"
+  say "  and open http://localhost:8080/?leader=http://127.0.0.1:$LEADER_PORT/&helper=http://127.0.0.1:$HELPER_PORT/"
 }
 
 stop_pg() {

@@ -32,5 +32,5 @@ pub use error::{Error, Result};
 pub use model::{Encoder, SessionModel, SessionStep};
 pub use sdk::Vitrine;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "bindings"))]
 pub mod web;

@@ -7,6 +7,8 @@ import { renderTransparency, showEngine } from './js/transparency.js';
 const params = new URLSearchParams(location.search);
 // Reports go to `npm run collector` by default; nothing is sent (or even fetched) until the shopper consents.
 const collector = params.get('collector') ?? 'http://127.0.0.1:8787';
+// `?leader=…&helper=…` (what `npm run dap` prints): the collector's DAP experiments go to that Janus pair.
+const dap = params.get('leader') && params.get('helper') ? { leader: params.get('leader'), helper: params.get('helper') } : undefined;
 const MODEL = params.get('model') === 'small' ? 'minilm-l6-small.gguf' : 'minilm-l6-q8_0.gguf';
 const BANNER = [
   { id: 'christmas', text: 'Deck the halls: Christmas decorations, baubles and lights for a festive home', go: '#/category/Christmas' },
@@ -37,6 +39,7 @@ async function start() {
     segments: '/models/segments-onlineretail.json',
     segmentsSha256: await sha256Of('segments-onlineretail.json'),
     collector,
+    dap,
     consent: localStorage.getItem('demo-consent') === 'yes',
     device: 'auto',
     reportDelayMs: [2_000, 10_000],

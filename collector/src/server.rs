@@ -89,6 +89,8 @@ pub(crate) struct AppState {
     body_limit: usize,
     bucket: Mutex<TokenBucket>,
     slots: Arc<Semaphore>,
+    /// `GET /v1/dap-tasks`: the public half of the DAP tasks (no secret), `{"tasks": []}` without DAP.
+    dap_tasks: String,
 }
 
 impl AppState {
@@ -167,8 +169,19 @@ async fn post_report(State(st): State<Arc<AppState>>, req: Request) -> Result<Re
 
 /// The public registry: cacheable, with an ETag so a daily revalidation costs a 304.
 async fn get_experiments(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    use std::hash::{Hash, Hasher};
     let body = serde_json::to_string(&st.registry()).unwrap_or_else(|_| "{}".into());
+    cacheable(body, &headers)
+}
+
+/// The DAP tasks the SDK reports to (task ids, VDAFs, variants; the keys and tokens stay here), cached
+/// like the registry.
+async fn get_dap_tasks(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    cacheable(st.dap_tasks.clone(), &headers)
+}
+
+/// Public JSON with an hour's cache and an ETag of its bytes.
+fn cacheable(body: String, headers: &HeaderMap) -> Response {
+    use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut h);
     let etag = format!("\"{:016x}\"", h.finish());
@@ -251,6 +264,10 @@ fn build(cfg: &Config) -> Result<(Router, Arc<AppState>), CollectorError> {
             last: Instant::now(),
         }),
         slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
+        dap_tasks: serde_json::json!({
+            "tasks": cfg.dap.as_ref().map(|c| c.config.tasks.clone()).unwrap_or_default()
+        })
+        .to_string(),
     });
     // Reports and the public registry come from shop pages on any origin, without credentials.
     let public_cors = CorsLayer::new()
@@ -260,6 +277,7 @@ fn build(cfg: &Config) -> Result<(Router, Arc<AppState>), CollectorError> {
     let public = Router::new()
         .route("/v1/reports", post(post_report))
         .route("/v1/experiments", get(get_experiments))
+        .route("/v1/dap-tasks", get(get_dap_tasks))
         .route("/v1/priors", get(get_priors))
         .layer(public_cors);
     // Statistics and admin: only the configured origins (none by default; the dashboard is same-origin).

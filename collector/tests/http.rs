@@ -252,6 +252,22 @@ fn cors_admin_and_the_cacheable_registry() {
         .any(|(k, v)| k == "cache-control" && v.contains("max-age")));
     let (status, _, _) = s.request("GET", "/v1/experiments", None, &[("if-none-match", &etag)]);
     assert_eq!(status, 304);
+    let (status, dap, hs) = s.request(
+        "GET",
+        "/v1/dap-tasks",
+        None,
+        &[("origin", "https://evil.example")],
+    );
+    assert_eq!(
+        (status, allow(&hs).as_deref()),
+        (200, Some("*")),
+        "the DAP tasks are public"
+    );
+    assert_eq!(
+        dap,
+        serde_json::json!({ "tasks": [] }),
+        "without --dap-config, no task"
+    );
     let (status, html, _) = s.request("GET", "/dashboard", None, &[]);
     let html = html.as_str().unwrap_or("").to_owned();
     // Self-contained: no script, style or image from elsewhere (the SVG namespace URI loads nothing).

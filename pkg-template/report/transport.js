@@ -6,8 +6,10 @@
 // paired with that fetch); `fetch(…, { keepalive, credentials: 'omit' })`, no referrer; 429 / 5xx /
 // network errors keep the report with backoff, only a 4xx about the report itself drops it; a report id
 // de-duplicates resends, and a claim (lease) in the same transaction keeps two flushes from sending one
-// report twice or losing one.
+// report twice or losing one. With `dap`, DAP experiments leave as sealed DAP reports (dap.js) under the
+// same rules, PUT to the leader.
 import { openReportDb, withLock, transact, read, readAll, LEDGER, QUEUE, CACHE } from './db.js';
+import { DapPath } from './dap.js';
 
 const DAY = 86_400_000;
 // A claimed report not settled within this (the page closed mid-send) may be claimed again.
@@ -19,6 +21,10 @@ const asString = (v) => (v === undefined ? undefined : typeof v === 'string' ? v
 export class ReportChannel {
   #db = null;
   #collector = null;
+  #dap = null;
+  // The DAP path loads in the background (its module and keys must not delay create()); building and
+  // sending wait for it, so a DAP experiment is never built before the engine knows it is one.
+  #dapReady = Promise.resolve();
   #delay = [5_000, 60_000];
   #timers = new Set();
   #fetched = false;
@@ -27,9 +33,9 @@ export class ReportChannel {
 
   /**
    * `persistent`: whether the engine's own store persists (memory mode sends nothing).
-   * `delayMs`: `[lo, hi]` of each report's random delay.
+   * `delayMs`: `[lo, hi]` of each report's random delay. `dap`: `{ leader, helper }` or nothing.
    */
-  static async open({ collector, persistent, delayMs }) {
+  static async open({ collector, persistent, delayMs, dap }) {
     const ch = new ReportChannel();
     ch.#collector = collector ?? null;
     if (Array.isArray(delayMs) && delayMs.length === 2) ch.#delay = delayMs.map((x) => Math.max(0, Number(x) || 0));
@@ -39,6 +45,7 @@ export class ReportChannel {
       const { db, reason } = await openReportDb();
       ch.#db = db ?? null;
       ch.reason = reason ?? '';
+      if (db && dap) ch.#dap = new DapPath(dap);
     }
     return ch;
   }
@@ -73,16 +80,22 @@ export class ReportChannel {
     } catch {
       // Invalid priors: the bandit keeps flat ones.
     }
+    const fetchDoc = (path, key, cached) => this.#fetchDoc(path, cached, key);
+    if (this.#dap) {
+      this.#dapReady = this.#dap.load(engine, this.#db, consent, fetchDoc)
+        .then((fetched) => { if (fetched) this.#fetched = true; })
+        .catch(() => {});
+    }
   }
 
-  async #fetchDoc(path, cached) {
+  async #fetchDoc(path, cached, key = path === '/v1/priors' ? 'priors' : 'registry') {
     try {
       const headers = cached?.etag ? { 'if-none-match': cached.etag } : {};
       const res = await fetch(new URL(path, this.#collector), { credentials: 'omit', referrerPolicy: 'no-referrer', headers });
       let doc = null;
       if (res.status === 304 && cached) doc = { ...cached, at: Date.now() };
       else if (res.ok) doc = { at: Date.now(), etag: res.headers.get('etag'), json: await res.text() };
-      if (doc) await transact(this.#db, [CACHE], (tx) => tx.objectStore(CACHE).put(doc, path === '/v1/priors' ? 'priors' : 'registry'));
+      if (doc) await transact(this.#db, [CACHE], (tx) => tx.objectStore(CACHE).put(doc, key));
       return doc;
     } catch {
       return null; // offline or no collector: the cached copy (or none) serves
@@ -91,6 +104,7 @@ export class ReportChannel {
 
   /** Builds what the shared ledger allows and queues it, in one transaction under the lock. */
   async build(engine) {
+    await this.#dapReady;
     if (!this.#db) return [];
     const built = await withLock(() =>
       transact(this.#db, [LEDGER, QUEUE], (tx) => {
@@ -106,6 +120,15 @@ export class ReportChannel {
             tx.objectStore(QUEUE).put(entry, r.id);
           }
           reports = out.reports;
+          // Sealed here, inside the transaction that charged the ledger: the cell never reaches storage.
+          for (const m of out.dap ?? []) {
+            const up = this.#dap?.seal(m);
+            if (!up) continue;
+            const id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+            const entry = { id, dap: { url: up.url, contentType: up.contentType }, body: up.body, notBefore: Date.now() + this.#randomDelay(), attempts: 0, lease: 0 };
+            tx.objectStore(QUEUE).put(entry, id);
+            reports.push({ experiment: m.experiment, dap: true, bytes: up.body.length });
+          }
         };
         return () => reports;
       }),
@@ -121,6 +144,7 @@ export class ReportChannel {
 
   /** One timer per queued report, at its own time. Nothing in a visit that fetched the registry. */
   async #schedule() {
+    await this.#dapReady;
     if (!this.#db || this.#fetched) return;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
@@ -140,6 +164,7 @@ export class ReportChannel {
 
   /** Sends due reports, one per request; `all` sends every unclaimed one now (pagehide). */
   async sendDue({ all = false, keepalive = true } = {}) {
+    await this.#dapReady;
     if (!this.#db || this.#fetched) return 0;
     const now = Date.now();
     const claimed = await withLock(() =>
@@ -166,17 +191,23 @@ export class ReportChannel {
     let status = 0;
     try {
       // No cookies, no referrer, survives the page going away; text/plain keeps it a simple CORS request.
-      const res = await fetch(new URL('/v1/reports', this.#collector), {
-        method: 'POST', body: e.body, keepalive, credentials: 'omit', referrerPolicy: 'no-referrer',
-        headers: { 'content-type': 'text/plain' },
-      });
+      // A DAP report is a PUT of its own media type to the leader (Janus answers the CORS preflight).
+      const res = e.dap
+        ? await fetch(e.dap.url, {
+          method: 'PUT', body: e.body, keepalive, credentials: 'omit', referrerPolicy: 'no-referrer',
+          headers: { 'content-type': e.dap.contentType },
+        })
+        : await fetch(new URL('/v1/reports', this.#collector), {
+          method: 'POST', body: e.body, keepalive, credentials: 'omit', referrerPolicy: 'no-referrer',
+          headers: { 'content-type': 'text/plain' },
+        });
       status = res.status;
     } catch {
       status = 0;
     }
-    // 200 (or a resend the collector already counted) is done; a 4xx about the report will never pass;
-    // 408, 429, 5xx and network errors may pass later.
-    const drop = status === 200 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
+    // 200 (or a resend the collector already counted; a DAP leader may answer 201) is done; a 4xx about
+    // the report will never pass; 408, 429, 5xx and network errors may pass later.
+    const drop = status === 200 || status === 201 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
     this.last = { status, kept: !drop };
     await withLock(() =>
       transact(this.#db, [QUEUE], (tx) => {
@@ -199,11 +230,13 @@ export class ReportChannel {
     const sending = !this.#db ? `off: ${this.reason}`
       : this.#fetched ? 'this visit fetched the registry, so its reports wait for a later visit (never paired with that fetch)'
         : 'on';
-    return { transport: sending, queued, lastSend: this.last, registryNote: this.reason || undefined };
+    const dap = this.#dap ? { dap: this.#dap.reason || 'on' } : {};
+    return { transport: sending, queued, lastSend: this.last, registryNote: this.reason || undefined, ...dap };
   }
 
   close() {
     for (const t of this.#timers) clearTimeout(t);
+    this.#dap?.close();
     this.#db?.close();
     this.#db = null;
   }

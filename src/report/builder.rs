@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{eps_to_micros, Ledger, Refusal, REPORT_EPSILON};
 use super::cells::{Experiment, ExperimentMode, Registry};
+use super::central::{DapMeasurement, DapRoute};
 use super::ldp::Randomiser;
 use super::outcome::{CellCounters, Interaction, MAX_CELLS};
 use super::schema::{report_id, validate_id, Report, HOLDOUT_VARIANT, SCHEMA_VERSION};
@@ -44,11 +45,23 @@ pub struct ReporterState {
     pub pending: Vec<(String, Pending)>,
 }
 
-/// One device's counting state: pending counters and consent.
+/// One device's counting state: pending counters, consent, and which experiments go to DAP.
 #[derive(Clone, Debug)]
 pub struct Reporter {
     pending: BTreeMap<String, Pending>,
     consent: bool,
+    dap: DapRoute,
+}
+
+/// What [`Reporter::build_all`] built: local-DP reports, DAP measurements, and why others were not.
+#[derive(Clone, Debug, Default)]
+pub struct Built {
+    /// Randomised reports for the collector.
+    pub reports: Vec<Report>,
+    /// Cells for the DAP module to seal (no noise, no ε: the aggregators add central noise).
+    pub dap: Vec<DapMeasurement>,
+    /// Per dropped or waiting experiment, why.
+    pub why: Vec<(String, String)>,
 }
 
 impl Default for Reporter {
@@ -63,7 +76,14 @@ impl Reporter {
         Self {
             pending: BTreeMap::new(),
             consent: true,
+            dap: DapRoute::default(),
         }
+    }
+
+    /// Experiments measured through DAP from now on (the page configured `dap` and the collector lists
+    /// their tasks).
+    pub fn set_dap_route(&mut self, route: DapRoute) {
+        self.dap = route;
     }
 
     /// Consent given or withdrawn (including Global Privacy Control). Withdrawal deletes the counters.
@@ -164,7 +184,8 @@ impl Reporter {
     /// Builds one report per pending experiment that the `ledger` allows on the day of `now_secs`,
     /// charging it. Experiments no longer registered or running, and ones this device already reported,
     /// are dropped; ones over today's limits wait for a later day. Returns the reports and, per dropped or
-    /// waiting experiment, why.
+    /// waiting experiment, why. Only local-DP reports: for a reporter with a DAP route use
+    /// [`Reporter::build_all`].
     pub fn build<R: Rng + ?Sized>(
         &mut self,
         registry: &Registry,
@@ -172,34 +193,72 @@ impl Reporter {
         now_secs: u64,
         rng: &mut R,
     ) -> (Vec<Report>, Vec<(String, String)>) {
-        let mut reports = Vec::new();
-        let mut why = Vec::new();
+        let b = self.build_all(registry, ledger, now_secs, rng);
+        (b.reports, b.why)
+    }
+
+    /// [`Reporter::build`], with the experiments of the DAP route built as DAP measurements: they spend
+    /// no ε but count against the experiments per day and the one report per experiment in a lifetime.
+    pub fn build_all<R: Rng + ?Sized>(
+        &mut self,
+        registry: &Registry,
+        ledger: &mut Ledger,
+        now_secs: u64,
+        rng: &mut R,
+    ) -> Built {
+        let mut out = Built::default();
         if !self.consent {
-            return (reports, why);
+            return out;
         }
         let day = now_secs / 86_400;
         // Saturates in the year 491,000-odd; the hour is the only time that leaves the device.
         let hour = u32::try_from(now_secs / 3600).unwrap_or(u32::MAX);
-        let micros = eps_to_micros(REPORT_EPSILON);
         for (id, p) in std::mem::take(&mut self.pending) {
             let Some(exp) = registry.get(&id).filter(|e| e.is_active(now_secs)) else {
-                why.push((id, "not registered or not running: counters dropped".into()));
+                out.why
+                    .push((id, "not registered or not running: counters dropped".into()));
                 continue;
             };
             let Some(outcome) = p.counters.outcome() else {
                 continue;
             };
-            match ledger.charge(exp, day, micros) {
-                Ok(()) => {}
-                Err(r @ Refusal::AlreadyReported) => {
-                    why.push((id, r.to_string()));
-                    continue;
-                }
-                Err(r @ Refusal::Today(_)) => {
-                    why.push((id.clone(), r.to_string()));
+            let dap = match self.dap.task(&id) {
+                None => None,
+                Some(t) if !t.ready => {
+                    let why = "waiting for the DAP aggregators' HPKE configurations (a later visit)";
+                    out.why.push((id.clone(), why.into()));
                     self.pending.insert(id, p);
                     continue;
                 }
+                Some(t) => match t.measure(&p.variant, outcome) {
+                    Some(m) => Some(m),
+                    None => {
+                        let why = format!("variant {} is not measured by the DAP task: dropped", p.variant);
+                        out.why.push((id, why));
+                        continue;
+                    }
+                },
+            };
+            let micros = if dap.is_some() {
+                0
+            } else {
+                eps_to_micros(REPORT_EPSILON)
+            };
+            match ledger.charge(exp, day, micros) {
+                Ok(()) => {}
+                Err(r @ Refusal::AlreadyReported) => {
+                    out.why.push((id, r.to_string()));
+                    continue;
+                }
+                Err(r @ Refusal::Today(_)) => {
+                    out.why.push((id.clone(), r.to_string()));
+                    self.pending.insert(id, p);
+                    continue;
+                }
+            }
+            if let Some(m) = dap {
+                out.dap.push(m);
+                continue;
             }
             let layout = exp.layout();
             let variant_index = exp.variant_index(&p.variant).unwrap_or(0);
@@ -208,7 +267,7 @@ impl Reporter {
                 continue;
             };
             let r = rr.randomise(layout.value(variant_index, outcome), rng);
-            reports.push(Report {
+            out.reports.push(Report {
                 v: SCHEMA_VERSION,
                 experiment: id,
                 hour,
@@ -217,7 +276,7 @@ impl Reporter {
                 r,
             });
         }
-        (reports, why)
+        out
     }
 }
 

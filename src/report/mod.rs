@@ -23,6 +23,7 @@
 mod budget;
 mod builder;
 mod cells;
+mod central;
 #[cfg(feature = "dap")]
 pub mod dap;
 mod ldp;
@@ -32,8 +33,9 @@ mod schema;
 pub use budget::{
     eps_to_micros, Ledger, Refusal, DAILY_EPSILON, MAX_EXPERIMENTS_PER_DAY, MAX_REPORTED, REPORT_EPSILON,
 };
-pub use builder::{Pending, Reporter, ReporterState, Tracked};
+pub use builder::{Built, Pending, Reporter, ReporterState, Tracked};
 pub use cells::{CellLayout, Experiment, ExperimentMode, Registry, LDP_OUTCOMES, MAX_VARIANTS, MIN_K};
+pub use central::{DapMeasurement, DapRoute, DapRouteTask};
 pub use ldp::{grr_variance, olh_variance, oue_variance, Mechanism, Randomised, Randomiser};
 pub use outcome::{
     CellCounters, Interaction, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER, REVENUE_BUCKET_VALUE,

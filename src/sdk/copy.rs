@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::rank::dot;
 use crate::report::{
-    Experiment, ExperimentMode, Interaction, Ledger, Registry, Report, ReporterState, Tracked,
+    Built, DapMeasurement, DapRoute, Experiment, ExperimentMode, Interaction, Ledger, Registry, Report,
+    ReporterState, Tracked,
 };
 
 /// A copy variant as the page passes it.
@@ -59,6 +60,9 @@ pub struct CopyPick {
 pub struct BuiltReports {
     /// One per reported experiment, each to be sent in its own request.
     pub reports: Vec<Report>,
+    /// Cells of the experiments measured through DAP, for the DAP module to seal (each then sent in its
+    /// own request).
+    pub dap: Vec<DapMeasurement>,
     /// The merged, charged ledger.
     pub ledger: Ledger,
 }
@@ -305,18 +309,29 @@ impl Vitrine {
     ) -> BuiltReports {
         self.set_ledger(stored, now_ms);
         let mut ledger = self.ledger.clone();
-        let reports = match &self.registry {
+        let built = match &self.registry {
             Some(reg) if self.reporter.consent() => {
-                let (reports, why) = self.reporter.build(reg, &mut ledger, secs(now_ms), rng);
-                for (exp, w) in why {
-                    self.reporting.insert(format!("report:{exp}"), w);
+                let built = self.reporter.build_all(reg, &mut ledger, secs(now_ms), rng);
+                for (exp, w) in &built.why {
+                    self.reporting.insert(format!("report:{exp}"), w.clone());
                 }
-                reports
+                built
             }
-            _ => Vec::new(),
+            _ => Built::default(),
         };
         self.ledger = ledger.clone();
-        BuiltReports { reports, ledger }
+        BuiltReports {
+            reports: built.reports,
+            dap: built.dap,
+            ledger,
+        }
+    }
+
+    /// Experiments measured through DAP (`[{experiment, variants, ready}]`, from the DAP module): they
+    /// are never reported with local noise, and wait while not `ready`.
+    pub fn set_dap_route(&mut self, json: &str) -> Result<()> {
+        self.reporter.set_dap_route(DapRoute::from_json(json)?);
+        Ok(())
     }
 
     /// The segment (0..8) of an intent: its nearest shipped centroid; 0 without centroids or history.

@@ -11,14 +11,10 @@ use wasm_bindgen::prelude::*;
 use crate::engine::EngineInfo;
 use crate::error::Error;
 
-#[cfg(feature = "dap")]
-mod dap;
 mod encoder;
 #[cfg(feature = "gpu")]
 mod gpu;
 mod vitrine;
-#[cfg(feature = "dap")]
-pub use dap::{WebDapReporter, WebDapUpload};
 pub use encoder::WebEncoder;
 #[cfg(feature = "gpu")]
 pub use gpu::WebGpuBackend;

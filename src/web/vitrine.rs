@@ -265,10 +265,16 @@ impl WebVitrine {
     }
 
     /// Builds the reports the ledger allows: `ledger` is the stored record's JSON text as read inside the
-    /// caller's readwrite transaction; returns `{reports, ledger}`, the ledger text to write back in it.
+    /// caller's readwrite transaction; returns `{reports, dap, ledger}`, the ledger text to write back in it.
     #[wasm_bindgen(js_name = buildReports)]
     pub fn build_reports(&mut self, ledger: Option<String>) -> Result<JsValue, JsError> {
         to_js(&self.inner.build_reports(ledger.as_deref(), now(), &mut self.rng))
+    }
+
+    /// Experiments measured through DAP: `[{experiment, variants, ready}]` JSON text from the DAP module.
+    #[wasm_bindgen(js_name = setDapRoute)]
+    pub fn set_dap_route(&mut self, route: &str) -> Result<(), JsError> {
+        self.inner.set_dap_route(route).js()
     }
 
     /// What runs: encoder, intent model, vector counts, history size (`EngineDiagnostics`).

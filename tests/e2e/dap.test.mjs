@@ -2,15 +2,18 @@
 // `vitrine simulate --dap-config` sends reports through the core's DAP client, the collector collects the
 // closed one-minute windows from the leader, and its statistics must give back exactly what was sent
 // (tasks without noise), cover it (the noised task), drop malformed shares and hold back a batch below
-// min_batch_size. `npm run test:dap` runs this file alone.
+// min_batch_size. The demo page, in Chromium, uploads one DAP report of its banner experiment: the request
+// carries only the sealed report, and the collection gives back exactly its cell. `npm run test:dap` runs
+// this file alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { binary, startCollector } from './collector.mjs';
+import { openDemo, newPage } from './browser.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const home = mkdtempSync(join(tmpdir(), 'vitrine-dap-'));
@@ -21,6 +24,7 @@ const env = { ...process.env, DAP_HOME: home, DAP_PORT_BASE: '9840' };
 const dap = (...args) => execFileSync('bash', [join(ROOT, 'scripts/dap.sh'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
 let collector;
 const sent = {};
+const browserRun = {};
 
 function simulate(experiment, devices, seed, extra = []) {
   const out = execFileSync(binary('vitrine', 'vitrine-cli'), ['simulate', '--dap-config', join(home, 'dap-config.json'),
@@ -34,6 +38,9 @@ before(async () => {
   collector = await startCollector(join(home, 'collector.db'), ['--dap-config', join(home, 'collector-credentials.json'),
     '--window-secs', '60', '--dap-grace-secs', '60']);
   for (const id of ['dap_exact', 'dap_noised', 'dap_sumvec', 'dap_small']) await collector.register(id, ['A', 'B']);
+  await collector.register('home-banner', ['christmas', 'kitchen', 'garden', 'stationery'], 'bandit');
+  Object.assign(browserRun, await demoUploads());
+  sent.browser = { experiment: 'home-banner', report_time: browserRun.reportTime };
   sent.exact = simulate('dap_exact', 2000, 1, ['--malformed', '25']);
   sent.noised = simulate('dap_noised', 2000, 2);
   sent.sumvec = simulate('dap_sumvec', 300, 3);
@@ -49,6 +56,53 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 2000));
   }
 }, { timeout: 1_500_000 });
+
+/**
+ * Two visits of the demo storefront configured for DAP: the first counts the banner it shows and seals
+ * the report (it fetched the registry, the task list and the keys, so it sends nothing); the second sends
+ * it. Resolves to what left the browser.
+ */
+async function demoUploads() {
+  const config = JSON.parse(readFileSync(join(home, 'dap-config.json'), 'utf8'));
+  const demo = await openDemo();
+  try {
+    const ctx = await demo.browser.newContext();
+    await ctx.addInitScript(() => localStorage.setItem('demo-consent', 'yes'));
+    const requests = [];
+    // Every request leaving for another server, as sent (a keepalive upload is reported as aborted to the
+    // page even when the leader answered: its status comes from the SDK's diagnostics).
+    ctx.on('request', async (r) => {
+      if (r.url().startsWith(demo.url)) return;
+      const entry = { url: r.url(), method: r.method(), body: r.postDataBuffer() };
+      requests.push(entry);
+      entry.headers = await r.allHeaders().catch(() => r.headers());
+    });
+    const page = await newPage(ctx);
+    const url = `${demo.url}?${new URLSearchParams({ collector: collector.url, leader: config.leader, helper: config.helper })}`;
+    await page.goto(url);
+    await page.waitForSelector('body[data-updated]', { timeout: 90_000 });
+    const pending = (await page.evaluate(() => window.vitrine.reportPreview())).state.pending;
+    const built = await page.evaluate(() => window.vitrine.flushReports());
+    const first = await page.evaluate(() => window.vitrine.diagnostics());
+    const estimate = Math.floor(Date.now() / 1000 / 60) * 60;
+    const firstVisit = requests.length;
+    await page.goto(url);
+    await page.waitForSelector('body[data-updated]', { timeout: 90_000 });
+    const deadline = Date.now() + 60_000;
+    let second;
+    do {
+      await page.waitForTimeout(500);
+      second = await page.evaluate(() => window.vitrine.diagnostics());
+    } while (!second.lastSend && Date.now() < deadline);
+    // The report's own time (bytes 16..24) picks the window to wait for; the clock is a fallback.
+    const put = requests.find((r) => r.method === 'PUT' && r.body?.length >= 24);
+    const reportTime = put ? Number(put.body.readBigUInt64BE(16)) : estimate;
+    await ctx.close();
+    return { config, pending, built, first, second, reportTime, requests, firstVisit, errors: page.errors };
+  } finally {
+    await demo.close();
+  }
+}
 
 after(() => {
   collector?.stop();
@@ -136,4 +190,43 @@ test('the dashboard shows the DAP experiments, marked as such, beside a local-DP
   } finally {
     await browser.close();
   }
+});
+
+test('the demo page uploads one sealed DAP report, and its collection gives back exactly its cell', async () => {
+  const { config, pending, built, first, second, requests, firstVisit, errors } = browserRun;
+  assert.deepEqual(errors, []);
+  assert.equal(first.dap, 'on', JSON.stringify(first));
+  assert.equal(pending.length, 1, JSON.stringify(pending));
+  const [experiment, { variant, counters }] = pending[0];
+  assert.equal(experiment, 'home-banner');
+  assert.equal(counters.clicks, 0, 'the banner was shown, not clicked');
+  assert.equal(built.length, 1);
+  assert.deepEqual({ ...built[0], bytes: 0 }, { experiment: 'home-banner', dap: true, bytes: 0 }, 'the page learns the size, not the cell');
+  // The first visit fetched the registry, the task list and the keys: GETs only, nothing sent.
+  assert.ok(requests.slice(0, firstVisit).every((r) => r.method === 'GET'), JSON.stringify(requests.map((r) => [r.method, r.url])));
+  const task = config.tasks.find((t) => t.experiment === 'home-banner');
+  const puts = requests.filter((r) => r.method === 'PUT');
+  assert.equal(puts.length, 1, JSON.stringify(requests.map((r) => [r.method, r.url])));
+  const put = puts[0];
+  assert.equal(put.url, `${config.leader}tasks/${task.task_id}/reports`, 'to the leader, nowhere else');
+  assert.deepEqual(second.lastSend, { status: 200, kept: false }, 'the leader accepted it');
+  assert.equal(put.headers['content-type'], 'application/dap-report');
+  assert.equal(put.headers.cookie, undefined);
+  assert.equal(put.headers.referer, undefined);
+  assert.equal(put.body.length, built[0].bytes);
+  // DAP-09 Report: 16-byte random id, the time rounded to time_precision, then the public share and the
+  // two HPKE ciphertexts. Nothing else, and nothing of the measurement in clear.
+  const time = Number(put.body.readBigUInt64BE(16));
+  assert.equal(time % 60, 0);
+  assert.ok(Math.abs(time - Date.now() / 1000) < 900, `${time}: this run's time`);
+  const text = put.body.toString('latin1');
+  for (const word of ['home-banner', 'christmas', 'kitchen', 'garden', 'stationery', variant]) assert.ok(!text.includes(word), word);
+  assert.ok(!requests.some((r) => r.method === 'POST' && r.url.startsWith(collector.url)), 'no local-DP report of a DAP experiment');
+  assert.equal(second.queued, 0, 'the queue is empty once the leader accepted');
+  // Collected and released: one report, in the cell of the variant shown (seen: outcome category 0).
+  const w = await windowOf(sent.browser);
+  assert.equal(w.state, 'released', JSON.stringify(w));
+  const cells = new Array(28).fill(0);
+  cells[task.variants.indexOf(variant) * 7] = 1;
+  assert.deepEqual(w.cells, cells);
 });

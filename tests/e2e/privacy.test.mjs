@@ -197,3 +197,46 @@ test('withdrawing consent deletes the saved counters, so a later consent reports
   assert.deepEqual(await page.evaluate(() => window.v.flushReports()), []);
   await ctx.close();
 });
+
+test('DAP: a bad dap option is refused, and with the aggregators down a DAP experiment waits, never sent with local noise', async () => {
+  await collector.register('d1', ['A', 'B']);
+  const { ctx, posts, requests } = await context();
+  // The collector lists a DAP task for d1 (as `--dap-config` would); its aggregators do not answer.
+  const task = { experiment: 'd1', task_id: 'A'.repeat(43), variants: ['A', 'B'], vdaf: { type: 'histogram', length: 14, chunk_length: 4 },
+    time_precision: 60, min_batch_size: 1 };
+  await ctx.route(`${collector.url}/v1/dap-tasks`, (route) => route.fulfill({
+    status: 200, body: JSON.stringify({ tasks: [task] }), headers: { 'content-type': 'application/json', 'access-control-allow-origin': '*' },
+  }));
+  const page = await blank(ctx);
+  const refused = await page.evaluate(async (collector) => {
+    const out = [];
+    for (const dap of ['x', { leader: 'http://127.0.0.1:9/' }, { leader: 'javascript:alert(1)', helper: 'http://127.0.0.1:9/' },
+      { leader: 'http://127.0.0.1:9/', helper: 'http://127.0.0.1:9/' }]) {
+      try {
+        await window.V.create({ collector, dap, worker: false });
+        out.push('accepted');
+      } catch (err) {
+        out.push(err.code);
+      }
+    }
+    try {
+      await window.V.create({ dap: { leader: 'http://127.0.0.1:9/', helper: 'http://127.0.0.1:10/' }, worker: false });
+    } catch (err) {
+      out.push(err.message.includes('collector') ? 'needs collector' : err.message);
+    }
+    return out;
+  }, collector.url);
+  assert.deepEqual(refused, ['invalid_option', 'invalid_option', 'invalid_option', 'invalid_option', 'needs collector']);
+  await create(page, { dap: { leader: 'http://127.0.0.1:9/', helper: 'http://127.0.0.1:10/' } });
+  assert.ok((await pick(page, 'd1')).counted);
+  assert.deepEqual(await page.evaluate(() => window.v.flushReports()), [], 'nothing built without both keys');
+  const diag = await page.evaluate(() => window.v.diagnostics());
+  assert.match(diag.dap, /HPKE configurations could not be fetched/);
+  assert.match(diag.reporting['report:d1'], /waiting for the DAP aggregators/);
+  assert.equal((await page.evaluate(() => window.v.reportPreview())).state.pending.length, 1, 'the counters wait');
+  await page.evaluate(() => window.dispatchEvent(new Event('pagehide')));
+  await settle(page);
+  assert.equal(posts().length, 0, 'no local-DP report of a DAP experiment');
+  assert.ok(!requests.some((r) => r.method === 'PUT'));
+  await ctx.close();
+});

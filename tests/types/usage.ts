@@ -24,6 +24,11 @@ export async function storefront(): Promise<void> {
   await v.recordOutcome(pick, 'purchase', 12.5);
   const counted: boolean = pick.counted;
   const built: number = (await v.flushReports()).length;
+  const sealed: number[] = (await v.flushReports()).flatMap((r) => ('dap' in r ? [r.bytes] : []));
+  const dapped = await Vitrine.create({ collector: 'https://c.example/', dap: { leader: 'https://l.example/', helper: new URL('https://h.example/') } });
+  const dapState: string | undefined = (await dapped.diagnostics()).dap;
+  // @ts-expect-error the helper is required: a report sealed to the leader alone would not be private
+  await Vitrine.create({ collector: 'https://c.example/', dap: { leader: 'https://l.example/' } });
   const history = await v.export();
   const last: number = history.events[0].ts;
   const diag = await v.diagnostics();
@@ -31,7 +36,7 @@ export async function storefront(): Promise<void> {
   const vectors: number = diag.catalogVectors;
   const state: ReportState = (await v.reportPreview()).state;
   const rules: Rules = { filters: { maxPrice: 20 }, boosts: [{ ids: ['1'], weight: 0.1 }], includeSeen: true };
-  console.log(why, last, mode, vectors, state.pending.length, rules, counted, built, diag.reporting[pick.slot]);
+  console.log(why, last, mode, vectors, state.pending.length, rules, counted, built, sealed, dapState, diag.reporting[pick.slot]);
   try {
     await v.track({ type: 'view', productId: '' });
   } catch (err) {
