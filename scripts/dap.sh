@@ -3,11 +3,15 @@
 # database in a private Postgres cluster, one DAP task per experiment of a task list.
 #
 #   scripts/dap.sh start [TASKS.json]   fresh databases, tasks provisioned, every process healthy
+#   scripts/dap.sh sync [URL|FILE]      after `vitrine-collector experiments add`: a task for each running
+#                                       experiment of the registry (default http://127.0.0.1:8787) that has
+#                                       none, the aggregators restarted; existing tasks keep their keys
 #   scripts/dap.sh stop                 stops what start started (by pid), then Postgres
 #   scripts/dap.sh status               each process: pid, alive, health
 #
 # TASKS.json (default scripts/dap-tasks.json): {"tasks": [{"id", "variants", "vdaf": "histogram"|"sumvec",
-# "bits", "time_precision", "min_batch_size", "noise_epsilon": null | ε}]}. Task ids, VDAF keys, HPKE keys
+# "bits", "time_precision", "min_batch_size", "noise_epsilon": null | ε}]}, or a registry document
+# (GET /v1/experiments: one histogram task per running experiment, hourly, ε 1). Task ids, VDAF keys, HPKE keys
 # and tokens are made here (`vitrine-collector dap provision`), never by a page. start writes into
 # $DAP_HOME (default .cache/dap): dap-config.json (public: what the SDK and `vitrine simulate
 # --dap-config` read) and collector-credentials.json (secret: what `vitrine-collector --dap-config` needs).
@@ -156,6 +160,79 @@ start_pg() {
   done
 }
 
+# Gives both aggregators the tasks of $DAP_HOME/{leader,helper}-tasks.yaml.
+provision_janus() {
+  local janus=$1
+  for role in leader helper; do
+    "$janus" janus_cli --config-file "$DAP_HOME/config/$role-cli.yaml" provision-tasks \
+      "$DAP_HOME/$role-tasks.yaml" >"$DAP_HOME/logs/provision-$role.log" 2>&1 \
+      || die "provisioning the $role's tasks failed: see $DAP_HOME/logs/provision-$role.log"
+  done
+}
+
+# Starts the leader's four processes and the helper, and waits until each is healthy.
+start_procs() {
+  local janus=$1
+  for p in "${PROCS[@]}"; do
+    local name=${p%%:*} cmd=aggregator
+    case $name in
+      leader-creator) cmd=aggregation_job_creator ;;
+      leader-aggregation) cmd=aggregation_job_driver ;;
+      leader-collection) cmd=collection_job_driver ;;
+    esac
+    RUST_LOG=${RUST_LOG:-warn} nohup "$janus" "$cmd" --config-file "$DAP_HOME/config/$name.yaml" \
+      >>"$DAP_HOME/logs/$name.log" 2>&1 </dev/null &
+    echo $! > "$RUN/$name.pid"
+  done
+  local deadline=$((SECONDS + 60))
+  for p in "${PROCS[@]}"; do
+    local name=${p%%:*} port=$((BASE + ${p##*:}))
+    until healthy "$port"; do
+      alive "$name" || die "$name exited: see $DAP_HOME/logs/$name.log"
+      [ $SECONDS -lt $deadline ] || die "$name not healthy on :$port after 60 s: see $DAP_HOME/logs/$name.log"
+      sleep 0.5
+    done
+  done
+}
+
+# Stops the aggregator processes start_procs started (by pid), leaving Postgres up.
+stop_procs() {
+  for p in "${PROCS[@]}"; do
+    local name=${p%%:*}
+    if alive "$name"; then
+      local pid; pid=$(cat "$RUN/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+# A task for every running registered experiment without one; only then are the aggregators restarted
+# (they cache task lookups). The collector re-reads its credentials file by itself.
+sync() {
+  local from=${1:-http://127.0.0.1:8787} registry janus collector
+  for p in "${PROCS[@]}"; do alive "${p%%:*}" || die "not running ($DAP_HOME): scripts/dap.sh start first"; done
+  registry=$(mktemp)
+  if [ -f "$from" ]; then cp "$from" "$registry"
+  else curl -fsS "${from%/}/v1/experiments" -o "$registry" || die "could not read the registry at ${from%/}/v1/experiments"
+  fi
+  janus=$(janus_binary)
+  collector=$(collector_binary)
+  export DATASTORE_KEYS; DATASTORE_KEYS=$(cat "$DAP_HOME/datastore-keys")
+  local out
+  out=$("$collector" dap provision --append --tasks "$registry" --leader "http://127.0.0.1:$LEADER_PORT/" \
+    --helper "http://127.0.0.1:$HELPER_PORT/" --out "$DAP_HOME" 2>&1) || { rm -f "$registry"; die "$out"; }
+  rm -f "$registry"
+  say "$out"
+  case $out in *"provisioned 0 new"*) return 0 ;; esac
+  provision_janus "$janus"
+  stop_procs
+  start_procs "$janus"
+  say "aggregators restarted with the new task(s)"
+}
+
 start() {
   local tasks=${1:-$ROOT/scripts/dap-tasks.json}
   [ -f "$tasks" ] || die "task list $tasks not found"
@@ -177,31 +254,8 @@ start() {
   export DATASTORE_KEYS; DATASTORE_KEYS=$(openssl rand 16 | basenc --base64url | tr -d =)
   echo "$DATASTORE_KEYS" > "$DAP_HOME/datastore-keys"
   # Before the aggregators start: they cache task lookups, so a task provisioned later stays unknown.
-  for role in leader helper; do
-    "$janus" janus_cli --config-file "$DAP_HOME/config/$role-cli.yaml" provision-tasks \
-      "$DAP_HOME/$role-tasks.yaml" >"$DAP_HOME/logs/provision-$role.log" 2>&1 \
-      || die "provisioning the $role's tasks failed: see $DAP_HOME/logs/provision-$role.log"
-  done
-  for p in "${PROCS[@]}"; do
-    local name=${p%%:*} cmd=aggregator
-    case $name in
-      leader-creator) cmd=aggregation_job_creator ;;
-      leader-aggregation) cmd=aggregation_job_driver ;;
-      leader-collection) cmd=collection_job_driver ;;
-    esac
-    RUST_LOG=${RUST_LOG:-warn} nohup "$janus" "$cmd" --config-file "$DAP_HOME/config/$name.yaml" \
-      >"$DAP_HOME/logs/$name.log" 2>&1 </dev/null &
-    echo $! > "$RUN/$name.pid"
-  done
-  local deadline=$((SECONDS + 60))
-  for p in "${PROCS[@]}"; do
-    local name=${p%%:*} port=$((BASE + ${p##*:}))
-    until healthy "$port"; do
-      alive "$name" || die "$name exited: see $DAP_HOME/logs/$name.log"
-      [ $SECONDS -lt $deadline ] || die "$name not healthy on :$port after 60 s: see $DAP_HOME/logs/$name.log"
-      sleep 0.5
-    done
-  done
+  provision_janus "$janus"
+  start_procs "$janus"
   trap - EXIT
   say "leader http://127.0.0.1:$LEADER_PORT/, helper http://127.0.0.1:$HELPER_PORT/ (Janus $JANUS_VERSION)"
   say "SDK config: $DAP_HOME/dap-config.json; collector credentials: $DAP_HOME/collector-credentials.json"
@@ -219,16 +273,7 @@ stop_pg() {
 }
 
 stop() {
-  for p in "${PROCS[@]}"; do
-    local name=${p%%:*}
-    if alive "$name"; then
-      local pid; pid=$(cat "$RUN/$name.pid")
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$RUN/$name.pid"
-  done
+  stop_procs
   stop_pg
 }
 
@@ -248,7 +293,8 @@ status() {
 
 case "${1:-}" in
   start) shift; start "$@" ;;
+  sync) shift; sync "$@" ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: scripts/dap.sh start [TASKS.json] | stop | status" >&2; exit 2 ;;
+  *) echo "usage: scripts/dap.sh start [TASKS.json] | sync [COLLECTOR_URL|REGISTRY.json] | stop | status" >&2; exit 2 ;;
 esac

@@ -73,9 +73,14 @@ enum Dap {
     /// collector-credentials.json (secret, for --dap-config) into --out.
     Provision {
         /// Task list: {"tasks": [{"id", "variants", "vdaf": "histogram"|"sumvec", "time_precision",
-        /// "min_batch_size", "noise_epsilon"}]} (scripts/dap-tasks.json).
+        /// "min_batch_size", "noise_epsilon"}]} (scripts/dap-tasks.json), or a registry document
+        /// (GET /v1/experiments): one histogram task per running experiment, hourly, batches ≥ 100, ε 1.
         #[arg(long)]
         tasks: PathBuf,
+        /// Keep the tasks already in --out (same ids and keys) and add only experiments without one;
+        /// the YAML files then list only the added tasks.
+        #[arg(long)]
+        append: bool,
         /// The leader's base URL, as devices and this collector reach it.
         #[arg(long)]
         leader: String,
@@ -97,14 +102,27 @@ fn read(file: &PathBuf) -> Result<String, CollectorError> {
 fn dap(cmd: Dap) -> Result<(), CollectorError> {
     let Dap::Provision {
         tasks,
+        append,
         leader,
         helper,
         out,
     } = cmd;
-    let p = vitrine_collector::dap::provision::provision(&read(&tasks)?, &leader, &helper, now_secs())?;
+    let old = out.join("collector-credentials.json");
+    let existing = match append && old.exists() {
+        true => Some(vitrine_collector::dap::Credentials::from_json(&read(&old)?)?),
+        false => None,
+    };
+    let p = vitrine_collector::dap::provision::provision(
+        &read(&tasks)?,
+        &leader,
+        &helper,
+        existing.as_ref(),
+        now_secs(),
+    )?;
     vitrine_collector::dap::provision::write(&p, &out)?;
     eprintln!(
-        "provisioned {} DAP task(s) into {} (collector-credentials.json is secret)",
+        "provisioned {} new DAP task(s), {} in all, into {} (collector-credentials.json is secret)",
+        p.added,
         p.config.tasks.len(),
         out.display()
     );
@@ -207,6 +225,7 @@ async fn main() -> Result<(), CollectorError> {
     cfg.dap_grace_secs = a.dap_grace_secs;
     if let Some(file) = &a.dap_config {
         cfg.dap = Some(vitrine_collector::dap::Credentials::from_json(&read(file)?)?);
+        cfg.dap_file = Some(file.clone());
     }
     let bind = |e: std::io::Error| CollectorError::Bind {
         addr: a.addr.clone(),

@@ -50,8 +50,11 @@ pub struct Config {
     pub max_concurrent: usize,
     /// Whole-request deadline (headers to response), against slow senders.
     pub request_timeout: Duration,
-    /// DAP mode: the tasks and secrets to collect with (`None`: local-DP reports only).
+    /// DAP mode: the tasks and secrets to collect with (`None`: local-DP reports only), and the file
+    /// they came from (re-read when it changes).
     pub dap: Option<crate::dap::Credentials>,
+    /// The credentials file of [`Config::dap`], if any.
+    pub dap_file: Option<PathBuf>,
     /// DAP mode: seconds after a window closes before it is collected (uploads arrive late).
     pub dap_grace_secs: u64,
 }
@@ -70,6 +73,7 @@ impl Config {
             max_concurrent: 1024,
             request_timeout: Duration::from_secs(10),
             dap: None,
+            dap_file: None,
             dap_grace_secs: 60,
         }
     }
@@ -90,7 +94,7 @@ pub(crate) struct AppState {
     bucket: Mutex<TokenBucket>,
     slots: Arc<Semaphore>,
     /// `GET /v1/dap-tasks`: the public half of the DAP tasks (no secret), `{"tasks": []}` without DAP.
-    dap_tasks: String,
+    dap_tasks: RwLock<String>,
 }
 
 impl AppState {
@@ -110,6 +114,11 @@ impl AppState {
 
     pub(crate) fn registry(&self) -> Registry {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Serves `creds`' tasks at `GET /v1/dap-tasks` from now on (the credentials file was reloaded).
+    pub(crate) fn set_dap_tasks(&self, creds: &crate::dap::Credentials) {
+        *self.dap_tasks.write().unwrap_or_else(|p| p.into_inner()) = dap_tasks_doc(Some(creds));
     }
 
     /// Re-reads the registry (after an admin change, or a change by `vitrine-collector experiments`).
@@ -176,7 +185,13 @@ async fn get_experiments(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
 /// The DAP tasks the SDK reports to (task ids, VDAFs, variants; the keys and tokens stay here), cached
 /// like the registry.
 async fn get_dap_tasks(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    cacheable(st.dap_tasks.clone(), &headers)
+    let doc = st.dap_tasks.read().unwrap_or_else(|p| p.into_inner()).clone();
+    cacheable(doc, &headers)
+}
+
+fn dap_tasks_doc(creds: Option<&crate::dap::Credentials>) -> String {
+    let tasks = creds.map(|c| c.config.tasks.clone()).unwrap_or_default();
+    serde_json::json!({ "tasks": tasks }).to_string()
 }
 
 /// Public JSON with an hour's cache and an ETag of its bytes.
@@ -264,10 +279,7 @@ fn build(cfg: &Config) -> Result<(Router, Arc<AppState>), CollectorError> {
             last: Instant::now(),
         }),
         slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
-        dap_tasks: serde_json::json!({
-            "tasks": cfg.dap.as_ref().map(|c| c.config.tasks.clone()).unwrap_or_default()
-        })
-        .to_string(),
+        dap_tasks: RwLock::new(dap_tasks_doc(cfg.dap.as_ref())),
     });
     // Reports and the public registry come from shop pages on any origin, without credentials.
     let public_cors = CorsLayer::new()
@@ -348,39 +360,6 @@ async fn tick(st: Arc<AppState>, window_secs: u64) {
     }
 }
 
-/// DAP mode: every 2 s, poll the windows being collected and start the next closed ones. The step waits
-/// on the leader over HTTP, so it has a connection of its own: statistics reads never wait behind it.
-async fn dap_tick(
-    st: Arc<AppState>,
-    mut conn: rusqlite::Connection,
-    creds: crate::dap::Credentials,
-    window_secs: u64,
-    grace: u64,
-) {
-    let creds = Arc::new(creds);
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let (c, exps) = (creds.clone(), st.registry().experiments);
-        let step = tokio::task::spawn_blocking(move || {
-            let r = crate::dap::schedule::step(&conn, &c, &exps, now_secs(), window_secs, grace);
-            (conn, r)
-        });
-        match step.await {
-            Ok((c, r)) => {
-                conn = c;
-                if let Err(e) = r {
-                    eprintln!("DAP collection: {e}");
-                }
-            }
-            // The step panicked: its connection is gone, and so is DAP collection until a restart.
-            Err(e) => {
-                eprintln!("DAP collection stopped: {e}");
-                return;
-            }
-        }
-    }
-}
-
 /// Serve on `listener` until shut down.
 pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, CollectorError> {
     let (router, st) = build(cfg)?;
@@ -401,8 +380,13 @@ pub async fn spawn(cfg: &Config, listener: TcpListener) -> Result<Running, Colle
             let (window, grace) = (cfg.window_secs, cfg.dap_grace_secs);
             let conn = crate::store::open_conn(&cfg.db)?;
             let (a, b) = (st.clone(), st);
+            let source = crate::dap::run::DapSource {
+                file: cfg.dap_file.clone(),
+                creds,
+            };
             tokio::spawn(async move {
-                tokio::join!(tick(a, window), dap_tick(b, conn, creds, window, grace));
+                let dap = crate::dap::run::dap_tick(b, conn, source, window, grace);
+                tokio::join!(tick(a, window), dap);
             })
         }
         None => tokio::spawn(tick(st, cfg.window_secs)),

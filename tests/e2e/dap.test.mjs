@@ -25,6 +25,7 @@ const dap = (...args) => execFileSync('bash', [join(ROOT, 'scripts/dap.sh'), ...
 let collector;
 const sent = {};
 const browserRun = {};
+const synced = {};
 
 function simulate(experiment, devices, seed, extra = []) {
   const out = execFileSync(binary('vitrine', 'vitrine-cli'), ['simulate', '--dap-config', join(home, 'dap-config.json'),
@@ -39,6 +40,18 @@ before(async () => {
     '--window-secs', '60', '--dap-grace-secs', '60']);
   for (const id of ['dap_exact', 'dap_noised', 'dap_sumvec', 'dap_small']) await collector.register(id, ['A', 'B']);
   await collector.register('home-banner', ['christmas', 'kitchen', 'garden', 'stationery'], 'bandit');
+  // `experiments add` after the start, then `scripts/dap.sh sync`: a task for the new experiment only,
+  // the aggregators restarted (every later upload and collection here runs on the restarted pair).
+  synced.before = JSON.parse(readFileSync(join(home, 'dap-config.json'), 'utf8'));
+  await collector.register('dap_synced', ['A', 'B']);
+  dap('sync', collector.url);
+  synced.after = JSON.parse(readFileSync(join(home, 'dap-config.json'), 'utf8'));
+  const until = Date.now() + 15_000;
+  do {
+    await new Promise((r) => setTimeout(r, 500));
+    synced.served = (await (await fetch(`${collector.url}/v1/dap-tasks`)).json()).tasks.map((t) => t.experiment);
+  } while (!synced.served.includes('dap_synced') && Date.now() < until);
+  synced.upload = simulate('dap_synced', 30, 5);
   Object.assign(browserRun, await demoUploads());
   sent.browser = { experiment: 'home-banner', report_time: browserRun.reportTime };
   sent.exact = simulate('dap_exact', 2000, 1, ['--malformed', '25']);
@@ -229,4 +242,17 @@ test('the demo page uploads one sealed DAP report, and its collection gives back
   const cells = new Array(28).fill(0);
   cells[task.variants.indexOf(variant) * 7] = 1;
   assert.deepEqual(w.cells, cells);
+});
+
+test('experiments add, then dap.sh sync: the new experiment gets a task, the others keep theirs, the pair takes it', () => {
+  const task = synced.after.tasks.find((t) => t.experiment === 'dap_synced');
+  assert.ok(task, JSON.stringify(synced.after.tasks.map((t) => t.experiment)));
+  assert.deepEqual([task.vdaf.type, task.vdaf.length, task.time_precision, task.min_batch_size, task.noise_epsilon],
+    ['histogram', 14, 3600, 100, 1], 'the registry defaults');
+  for (const t of synced.before.tasks) {
+    assert.deepEqual(synced.after.tasks.find((x) => x.experiment === t.experiment), t, `${t.experiment} unchanged`);
+  }
+  assert.equal(synced.after.tasks.length, synced.before.tasks.length + 1, 'one new task: every other experiment had one');
+  assert.ok(synced.served.includes('dap_synced'), 'the collector re-read its credentials and serves the new task');
+  assert.equal(synced.upload.cells.reduce((a, b) => a + b, 0), 30, 'the restarted leader accepted every upload');
 });

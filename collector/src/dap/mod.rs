@@ -9,10 +9,12 @@
 //! - [`schedule`]: which disjoint, closed, `time_precision`-aligned intervals to collect next, and the
 //!   table that remembers each (an interval can be collected once).
 //! - [`rates`]: per-variant rates and intervals from one window's cells.
+//! - [`run`]: the collector's loop over [`schedule`], reloading a rewritten credentials file.
 
 pub mod collect;
 pub mod provision;
 pub mod rates;
+pub mod run;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};

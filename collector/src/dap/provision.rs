@@ -23,6 +23,12 @@ const TASK_LIFETIME: u64 = 365 * 86_400;
 /// ε is written to Janus as a fraction with this denominator.
 const EPSILON_DENOMINATOR: u64 = 1000;
 
+/// A registered experiment provisioned from a registry document gets these: the histogram (the smaller
+/// noise for the same ε), hourly report times, batches of at least 100, ε = 1 per aggregator.
+const REGISTRY_TIME_PRECISION: u64 = 3600;
+const REGISTRY_MIN_BATCH: u64 = 100;
+const REGISTRY_EPSILON: f64 = 1.0;
+
 /// The task list `scripts/dap.sh start` passes (see `scripts/dap-tasks.json`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +55,8 @@ struct TaskSpec {
 
 /// Everything one provisioning run produces.
 pub struct Provisioned {
+    /// Tasks new in this run (the others came from the credentials it extended).
+    pub added: usize,
     /// Public: the SDK and `vitrine simulate --dap-config` read it.
     pub config: DapConfig,
     /// Secret: `vitrine-collector --dap-config` reads it.
@@ -123,15 +131,45 @@ fn hpke_yaml(indent: &str, k: &Keypair) -> String {
     )
 }
 
-/// Builds everything for `tasks_json` with aggregators at `leader` and `helper` (base URLs), at `now`.
+/// The task list, or one task per running experiment of a registry document (`GET /v1/experiments`).
+fn task_specs(json: &str) -> Result<Vec<TaskSpec>, CollectorError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        CollectorError::Dap(format!(
+            "not a task list ({{\"tasks\": […]}}) nor a registry ({{\"experiments\": […]}}): {e}"
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(&e))?;
+    if value.get("experiments").is_some() {
+        let reg: vitrine::report::Registry = serde_json::from_value(value).map_err(|e| bad(&e))?;
+        let running = reg.experiments.into_iter().filter(|e| e.end.is_none());
+        return Ok(running
+            .map(|e| TaskSpec {
+                id: e.id,
+                variants: e.variants,
+                vdaf: "histogram".into(),
+                bits: None,
+                time_precision: REGISTRY_TIME_PRECISION,
+                min_batch_size: REGISTRY_MIN_BATCH,
+                noise_epsilon: Some(REGISTRY_EPSILON),
+            })
+            .collect());
+    }
+    let list: TaskList = serde_json::from_value(value).map_err(|e| bad(&e))?;
+    Ok(list.tasks)
+}
+
+/// Builds everything for `tasks_json` (a task list or a registry) with aggregators at `leader` and
+/// `helper` (base URLs), at `now`. With `existing` credentials, their tasks are kept as they are (ids and
+/// keys unchanged, so nothing already reported is lost) and only experiments without a task are added:
+/// the YAML files then hold only the new tasks, for `janus_cli provision-tasks`.
 pub fn provision(
     tasks_json: &str,
     leader: &str,
     helper: &str,
+    existing: Option<&Credentials>,
     now: u64,
 ) -> Result<Provisioned, CollectorError> {
-    let list: TaskList = serde_json::from_str(tasks_json)
-        .map_err(|e| CollectorError::Dap(format!("the task list is not of the expected shape: {e}")))?;
+    let specs = task_specs(tasks_json)?;
     let base = |u: &str| format!("{}/", u.trim_end_matches('/'));
     let (leader, helper) = (base(leader), base(helper));
     let mut rng = rand::rng();
@@ -141,8 +179,22 @@ pub fn provision(
         tasks: Vec::new(),
     };
     let mut secrets = Vec::new();
+    if let Some(c) = existing {
+        if (c.config.leader.as_str(), c.config.helper.as_str()) != (leader.as_str(), helper.as_str()) {
+            return Err(CollectorError::Dap(format!(
+                "the existing tasks are for {} and {}, not {leader} and {helper}",
+                c.config.leader, c.config.helper
+            )));
+        }
+        config.tasks = c.config.tasks.clone();
+        secrets = c.secrets.clone();
+    }
+    let kept = config.tasks.len();
     let (mut leader_yaml, mut helper_yaml) = (String::new(), String::new());
-    for spec in list.tasks {
+    for spec in specs {
+        if existing.is_some_and(|c| c.task(&spec.id).is_some()) {
+            continue;
+        }
         let length = spec.variants.len() * CATEGORIES;
         let vdaf = match spec.vdaf.as_str() {
             "histogram" => VdafSpec::histogram(length),
@@ -218,6 +270,7 @@ pub fn provision(
         return Err(CollectorError::Dap("the task list has no tasks".into()));
     }
     Ok(Provisioned {
+        added: config.tasks.len() - kept,
         credentials: Credentials {
             config: config.clone(),
             secrets,
@@ -270,7 +323,14 @@ mod tests {
 
     #[test]
     fn every_task_gets_its_own_ids_keys_and_matching_hashes() {
-        let p = provision(TASKS, "http://127.0.0.1:9701", "http://127.0.0.1:9702/", 1_000).unwrap();
+        let p = provision(
+            TASKS,
+            "http://127.0.0.1:9701",
+            "http://127.0.0.1:9702/",
+            None,
+            1_000,
+        )
+        .unwrap();
         assert_eq!(p.config.leader, "http://127.0.0.1:9701/");
         assert_eq!(p.config.tasks.len(), 2);
         assert_eq!(p.config.tasks[0].vdaf.length(), 14);
@@ -294,7 +354,12 @@ mod tests {
 
     #[test]
     fn bad_task_lists_are_refused_with_the_reason() {
-        let err = |t: &str| provision(t, "http://l", "http://h", 0).err().unwrap().to_string();
+        let err = |t: &str| {
+            provision(t, "http://l", "http://h", None, 0)
+                .err()
+                .unwrap()
+                .to_string()
+        };
         assert!(err(r#"{"tasks": []}"#).contains("no tasks"));
         assert!(err(r#"{"tasks": [{"id": "a", "variants": ["A"], "vdaf": "count", "time_precision": 60, "min_batch_size": 1}]}"#)
             .contains("histogram"));
@@ -302,5 +367,50 @@ mod tests {
             .contains("time_precision"));
         assert!(err(r#"{"tasks": [{"id": "a", "variants": [], "vdaf": "histogram", "time_precision": 60, "min_batch_size": 1}]}"#)
             .contains("variants"));
+    }
+
+    #[test]
+    fn a_registry_gets_one_task_per_running_experiment_and_append_keeps_the_old_keys() {
+        let registry = |ids: &[&str]| {
+            let exps: Vec<String> = ids
+                .iter()
+                .map(|id| {
+                    let end = if *id == "ended" { "100" } else { "null" };
+                    format!(r#"{{"id": "{id}", "slot": "{id}", "variants": ["A", "B", "C"], "mode": "bandit", "holdout": 0, "k": 100, "start": 0, "end": {end}}}"#)
+                })
+                .collect();
+            format!(r#"{{"v": 1, "experiments": [{}]}}"#, exps.join(","))
+        };
+        let (l, h) = ("http://127.0.0.1:9701/", "http://127.0.0.1:9702/");
+        let first = provision(&registry(&["hero", "ended"]), l, h, None, 0).unwrap();
+        assert_eq!(first.added, 1, "an ended experiment gets no task");
+        let t = &first.config.tasks[0];
+        assert_eq!((t.experiment.as_str(), t.vdaf.length()), ("hero", 21));
+        assert_eq!(
+            (t.time_precision, t.min_batch_size, t.noise_epsilon),
+            (3600, 100, Some(1.0))
+        );
+        // `experiments add promo`, then a sync: hero keeps its id and keys, promo is new, and only promo
+        // goes to the aggregators (they already hold hero).
+        let second = provision(&registry(&["hero", "promo"]), l, h, Some(&first.credentials), 0).unwrap();
+        assert_eq!(second.added, 1);
+        assert_eq!(second.config.tasks[0], first.config.tasks[0]);
+        assert_eq!(
+            second.credentials.secrets[0].hpke_private_key,
+            first.credentials.secrets[0].hpke_private_key
+        );
+        assert_eq!(second.config.tasks[1].experiment, "promo");
+        assert!(!second.leader_yaml.contains(&first.config.tasks[0].task_id));
+        assert!(second.leader_yaml.contains(&second.config.tasks[1].task_id));
+        let again = provision(&registry(&["hero", "promo"]), l, h, Some(&second.credentials), 0).unwrap();
+        assert_eq!((again.added, again.leader_yaml.as_str()), (0, ""), "nothing new");
+        let moved = provision(
+            &registry(&["hero"]),
+            "http://other/",
+            h,
+            Some(&first.credentials),
+            0,
+        );
+        assert!(moved.err().unwrap().to_string().contains("existing tasks"));
     }
 }
