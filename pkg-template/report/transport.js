@@ -125,7 +125,8 @@ export class ReportChannel {
             const up = this.#dap?.seal(m);
             if (!up) continue;
             const id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
-            const entry = { id, dap: { url: up.url, contentType: up.contentType }, body: up.body, notBefore: Date.now() + this.#randomDelay(), attempts: 0, lease: 0 };
+            const dap = { url: up.url, contentType: up.contentType, experiment: m.experiment };
+            const entry = { id, dap, body: up.body, notBefore: Date.now() + this.#randomDelay(), attempts: 0, lease: 0 };
             tx.objectStore(QUEUE).put(entry, id);
             reports.push({ experiment: m.experiment, dap: true, bytes: up.body.length });
           }
@@ -209,9 +210,13 @@ export class ReportChannel {
     // the report will never pass; 408, 429, 5xx and network errors may pass later.
     const drop = status === 200 || status === 201 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
     this.last = { status, kept: !drop };
+    // A leader that refuses a DAP report (a rotated HPKE key, an unknown task) refuses its successors
+    // too: the cached keys go, so the next visit fetches fresh ones.
+    const stale = e.dap && status >= 400 && status < 500 && status !== 408 && status !== 429;
     await withLock(() =>
-      transact(this.#db, [QUEUE], (tx) => {
+      transact(this.#db, stale ? [QUEUE, CACHE] : [QUEUE], (tx) => {
         const q = tx.objectStore(QUEUE);
+        if (stale) tx.objectStore(CACHE).delete(`hpke:${e.dap.experiment}`);
         if (drop) q.delete(e.id);
         else q.put({ ...e, lease: 0, attempts: e.attempts + 1, notBefore: Date.now() + BACKOFF_MS[Math.min(e.attempts, BACKOFF_MS.length - 1)] }, e.id);
       }),

@@ -240,3 +240,59 @@ test('DAP: a bad dap option is refused, and with the aggregators down a DAP expe
   assert.ok(!requests.some((r) => r.method === 'PUT'));
   await ctx.close();
 });
+
+test('DAP: only the sealed report leaves; a leader that refuses it drops it and the keys are fetched again', async () => {
+  await collector.register('d2', ['A', 'B']);
+  const { ctx, posts, requests } = await context();
+  const task = { experiment: 'd2', task_id: `${'B'.repeat(42)}A`, variants: ['A', 'B'], vdaf: { type: 'histogram', length: 14, chunk_length: 4 },
+    time_precision: 60, min_batch_size: 1 };
+  const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'PUT', 'access-control-allow-headers': 'content-type' };
+  await ctx.route(`${collector.url}/v1/dap-tasks`, (route) => route.fulfill({ status: 200, body: JSON.stringify({ tasks: [task] }), headers: { ...cors, 'content-type': 'application/json' } }));
+  // Each aggregator's HPKE configuration list (DAP-09): one X25519 / HKDF-SHA256 / AES-128-GCM key.
+  const keyList = (id) => Buffer.concat([Buffer.from([0, 41, id, 0, 0x20, 0, 1, 0, 1, 0, 32]), Buffer.alloc(32, id)]);
+  let keyFetches = 0;
+  for (const [port, id] of [[9, 1], [10, 2]]) {
+    await ctx.route(`http://127.0.0.1:${port}/**`, (route) => {
+      const r = route.request();
+      if (r.method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
+      if (r.url().includes('/hpke_config')) {
+        keyFetches += 1;
+        return route.fulfill({ status: 200, body: keyList(id), headers: { ...cors, 'content-type': 'application/dap-hpke-config-list' } });
+      }
+      return route.fulfill({ status: 400, body: '{"type":"urn:ietf:params:ppm:dap:error:outdatedConfig"}', headers: { ...cors, 'content-type': 'application/problem+json' } });
+    });
+  }
+  const dap = { leader: 'http://127.0.0.1:9/', helper: 'http://127.0.0.1:10/' };
+  const page = await blank(ctx);
+  await create(page, { dap });
+  assert.ok((await pick(page, 'd2')).counted);
+  // Built by the SDK's own flush (0–100 ms here) or by this one: either way one sealed report is queued.
+  const built = await page.evaluate(() => window.v.flushReports());
+  const first = await page.evaluate(() => window.v.diagnostics());
+  assert.equal(first.queued, 1, JSON.stringify([built, keyFetches, first]));
+  assert.ok(built.every((r) => r.dap === true && r.bytes > 0 && !('cell' in r)), JSON.stringify(built));
+  assert.equal(keyFetches, 2, 'both aggregators\' keys, once');
+  // The next visit sends it; the leader refuses.
+  await page.reload();
+  await page.evaluate(async () => { window.V = (await import('/pkg/index.js')).Vitrine; });
+  await create(page, { dap });
+  let diag;
+  for (const until = Date.now() + 20_000; Date.now() < until; await settle(page, 250)) {
+    diag = await page.evaluate(() => window.v.diagnostics());
+    if (diag.lastSend) break;
+  }
+  assert.deepEqual([diag.lastSend, diag.queued], [{ status: 400, kept: false }, 0], 'a refused report is dropped');
+  const puts = requests.filter((r) => r.method === 'PUT');
+  assert.equal(puts.length, 1);
+  assert.equal(puts[0].url, `http://127.0.0.1:9/tasks/${task.task_id}/reports`);
+  assert.equal(puts[0].headers['content-type'], 'application/dap-report');
+  assert.equal(keyFetches, 2, 'cached keys served the second visit');
+  assert.equal(posts().length, 0, 'nothing went to the collector');
+  // The refusal dropped the cached keys: the third visit fetches them again.
+  await page.reload();
+  await page.evaluate(async () => { window.V = (await import('/pkg/index.js')).Vitrine; });
+  await create(page, { dap });
+  await settle(page);
+  assert.equal(keyFetches, 4, 'fresh keys after the refusal');
+  await ctx.close();
+});
