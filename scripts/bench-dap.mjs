@@ -36,7 +36,9 @@ function task(experiment, variants, vdaf) {
   };
 }
 
-const CASES = [['histogram', 2], ['histogram', 4], ['histogram', 8], ['sumvec', 2]];
+// [VDAF, variants, segments]: segments as an extra axis (issue 16: only while a report stays ≤ 4 KB) are
+// sized as variants × segments cell groups.
+const CASES = [['histogram', 2, 1], ['histogram', 4, 1], ['histogram', 8, 1], ['sumvec', 2, 1], ['histogram', 2, 8], ['histogram', 3, 8], ['histogram', 4, 8]];
 
 const demo = await openDemo();
 try {
@@ -50,8 +52,8 @@ try {
     return performance.now() - t0;
   });
   const rows = [];
-  for (const [vdaf, variants] of CASES) {
-    const t = task(`bench_${vdaf}_${variants}`, variants, vdaf);
+  for (const [vdaf, variants, segments] of CASES) {
+    const t = task(`bench_${vdaf}_${variants}_${segments}`, variants * segments, vdaf);
     const config = JSON.stringify({ leader: 'http://127.0.0.1:9/', helper: 'http://127.0.0.1:10/', tasks: [t] });
     const r = await page.evaluate(([config, experiment, leader, helper, cells, reports, warmup]) => {
       const rep = new window.dapModule.DapReporter(config, experiment);
@@ -69,8 +71,8 @@ try {
       rep.free();
       times.sort((a, b) => a - b);
       return { p50: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)], bytes };
-    }, [config, t.experiment, hpkeConfigList(1), hpkeConfigList(2), variants * 7, REPORTS, WARMUP]);
-    rows.push({ vdaf, variants, cells: variants * 7, ...r });
+    }, [config, t.experiment, hpkeConfigList(1), hpkeConfigList(2), variants * segments * 7, REPORTS, WARMUP]);
+    rows.push({ vdaf, variants, segments, cells: variants * segments * 7, ...r });
   }
   if (page.errors.length) throw new Error(`page errors: ${page.errors.join(' | ')}`);
   const wasm = readFileSync(join(ROOT, 'pkg/wasm/vitrine_dap_bg.wasm'));
@@ -78,8 +80,8 @@ try {
   const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
   const size = { wasm: wasm.length, wasmBrotli: br(wasm), glueBrotli: br(glue) };
   const machine = { cpu: cpus()[0]?.model, cores: cpus().length, load: loadavg()[0], chromium: demo.browser.version() };
-  const table = ['| VDAF | variants | cells | build p50 (ms) | p95 (ms) | report (B) |', '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.vdaf} | ${r.variants} | ${r.cells} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.bytes} |`)].join('\n');
+  const table = ['| VDAF | variants | segments | cells | build p50 (ms) | p95 (ms) | report (B) |', '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.vdaf} | ${r.variants} | ${r.segments} | ${r.cells} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.bytes} |`)].join('\n');
   const text = `DAP module: ${size.wasm} B wasm, ${size.wasmBrotli} B brotli (+ ${size.glueBrotli} B glue); `
     + `load and instantiate ${load.toFixed(1)} ms; ${REPORTS} reports per row after ${WARMUP} warm-up\n\n${table}\n`;
   console.log(`[bench] Chromium ${machine.chromium}, ${machine.cores} × ${machine.cpu}, load ${machine.load.toFixed(2)}\n\n${text}`);

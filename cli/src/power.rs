@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vitrine::report::{
     Experiment, ExperimentMode, Interaction, Ledger, Mechanism, Randomiser, Registry, Reporter, CATEGORIES,
-    REPORT_EPSILON,
+    REPORT_EPSILON, SEGMENTS,
 };
 use vitrine_collector::dap::rates::discrete_laplace;
 use vitrine_collector::estimate::{estimate, Metric, Noised};
@@ -67,10 +67,18 @@ pub fn run(args: &SimulateArgs, truths: &[Truth]) -> Result<()> {
         "  after  ({}: {:?} over {} cells, epsilon {REPORT_EPSILON} per report): {after:>9.0}",
         args.mode, rr.mechanism, rr.d
     );
-    let dap = dap_needed(truths, REPORT_EPSILON);
+    let dap = dap_needed(truths, REPORT_EPSILON, 1);
     println!(
         "  DAP    (Prio3Histogram over {} cells, both aggregators' discrete Laplace at epsilon {REPORT_EPSILON}): {dap:>9.0}",
         truths.len() * CATEGORIES
+    );
+    // Segments as an extra axis: each variant × outcome total is then the sum of SEGMENTS cells, each
+    // with its own noise, so the noise variance of a total grows SEGMENTS-fold.
+    let segments = usize::from(SEGMENTS);
+    let segmented = dap_needed(truths, REPORT_EPSILON, segments);
+    println!(
+        "  DAP with {SEGMENTS} segments as an axis ({} cells; a total sums {SEGMENTS} noised cells):        {segmented:>9.0}",
+        truths.len() * CATEGORIES * segments
     );
     if args.power_runs > 0 {
         let n = dap.ceil() as usize;
@@ -119,9 +127,10 @@ fn dap_detects(truths: &[Truth], cells: &[f64], noise_var: f64, reports: u64) ->
 
 /// Shoppers per arm for 80 % power in DAP mode: the smallest `n` whose expected z reaches z95 + z80,
 /// with the collector's own DAP intervals (sampling plus the central noise).
-fn dap_needed(truths: &[Truth], epsilon: f64) -> f64 {
-    let task = vitrine::report::dap::VdafSpec::histogram(truths.len() * CATEGORIES);
-    let noise_var = 2.0 * vitrine::report::dap::noise_variance(&task, epsilon);
+/// `fold`: cells summed into each variant × outcome total (1, or the segments of a segmented task).
+fn dap_needed(truths: &[Truth], epsilon: f64, fold: usize) -> f64 {
+    let task = vitrine::report::dap::VdafSpec::histogram(truths.len() * CATEGORIES * fold);
+    let noise_var = 2.0 * fold as f64 * vitrine::report::dap::noise_variance(&task, epsilon);
     let target = vitrine_collector::estimate::z95() + vitrine_collector::estimate::normal_quantile(0.8);
     let reports = |n: f64| (n * truths.len() as f64).round() as u64;
     let z = |n: f64| dap_detects(truths, &dap_cells(truths, n), noise_var, reports(n)).map_or(0.0, f64::abs);
