@@ -19,6 +19,9 @@ for pair in vitrine:vitrine vitrine_dap_wasm:vitrine_dap; do
     wasm-bindgen "$wasm" --out-dir "$gen" --out-name "$name" --target web --remove-name-section --remove-producers-section
   fi
 done
+# The split holds only if each module exports its own part (one cargo run for both would merge features).
+! grep -q 'DapReporter' "$gen/vitrine.d.ts" || { echo "[build] the engine exports the DAP client" >&2; exit 1; }
+! grep -q 'class Engine' "$gen/vitrine_dap.d.ts" || { echo "[build] the DAP module exports the engine" >&2; exit 1; }
 
 # The package: the template's files plus the generated glue, the license and the notices.
 cp -R pkg-template/. "$out/"

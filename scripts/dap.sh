@@ -3,7 +3,7 @@
 # database in a private Postgres cluster, one DAP task per experiment of a task list.
 #
 #   scripts/dap.sh start [TASKS.json]   fresh databases, tasks provisioned, every process healthy
-#   scripts/dap.sh sync [URL|FILE]      after `vitrine-collector experiments add`: a task for each running
+#   scripts/dap.sh sync [URL|FILE]      after `vitrine-collector experiments add`: a task for each registered
 #                                       experiment of the registry (default http://127.0.0.1:8787) that has
 #                                       none, the aggregators restarted; existing tasks keep their keys
 #   scripts/dap.sh stop                 stops what start started (by pid), then Postgres
@@ -11,7 +11,7 @@
 #
 # TASKS.json (default scripts/dap-tasks.json): {"tasks": [{"id", "variants", "vdaf": "histogram"|"sumvec",
 # "bits", "time_precision", "min_batch_size", "noise_epsilon": null | ε}]}, or a registry document
-# (GET /v1/experiments: one histogram task per running experiment, hourly, ε 1). Task ids, VDAF keys, HPKE keys
+# (GET /v1/experiments: one histogram task per experiment not ended, hourly, ε 1). Task ids, VDAF keys, HPKE keys
 # and tokens are made here (`vitrine-collector dap provision`), never by a page. start writes into
 # $DAP_HOME (default .cache/dap): dap-config.json (public: what the SDK and `vitrine simulate
 # --dap-config` read) and collector-credentials.json (secret: what `vitrine-collector --dap-config` needs).
@@ -83,7 +83,13 @@ collector_binary() {
 
 healthy() { curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$1/healthz"; }
 
-alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# A recorded pid that is alive AND still runs a Janus binary (after a reboot the number may be reused by
+# an unrelated process, which stop must never kill).
+alive() {
+  local pid
+  [ -f "$RUN/$1.pid" ] && pid=$(cat "$RUN/$1.pid") && kill -0 "$pid" 2>/dev/null \
+    && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q janus
+}
 
 # Common keys of every Janus process (their configs are deny_unknown_fields: each gets only its own).
 common_config() { # db health-offset
@@ -160,12 +166,12 @@ start_pg() {
   done
 }
 
-# Gives both aggregators the tasks of $DAP_HOME/{leader,helper}-tasks.yaml.
+# Gives both aggregators the tasks of DIR/{leader,helper}-tasks.yaml (DIR: $DAP_HOME by default).
 provision_janus() {
-  local janus=$1
+  local janus=$1 dir=${2:-$DAP_HOME}
   for role in leader helper; do
     "$janus" janus_cli --config-file "$DAP_HOME/config/$role-cli.yaml" provision-tasks \
-      "$DAP_HOME/$role-tasks.yaml" >"$DAP_HOME/logs/provision-$role.log" 2>&1 \
+      "$dir/$role-tasks.yaml" >"$DAP_HOME/logs/provision-$role.log" 2>&1 \
       || die "provisioning the $role's tasks failed: see $DAP_HOME/logs/provision-$role.log"
   done
 }
@@ -209,25 +215,30 @@ stop_procs() {
   done
 }
 
-# A task for every running registered experiment without one; only then are the aggregators restarted
+# A task for every registered experiment not ended that has none; only then are the aggregators restarted
 # (they cache task lookups). The collector re-reads its credentials file by itself.
 sync() {
-  local from=${1:-http://127.0.0.1:8787} registry janus collector
+  local from=${1:-http://127.0.0.1:8787} janus collector out
+  local stage=$DAP_HOME/staging
   for p in "${PROCS[@]}"; do alive "${p%%:*}" || die "not running ($DAP_HOME): scripts/dap.sh start first"; done
-  registry=$(mktemp)
-  if [ -f "$from" ]; then cp "$from" "$registry"
-  else curl -fsS "${from%/}/v1/experiments" -o "$registry" || die "could not read the registry at ${from%/}/v1/experiments"
+  # Staged: the collector and the SDK see the new credentials only once both aggregators hold the tasks.
+  rm -rf "$stage"; mkdir -p "$stage"
+  if [ -f "$from" ]; then cp "$from" "$stage/registry.json"
+  else curl -fsS "${from%/}/v1/experiments" -o "$stage/registry.json" || die "could not read the registry at ${from%/}/v1/experiments"
   fi
+  cp "$DAP_HOME/collector-credentials.json" "$stage/"
   janus=$(janus_binary)
   collector=$(collector_binary)
   export DATASTORE_KEYS; DATASTORE_KEYS=$(cat "$DAP_HOME/datastore-keys")
-  local out
-  out=$("$collector" dap provision --append --tasks "$registry" --leader "http://127.0.0.1:$LEADER_PORT/" \
-    --helper "http://127.0.0.1:$HELPER_PORT/" --out "$DAP_HOME" 2>&1) || { rm -f "$registry"; die "$out"; }
-  rm -f "$registry"
+  out=$("$collector" dap provision --append --tasks "$stage/registry.json" --leader "http://127.0.0.1:$LEADER_PORT/" \
+    --helper "http://127.0.0.1:$HELPER_PORT/" --out "$stage" 2>&1) || die "$out"
   say "$out"
-  case $out in *"provisioned 0 new"*) return 0 ;; esac
-  provision_janus "$janus"
+  case $out in *"provisioned 0 new"*) rm -rf "$stage"; return 0 ;; esac
+  provision_janus "$janus" "$stage"
+  for f in leader-tasks.yaml helper-tasks.yaml dap-config.json collector-credentials.json; do
+    mv "$stage/$f" "$DAP_HOME/$f"
+  done
+  rm -rf "$stage"
   stop_procs
   start_procs "$janus"
   say "aggregators restarted with the new task(s)"

@@ -74,7 +74,7 @@ enum Dap {
     Provision {
         /// Task list: {"tasks": [{"id", "variants", "vdaf": "histogram"|"sumvec", "time_precision",
         /// "min_batch_size", "noise_epsilon"}]} (scripts/dap-tasks.json), or a registry document
-        /// (GET /v1/experiments): one histogram task per running experiment, hourly, batches ≥ 100, ε 1.
+        /// (GET /v1/experiments): one histogram task per experiment not ended, hourly, batches ≥ 100, ε 1.
         #[arg(long)]
         tasks: PathBuf,
         /// Keep the tasks already in --out (same ids and keys) and add only experiments without one;

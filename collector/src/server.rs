@@ -5,6 +5,7 @@
 //! pending window's hour. The rate limit is one global token bucket, checked before the body is read,
 //! for the same reason: per-client buckets would need per-client state.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -93,8 +94,9 @@ pub(crate) struct AppState {
     body_limit: usize,
     bucket: Mutex<TokenBucket>,
     slots: Arc<Semaphore>,
-    /// `GET /v1/dap-tasks`: the public half of the DAP tasks (no secret), `{"tasks": []}` without DAP.
-    dap_tasks: RwLock<String>,
+    /// `GET /v1/dap-tasks`: the public half of the DAP tasks (no secret), `{"tasks": []}` without DAP;
+    /// and the experiments they measure.
+    dap_tasks: RwLock<(String, HashSet<String>)>,
 }
 
 impl AppState {
@@ -167,6 +169,20 @@ async fn post_report(State(st): State<Arc<AppState>>, req: Request) -> Result<Re
     if !exp.is_active(now) {
         return Err(CollectorError::NotRunning(exp.id));
     }
+    // One experiment, one mechanism: the SDK never sends a local-noise report for a DAP experiment, and
+    // one that does (an old SDK, a fake client) must not mix into its DAP statistics.
+    if st
+        .dap_tasks
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .1
+        .contains(&exp.id)
+    {
+        return Err(CollectorError::Invalid(format!(
+            "experiment {} is measured through DAP: its reports go to the DAP leader",
+            exp.id
+        )));
+    }
     report
         .validate_for(&exp)
         .map_err(|e| CollectorError::Invalid(e.to_string()))?;
@@ -185,13 +201,14 @@ async fn get_experiments(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
 /// The DAP tasks the SDK reports to (task ids, VDAFs, variants; the keys and tokens stay here), cached
 /// like the registry.
 async fn get_dap_tasks(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let doc = st.dap_tasks.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let doc = st.dap_tasks.read().unwrap_or_else(|p| p.into_inner()).0.clone();
     cacheable(doc, &headers)
 }
 
-fn dap_tasks_doc(creds: Option<&crate::dap::Credentials>) -> String {
+fn dap_tasks_doc(creds: Option<&crate::dap::Credentials>) -> (String, HashSet<String>) {
     let tasks = creds.map(|c| c.config.tasks.clone()).unwrap_or_default();
-    serde_json::json!({ "tasks": tasks }).to_string()
+    let experiments = tasks.iter().map(|t| t.experiment.clone()).collect();
+    (serde_json::json!({ "tasks": tasks }).to_string(), experiments)
 }
 
 /// Public JSON with an hour's cache and an ETag of its bytes.

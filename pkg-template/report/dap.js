@@ -1,13 +1,15 @@
 // The DAP path (docs/dap.md): with `dap: { leader, helper }`, experiments the collector lists under
 // `GET /v1/dap-tasks` are reported as DAP-09 reports, secret-shared between the two aggregators, instead
 // of with local noise. The engine decides what to report and hands over a cell index; the DAP module
-// (`../wasm/vitrine_dap.js`, a wasm of its own loaded only here) shards it and seals one share to each
-// aggregator's HPKE key. Only the sealed report is queued and sent.
+// (`../wasm/vitrine_dap.js`, a wasm of its own loaded only here, and only with consent) shards it and
+// seals one share to each aggregator's HPKE key. Only the sealed report is queued and sent.
 //
 // Rules: everything is fetched only with consent and at most daily (the tasks from the collector, each
-// task's HPKE configurations from the leader and the helper), and a visit that fetched sends nothing, as
-// with the registry. An experiment with a task never falls back to local noise: while its keys are
-// missing its counters wait (the engine's DAP route marks it not ready).
+// task's HPKE configurations from the leader and the helper), and a visit that fetched anything sends
+// nothing, as with the registry. Nothing falls back to local noise: while the task list is unknown no
+// report at all is built (`blocked`), and while a task cannot be sealed now its counters wait (the engine's
+// DAP route marks it not ready). A task is not ready in a visit that fetched, either: a DAP report carries
+// its build time, and one kept for a later visit could arrive after the collector collected its window.
 import { transact, read, CACHE } from './db.js';
 
 const DAY = 86_400_000;
@@ -17,7 +19,11 @@ export class DapPath {
   #leader;
   #helper;
   #reporters = new Map();
+  // Bumped by every load and by stop(): an older load that is still running stops at its next step.
+  #generation = 0;
   reason = '';
+  /** True while the task list is unknown: nothing is built, so no DAP experiment can get local noise. */
+  blocked = true;
 
   /** `dap`: `{ leader, helper }`, absolute URLs (index.js checked them). */
   constructor(dap) {
@@ -27,25 +33,33 @@ export class DapPath {
 
   /**
    * Loads the tasks and keys (from the cache, or with consent from the network when older than a day),
-   * then tells the engine which experiments go to DAP and which of them can be sealed now. Resolves to
-   * whether anything was fetched (the visit then sends nothing).
+   * then tells the engine which experiments go to DAP and which of them can be sealed now.
+   * `fetchDoc(path, key, cached)` fetches and caches a collector document; `markFetched()` is called
+   * before any request (the visit then sends nothing); `fetchedBefore()` says whether the visit already
+   * fetched something.
    */
-  async load(engine, db, consent, fetchDoc) {
-    let fetched = false;
+  async load(engine, db, { consent, fetchDoc, markFetched, fetchedBefore }) {
+    const generation = ++this.#generation;
+    const live = () => generation === this.#generation;
     let doc = await read(db, CACHE, 'dap-tasks');
-    if (consent && !(doc && Date.now() - doc.at < DAY)) {
+    if (consent && live() && !(doc && Date.now() - doc.at < DAY)) {
+      markFetched();
       doc = (await fetchDoc('/v1/dap-tasks', 'dap-tasks', doc)) ?? doc;
-      fetched = true;
     }
-    let tasks = [];
+    let tasks = null;
     try {
-      tasks = doc?.json ? JSON.parse(doc.json).tasks ?? [] : [];
+      tasks = doc?.json ? JSON.parse(doc.json).tasks : null;
     } catch {
-      this.reason = 'the collector\'s DAP task list is not JSON: nothing is reported through DAP';
+      tasks = null;
     }
-    if (!Array.isArray(tasks)) tasks = [];
+    if (!Array.isArray(tasks)) {
+      this.blocked = true;
+      this.reason = doc ? 'the collector\'s DAP task list is not valid: nothing is reported until it is'
+        : 'the collector\'s DAP task list is not loaded yet: nothing is reported until it is';
+      return;
+    }
     let module = null;
-    if (tasks.length) {
+    if (tasks.length && consent && live()) {
       try {
         module = await import('../wasm/vitrine_dap.js');
         await module.default({ module_or_path: new URL('../wasm/vitrine_dap_bg.wasm', import.meta.url) });
@@ -54,21 +68,26 @@ export class DapPath {
         this.reason = `the DAP module did not load (${err?.message ?? err}): DAP experiments wait`;
       }
     }
-    const route = [];
+    const prepared = [];
     for (const task of tasks) {
-      const ready = module !== null && (await this.#prepare(module, task, db, consent, () => { fetched = true; }));
-      route.push({ experiment: String(task?.experiment), variants: task?.variants ?? [], ready });
+      prepared.push(module !== null && live() && (await this.#prepare(module, task, db, markFetched, live)));
     }
+    if (!live()) return;
+    // Keys fetched (or the registry) in this visit: the reports wait for a visit that sends at once.
+    const now = !fetchedBefore();
+    const route = tasks.map((t, i) => ({ experiment: String(t?.experiment), variants: t?.variants ?? [], ready: prepared[i] && now }));
     try {
       engine.setDapRoute(JSON.stringify(route));
+      this.blocked = false;
+      if (!this.reason && !now) this.reason = 'on (this visit fetched, so DAP reports are built in a later one)';
     } catch (err) {
-      this.reason = `the collector's DAP tasks were refused (${err?.message ?? err})`;
+      this.blocked = true;
+      this.reason = `the collector's DAP tasks were refused (${err?.message ?? err}): nothing is reported`;
     }
-    return fetched;
   }
 
   /** A reporter for `task` with both HPKE configurations set; false when they are not available. */
-  async #prepare(module, task, db, consent, onFetch) {
+  async #prepare(module, task, db, markFetched, live) {
     let reporter;
     try {
       reporter = new module.DapReporter(JSON.stringify({ leader: this.#leader, helper: this.#helper, tasks: [task] }), task.experiment);
@@ -76,23 +95,36 @@ export class DapPath {
       this.reason = `DAP task ${task?.experiment}: ${err?.message ?? err}`;
       return false;
     }
-    const key = `hpke:${task.experiment}`;
-    let keys = await read(db, CACHE, key);
-    if (!(keys && Date.now() - keys.at < DAY && keys.leaderUrl === this.#leader && keys.helperUrl === this.#helper)) {
-      if (!consent) return false;
-      onFetch();
+    // Keyed by task id: a re-provisioned experiment is a new task with new keys.
+    const key = `hpke:${task.task_id}`;
+    const cached = await read(db, CACHE, key);
+    const fresh = cached && Date.now() - cached.at < DAY && cached.leaderUrl === this.#leader && cached.helperUrl === this.#helper;
+    let keys = fresh ? cached : null;
+    if (!keys && live()) {
+      markFetched();
       keys = await this.#fetchKeys(reporter.hpkeConfigUrls());
-      if (!keys) return false;
-      await transact(db, [CACHE], (tx) => tx.objectStore(CACHE).put(keys, key));
     }
+    let ok = false;
     try {
-      reporter.setHpkeConfigs(keys.leader, keys.helper);
+      if (keys && live()) {
+        reporter.setHpkeConfigs(keys.leader, keys.helper);
+        ok = true;
+      }
     } catch (err) {
       this.reason = `the aggregators' HPKE configurations for ${task.experiment} were refused (${err?.message ?? err})`;
+    }
+    if (!ok) {
+      reporter.free();
       return false;
     }
-    this.#reporters.get(task.experiment)?.free();
-    this.#reporters.set(task.experiment, reporter);
+    // Cached only once the client accepted them: a garbage answer is not kept for a day.
+    if (!fresh) await transact(db, [CACHE], (tx) => tx.objectStore(CACHE).put(keys, key));
+    if (!live()) {
+      reporter.free();
+      return false;
+    }
+    this.#reporters.get(task.experiment)?.reporter.free();
+    this.#reporters.set(task.experiment, { reporter, taskId: task.task_id });
     return true;
   }
 
@@ -111,13 +143,13 @@ export class DapPath {
     }
   }
 
-  /** The sealed upload of one engine measurement, `{ url, contentType, body }`; null if it cannot be. */
+  /** The sealed upload of one engine measurement, `{ url, contentType, body, taskId }`; null if it cannot be. */
   seal(measurement) {
-    const reporter = this.#reporters.get(measurement.experiment);
-    if (!reporter) return null;
+    const entry = this.#reporters.get(measurement.experiment);
+    if (!entry) return null;
     try {
-      const up = reporter.build(measurement.cell);
-      const out = { url: up.url, contentType: up.contentType, body: up.body };
+      const up = entry.reporter.build(measurement.cell);
+      const out = { url: up.url, contentType: up.contentType, body: up.body, taskId: entry.taskId };
       up.free();
       return out;
     } catch (err) {
@@ -126,8 +158,14 @@ export class DapPath {
     }
   }
 
+  /** Consent withdrawn or the instance closing: a load still running fetches and sets nothing more. */
+  stop() {
+    this.#generation += 1;
+  }
+
   close() {
-    for (const r of this.#reporters.values()) r.free();
+    this.stop();
+    for (const r of this.#reporters.values()) r.reporter.free();
     this.#reporters.clear();
   }
 }

@@ -22,9 +22,10 @@ export class ReportChannel {
   #db = null;
   #collector = null;
   #dap = null;
-  // The DAP path loads in the background (its module and keys must not delay create()); building and
-  // sending wait for it, so a DAP experiment is never built before the engine knows it is one.
-  #dapReady = Promise.resolve();
+  // The last load(), its DAP part included (which runs in the background: its module and keys must not
+  // delay create()). Building and sending wait for it, so nothing is built before the engine knows which
+  // experiments are DAP's, and nothing is sent before the visit knows whether it fetched.
+  #loaded = Promise.resolve();
   #delay = [5_000, 60_000];
   #timers = new Set();
   #fetched = false;
@@ -60,32 +61,41 @@ export class ReportChannel {
    */
   async load(engine, consent) {
     if (!this.#db) return;
-    engine.setLedger(asString(await read(this.#db, LEDGER, 'device')));
-    const docs = {};
-    for (const [key, path] of [['registry', '/v1/experiments'], ['priors', '/v1/priors']]) {
-      let doc = await read(this.#db, CACHE, key);
-      if (consent && !(doc && Date.now() - doc.at < DAY)) {
-        doc = (await this.#fetchDoc(path, doc)) ?? doc;
-        this.#fetched = true;
+    let settle;
+    this.#loaded = new Promise((resolve) => { settle = resolve; });
+    try {
+      engine.setLedger(asString(await read(this.#db, LEDGER, 'device')));
+      const docs = {};
+      for (const [key, path] of [['registry', '/v1/experiments'], ['priors', '/v1/priors']]) {
+        let doc = await read(this.#db, CACHE, key);
+        if (consent && !(doc && Date.now() - doc.at < DAY)) {
+          this.#fetched = true; // before the request: a send racing this load must already see it
+          doc = (await this.#fetchDoc(path, doc)) ?? doc;
+        }
+        docs[key] = doc;
       }
-      docs[key] = doc;
-    }
-    try {
-      if (docs.registry?.json) engine.setRegistry(docs.registry.json);
+      try {
+        if (docs.registry?.json) engine.setRegistry(docs.registry.json);
+      } catch (err) {
+        this.reason = `the collector's registry was refused (${err?.message ?? err}): nothing is counted`;
+      }
+      try {
+        if (docs.priors?.json) engine.setPriors(docs.priors.json);
+      } catch {
+        // Invalid priors: the bandit keeps flat ones.
+      }
     } catch (err) {
-      this.reason = `the collector's registry was refused (${err?.message ?? err}): nothing is counted`;
+      settle();
+      throw err;
     }
-    try {
-      if (docs.priors?.json) engine.setPriors(docs.priors.json);
-    } catch {
-      // Invalid priors: the bandit keeps flat ones.
-    }
-    const fetchDoc = (path, key, cached) => this.#fetchDoc(path, cached, key);
-    if (this.#dap) {
-      this.#dapReady = this.#dap.load(engine, this.#db, consent, fetchDoc)
-        .then((fetched) => { if (fetched) this.#fetched = true; })
-        .catch(() => {});
-    }
+    if (!this.#dap) return settle();
+    const hooks = {
+      consent,
+      fetchDoc: (path, key, cached) => this.#fetchDoc(path, cached, key),
+      markFetched: () => { this.#fetched = true; },
+      fetchedBefore: () => this.#fetched,
+    };
+    this.#dap.load(engine, this.#db, hooks).catch(() => {}).finally(settle);
   }
 
   async #fetchDoc(path, cached, key = path === '/v1/priors' ? 'priors' : 'registry') {
@@ -104,8 +114,10 @@ export class ReportChannel {
 
   /** Builds what the shared ledger allows and queues it, in one transaction under the lock. */
   async build(engine) {
-    await this.#dapReady;
-    if (!this.#db) return [];
+    await this.#loaded;
+    // The page asked for DAP and the task list is unknown: build nothing, so no DAP experiment is ever
+    // reported with local noise (the counters wait).
+    if (!this.#db || this.#dap?.blocked) return [];
     const built = await withLock(() =>
       transact(this.#db, [LEDGER, QUEUE], (tx) => {
         let reports = [];
@@ -125,7 +137,7 @@ export class ReportChannel {
             const up = this.#dap?.seal(m);
             if (!up) continue;
             const id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
-            const dap = { url: up.url, contentType: up.contentType, experiment: m.experiment };
+            const dap = { url: up.url, contentType: up.contentType, taskId: up.taskId };
             const entry = { id, dap, body: up.body, notBefore: Date.now() + this.#randomDelay(), attempts: 0, lease: 0 };
             tx.objectStore(QUEUE).put(entry, id);
             reports.push({ experiment: m.experiment, dap: true, bytes: up.body.length });
@@ -145,7 +157,7 @@ export class ReportChannel {
 
   /** One timer per queued report, at its own time. Nothing in a visit that fetched the registry. */
   async #schedule() {
-    await this.#dapReady;
+    await this.#loaded;
     if (!this.#db || this.#fetched) return;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
@@ -165,7 +177,7 @@ export class ReportChannel {
 
   /** Sends due reports, one per request; `all` sends every unclaimed one now (pagehide). */
   async sendDue({ all = false, keepalive = true } = {}) {
-    await this.#dapReady;
+    await this.#loaded;
     if (!this.#db || this.#fetched) return 0;
     const now = Date.now();
     const claimed = await withLock(() =>
@@ -216,7 +228,7 @@ export class ReportChannel {
     await withLock(() =>
       transact(this.#db, stale ? [QUEUE, CACHE] : [QUEUE], (tx) => {
         const q = tx.objectStore(QUEUE);
-        if (stale) tx.objectStore(CACHE).delete(`hpke:${e.dap.experiment}`);
+        if (stale) tx.objectStore(CACHE).delete(`hpke:${e.dap.taskId}`);
         if (drop) q.delete(e.id);
         else q.put({ ...e, lease: 0, attempts: e.attempts + 1, notBefore: Date.now() + BACKOFF_MS[Math.min(e.attempts, BACKOFF_MS.length - 1)] }, e.id);
       }),
@@ -225,6 +237,7 @@ export class ReportChannel {
 
   /** Deletes every queued report (consent withdrawn, or the shopper's wipe). */
   async wipe() {
+    this.#dap?.stop(); // consent withdrawn: a DAP load still running fetches nothing more
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     if (this.#db) await withLock(() => transact(this.#db, [QUEUE], (tx) => tx.objectStore(QUEUE).clear()));

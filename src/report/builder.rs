@@ -225,7 +225,9 @@ impl Reporter {
             let dap = match self.dap.task(&id) {
                 None => None,
                 Some(t) if !t.ready => {
-                    let why = "waiting for the DAP aggregators' HPKE configurations (a later visit)";
+                    // Keys missing, or a visit that fetched (its report would be sent in a later one, maybe
+                    // after the collector collected the window of its time).
+                    let why = "the DAP report waits for a visit that can seal and send it at once";
                     out.why.push((id.clone(), why.into()));
                     self.pending.insert(id, p);
                     continue;

@@ -18,7 +18,8 @@ pub struct DapRouteTask {
     pub experiment: String,
     /// The task's variants in cell order (the collector's `GET /v1/dap-tasks`).
     pub variants: Vec<String>,
-    /// Both aggregators' HPKE configurations are loaded: a report can be sealed now.
+    /// A report can be sealed and sent in this visit: both aggregators' HPKE configurations are loaded
+    /// and the visit fetched nothing.
     pub ready: bool,
 }
 
@@ -146,7 +147,7 @@ mod tests {
         r.set_dap_route(route(false));
         let b = r.build_all(&reg, &mut ledger, NOW, &mut rng);
         assert_eq!(b.reports.len(), 1, "the local-DP experiment goes out");
-        assert!(b.dap.is_empty() && b.why[0].1.contains("HPKE"), "{:?}", b.why);
+        assert!(b.dap.is_empty() && b.why[0].1.contains("waits"), "{:?}", b.why);
         assert_eq!(ledger.spent(NOW / 86_400), 2.0);
         r.set_dap_route(route(true));
         let b = r.build_all(&reg, &mut ledger, NOW, &mut rng);

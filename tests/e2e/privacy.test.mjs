@@ -232,13 +232,22 @@ test('DAP: a bad dap option is refused, and with the aggregators down a DAP expe
   assert.deepEqual(await page.evaluate(() => window.v.flushReports()), [], 'nothing built without both keys');
   const diag = await page.evaluate(() => window.v.diagnostics());
   assert.match(diag.dap, /HPKE configurations could not be fetched/);
-  assert.match(diag.reporting['report:d1'], /waiting for the DAP aggregators/);
+  assert.match(diag.reporting['report:d1'], /DAP report waits/);
   assert.equal((await page.evaluate(() => window.v.reportPreview())).state.pending.length, 1, 'the counters wait');
   await page.evaluate(() => window.dispatchEvent(new Event('pagehide')));
   await settle(page);
   assert.equal(posts().length, 0, 'no local-DP report of a DAP experiment');
   assert.ok(!requests.some((r) => r.method === 'PUT'));
   await ctx.close();
+  // The task list cannot be read: which experiments are DAP's is unknown, so nothing at all is built.
+  const blind = await context();
+  await blind.ctx.route(`${collector.url}/v1/dap-tasks`, (route) => route.fulfill({ status: 503, body: '', headers: { 'access-control-allow-origin': '*' } }));
+  const p2 = await blank(blind.ctx);
+  await create(p2, { dap: { leader: 'http://127.0.0.1:9/', helper: 'http://127.0.0.1:10/' }, reportDelayMs: [1e9, 1e9] });
+  assert.ok((await pick(p2, 'd1')).counted);
+  assert.deepEqual(await p2.evaluate(() => window.v.flushReports()), []);
+  assert.match((await p2.evaluate(() => window.v.diagnostics())).dap, /task list is not loaded/);
+  await blind.ctx.close();
 });
 
 test('DAP: only the sealed report leaves; a leader that refuses it drops it and the keys are fetched again', async () => {
@@ -266,16 +275,21 @@ test('DAP: only the sealed report leaves; a leader that refuses it drops it and 
   const page = await blank(ctx);
   await create(page, { dap });
   assert.ok((await pick(page, 'd2')).counted);
-  // Built by the SDK's own flush (0–100 ms here) or by this one: either way one sealed report is queued.
-  const built = await page.evaluate(() => window.v.flushReports());
+  // This visit fetched the task list and the keys: nothing is built (a report kept for a later visit
+  // could arrive after its window was collected); the counters wait.
+  assert.deepEqual(await page.evaluate(() => window.v.flushReports()), []);
   const first = await page.evaluate(() => window.v.diagnostics());
-  assert.equal(first.queued, 1, JSON.stringify([built, keyFetches, first]));
-  assert.ok(built.every((r) => r.dap === true && r.bytes > 0 && !('cell' in r)), JSON.stringify(built));
   assert.equal(keyFetches, 2, 'both aggregators\' keys, once');
-  // The next visit sends it; the leader refuses.
+  assert.match(first.reporting['report:d2'], /DAP report waits/);
+  assert.equal((await page.evaluate(() => window.v.reportPreview())).state.pending.length, 1);
+  // The next visit builds and sends it (cached keys); the leader refuses.
   await page.reload();
   await page.evaluate(async () => { window.V = (await import('/pkg/index.js')).Vitrine; });
-  await create(page, { dap });
+  await create(page, { dap, reportDelayMs: [1500, 1500] });
+  const built = await page.evaluate(() => window.v.flushReports());
+  assert.equal(built.length, 1, JSON.stringify(built));
+  assert.deepEqual(Object.keys(built[0]).sort(), ['bytes', 'dap', 'experiment'], 'the page learns the size, never the cell');
+  assert.ok(built[0].dap === true && built[0].bytes > 800);
   let diag;
   for (const until = Date.now() + 20_000; Date.now() < until; await settle(page, 250)) {
     diag = await page.evaluate(() => window.v.diagnostics());

@@ -131,7 +131,7 @@ fn hpke_yaml(indent: &str, k: &Keypair) -> String {
     )
 }
 
-/// The task list, or one task per running experiment of a registry document (`GET /v1/experiments`).
+/// The task list, or one task per experiment not ended of a registry document (`GET /v1/experiments`).
 fn task_specs(json: &str) -> Result<Vec<TaskSpec>, CollectorError> {
     let bad = |e: &dyn std::fmt::Display| {
         CollectorError::Dap(format!(
@@ -281,30 +281,32 @@ pub fn provision(
     })
 }
 
-/// Writes the four files into `out`; the credentials readable by their owner only.
+/// Writes the four files into `out`, each to a temporary name then renamed into place (a running collector
+/// re-reads the credentials when they change: it must never see half a file); the credentials readable by
+/// their owner only.
 pub fn write(p: &Provisioned, out: &Path) -> Result<(), CollectorError> {
     let io = |what: &str, e: std::io::Error| {
         CollectorError::Dap(format!("writing {what} in {}: {e}", out.display()))
     };
     std::fs::create_dir_all(out).map_err(|e| io("the directory", e))?;
     let files = [
-        ("dap-config.json", json(&p.config)),
-        ("leader-tasks.yaml", p.leader_yaml.clone()),
-        ("helper-tasks.yaml", p.helper_yaml.clone()),
+        ("dap-config.json", json(&p.config), 0o644),
+        ("leader-tasks.yaml", p.leader_yaml.clone(), 0o600),
+        ("helper-tasks.yaml", p.helper_yaml.clone(), 0o600),
+        ("collector-credentials.json", json(&p.credentials), 0o600),
     ];
-    for (name, text) in files {
-        std::fs::write(out.join(name), text).map_err(|e| io(name, e))?;
+    for (name, text, _mode) in files {
+        let tmp = out.join(format!(".{name}.tmp"));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, _mode);
+        let mut f = opts.open(&tmp).map_err(|e| io(name, e))?;
+        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| io(name, e))?;
+        f.sync_all().map_err(|e| io(name, e))?;
+        std::fs::rename(&tmp, out.join(name)).map_err(|e| io(name, e))?;
     }
-    let path = out.join("collector-credentials.json");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(&path)
-        .map_err(|e| io("collector-credentials.json", e))?;
-    std::io::Write::write_all(&mut f, json(&p.credentials).as_bytes())
-        .map_err(|e| io("collector-credentials.json", e))
+    Ok(())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

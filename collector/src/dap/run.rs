@@ -31,13 +31,14 @@ pub(crate) async fn dap_tick(
     grace: u64,
 ) {
     let mut seen = modified(&source.file);
+    let mut refused = None;
     let mut creds = Arc::new(source.creds);
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let now_modified = modified(&source.file);
         if now_modified != seen {
-            seen = now_modified;
-            // A file caught mid-write, or a bad edit, keeps the credentials in use (and says why).
+            // A bad edit keeps the credentials in use, says why once, and is read again when it changes
+            // (`dap provision` renames a complete file into place, so there is no half-written one).
             let read = source.file.as_ref().map(std::fs::read_to_string);
             match read.map(|r| {
                 r.map_err(|e| e.to_string())
@@ -47,9 +48,13 @@ pub(crate) async fn dap_tick(
                     eprintln!("DAP credentials reloaded: {} task(s)", c.config.tasks.len());
                     st.set_dap_tasks(&c);
                     creds = Arc::new(c);
+                    seen = now_modified;
                 }
-                Some(Err(e)) => eprintln!("DAP credentials not reloaded: {e}"),
-                None => {}
+                Some(Err(e)) if refused != now_modified => {
+                    eprintln!("DAP credentials not reloaded: {e}");
+                    refused = now_modified;
+                }
+                _ => {}
             }
         }
         let (c, exps) = (creds.clone(), st.registry().experiments);
