@@ -138,7 +138,7 @@ export interface VitrineOptions extends EngineConfig {
   sessionModel?: string | URL;
   /** Expected SHA-256 (hex) of the session model file. */
   sessionModelSha256?: string;
-  /** Segment centroids (`vitrine segments`), made with the same encoder; without them every report is segment 0. */
+  /** Segment centroids (`vitrine segments`), made with the same encoder: they pick the bandit's segment priors and, for a DAP task with a segment axis, the report's segment; without them every shopper is segment 0. */
   segments?: string | URL;
   /** Expected SHA-256 (hex) of the segments file. */
   segmentsSha256?: string;

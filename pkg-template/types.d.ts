@@ -521,7 +521,12 @@ variant: string,
 /**
  * What happened after it was shown.
  */
-counters: CellCounters, };
+counters: CellCounters, 
+/**
+ * The shopper's segment when first shown the variant (`0..SEGMENTS`): a DAP task with a segment
+ * axis puts the cell there. Never in a local-DP report.
+ */
+segment: number, };
 
 /**
  * Raw counters of one cell. They never leave the device as such, only through [`CellCounters::outcome`].

@@ -12,8 +12,8 @@ use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use vitrine::report::dap::{cell_index, one_hot, DapClient, DapConfig, UploadRequest};
-use vitrine::report::{Outcome, CATEGORIES};
+use vitrine::report::dap::{one_hot, DapClient, DapConfig, UploadRequest};
+use vitrine::report::{dap_cell, Outcome, CATEGORIES};
 
 use crate::simulate::{new_agent, print_comparison, SimulateArgs, Truth, ORDER_VALUE};
 
@@ -124,7 +124,10 @@ pub fn run(args: &SimulateArgs, truths: &[Truth], file: &std::path::Path) -> Res
                         break;
                     }
                     let (v, outcome) = shopper(truths, &mut rng);
-                    let cell = cell_index(v, outcome);
+                    // A task with a segment axis: shoppers spread uniformly over its segments.
+                    let segments = client.task().segments;
+                    let segment = rng.random_range(0..segments.max(1));
+                    let cell = dap_cell(v, segment, segments, outcome);
                     // The first --malformed reports are what a fake client sends: a share altered after
                     // sharding. The aggregators must drop them, so they are not counted as sent.
                     let malformed = i < args.malformed as u64;
@@ -182,7 +185,12 @@ pub fn run(args: &SimulateArgs, truths: &[Truth], file: &std::path::Path) -> Res
         "failed": failed,
         "cells": sent,
         "variants": truths.iter().enumerate().map(|(j, t)| {
-            let c = &sent[j * CATEGORIES..(j + 1) * CATEGORIES];
+            // The variant's cells over all its segments, by outcome.
+            let per = sent.len() / truths.len();
+            let mut c = [0u64; CATEGORIES];
+            for (i, n) in sent[j * per..(j + 1) * per].iter().enumerate() {
+                c[i % CATEGORIES] += n;
+            }
             json!({"variant": t.name, "shown": c.iter().sum::<u64>(), "clicked": c[1..].iter().sum::<u64>(),
                    "carted": c[2..].iter().sum::<u64>(), "purchased": c[3..].iter().sum::<u64>()})
         }).collect::<Vec<_>>(),

@@ -82,6 +82,19 @@ pub struct ExperimentStats {
     pub verdict: String,
     /// Per released window.
     pub windows: Vec<WindowStats>,
+    /// Per segment, for a DAP task with a segment axis (each segment's own noise, no report-count
+    /// correction); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentStats>,
+}
+
+/// One segment's rates (DAP tasks with a segment axis).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentStats {
+    /// The segment (the shipped centroid's index).
+    pub segment: u8,
+    /// Its variants' rates.
+    pub variants: Vec<Rates>,
 }
 
 /// The body of `GET /v1/stats`.
@@ -322,34 +335,44 @@ pub fn stats(registry: &Registry, windows: &[WindowRow], dap: &[DapWindow]) -> S
                 comparisons: comps,
                 variants: b.variants,
                 windows: b.windows,
+                segments: crate::dap::rates::segment_rates(exp, dap)
+                    .into_iter()
+                    .map(|(segment, variants)| SegmentStats { segment, variants })
+                    .collect(),
             })
         })
         .collect();
     StatsDoc { v: 2, experiments }
 }
 
-/// Build the priors document: per experiment and variant over all released windows (segments never
-/// reach the collector, so there are only pooled priors).
+/// Build the priors document: per experiment and variant over all released windows, and per segment
+/// for a DAP task with a segment axis (local-DP reports never carry a segment: only pooled priors).
 pub fn priors(registry: &Registry, windows: &[WindowRow], dap: &[DapWindow]) -> PriorsDoc {
     let doc = stats(registry, windows, dap);
+    let prior = |experiment: &str, segment: Option<u8>, v: &Rates| {
+        let (alpha, beta) = beta_prior(&v.ctr);
+        Prior {
+            experiment: experiment.to_owned(),
+            variant: v.variant.clone(),
+            segment,
+            alpha,
+            beta,
+            reports: v.impressions,
+        }
+    };
     let priors = doc
         .experiments
         .iter()
         .flat_map(|e| {
-            e.variants
+            let pooled = e.variants.iter().map(move |v| (None, v));
+            let segmented = e
+                .segments
                 .iter()
-                .filter(|v| v.variant != HOLDOUT_VARIANT)
-                .map(|v| {
-                    let (alpha, beta) = beta_prior(&v.ctr);
-                    Prior {
-                        experiment: e.experiment.clone(),
-                        variant: v.variant.clone(),
-                        segment: None,
-                        alpha,
-                        beta,
-                        reports: v.impressions,
-                    }
-                })
+                .flat_map(|s| s.variants.iter().map(move |v| (Some(s.segment), v)));
+            pooled
+                .chain(segmented)
+                .filter(|(_, v)| v.variant != HOLDOUT_VARIANT)
+                .map(|(segment, v)| prior(&e.experiment, segment, v))
         })
         .collect();
     PriorsDoc { v: 1, k: 0, priors }

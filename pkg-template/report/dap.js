@@ -75,7 +75,9 @@ export class DapPath {
     if (!live()) return;
     // Keys fetched (or the registry) in this visit: the reports wait for a visit that sends at once.
     const now = !fetchedBefore();
-    const route = tasks.map((t, i) => ({ experiment: String(t?.experiment), variants: t?.variants ?? [], ready: prepared[i] && now }));
+    const route = tasks.map((t, i) => ({
+      experiment: String(t?.experiment), variants: t?.variants ?? [], segments: t?.segments ?? 0, ready: prepared[i] && now,
+    }));
     try {
       engine.setDapRoute(JSON.stringify(route));
       this.blocked = false;

@@ -11,7 +11,7 @@ use super::budget::{eps_to_micros, Ledger, Refusal, REPORT_EPSILON};
 use super::cells::{Experiment, ExperimentMode, Registry};
 use super::central::{DapMeasurement, DapRoute};
 use super::ldp::Randomiser;
-use super::outcome::{CellCounters, Interaction, MAX_CELLS};
+use super::outcome::{CellCounters, Interaction, MAX_CELLS, SEGMENTS};
 use super::schema::{report_id, validate_id, Report, HOLDOUT_VARIANT, SCHEMA_VERSION};
 use crate::{Error, Result};
 
@@ -25,6 +25,10 @@ pub struct Pending {
     pub variant: String,
     /// What happened after it was shown.
     pub counters: CellCounters,
+    /// The shopper's segment when first shown the variant (`0..SEGMENTS`): a DAP task with a segment
+    /// axis puts the cell there. Never in a local-DP report.
+    #[serde(default)]
+    pub segment: u8,
 }
 
 /// Whether an event was counted, and if not why (for `diagnostics()`).
@@ -123,6 +127,7 @@ impl Reporter {
             .filter(|(e, p)| {
                 validate_id("experiment", e).is_ok()
                     && validate_id("variant", &p.variant).is_ok()
+                    && p.segment < SEGMENTS
                     && p.counters.revenue.is_finite()
                     && p.counters.revenue >= 0.0
             })
@@ -137,6 +142,18 @@ impl Reporter {
 
     /// Count `event` for `variant` (a registered variant, or `holdout` in an A/B test) of `exp`.
     pub fn track(&mut self, exp: &Experiment, variant: &str, event: Interaction) -> Result<Tracked> {
+        self.track_in(exp, variant, event, 0)
+    }
+
+    /// [`Reporter::track`] for a shopper in `segment` (`0..SEGMENTS`, the nearest shipped centroid):
+    /// an impression that starts the experiment's counters keeps it; later events do not move it.
+    pub fn track_in(
+        &mut self,
+        exp: &Experiment,
+        variant: &str,
+        event: Interaction,
+        segment: u8,
+    ) -> Result<Tracked> {
         if !self.consent {
             return Ok(Tracked::Not("no consent".into()));
         }
@@ -165,6 +182,7 @@ impl Reporter {
                 Pending {
                     variant: variant.to_owned(),
                     counters: CellCounters::default(),
+                    segment: segment.min(SEGMENTS - 1),
                 },
             );
         }
@@ -232,7 +250,7 @@ impl Reporter {
                     self.pending.insert(id, p);
                     continue;
                 }
-                Some(t) => match t.measure(&p.variant, outcome) {
+                Some(t) => match t.measure(&p.variant, p.segment, outcome) {
                     Some(m) => Some(m),
                     None => {
                         let why = format!("variant {} is not measured by the DAP task: dropped", p.variant);
@@ -283,112 +301,5 @@ impl Reporter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::ldp::Randomised;
-    use rand::{rngs::StdRng, SeedableRng};
-
-    const NOW: u64 = 1_800_000_000;
-
-    fn registry() -> Registry {
-        let e = |id: &str, mode| Experiment {
-            id: id.into(),
-            slot: id.into(),
-            variants: vec!["A".into(), "B".into(), "C".into()],
-            mode,
-            holdout: 0.0,
-            k: 100,
-            start: NOW - 86_400,
-            end: None,
-        };
-        Registry {
-            v: 1,
-            experiments: vec![
-                e("ab1", ExperimentMode::Ab),
-                e("ab2", ExperimentMode::Ab),
-                e("bandit", ExperimentMode::Bandit),
-            ],
-        }
-    }
-
-    #[test]
-    fn two_reports_a_day_each_experiment_once_and_no_variant_in_clear_for_a_bandit() {
-        let reg = registry();
-        let mut r = Reporter::new();
-        let mut rng = StdRng::seed_from_u64(1);
-        for e in &reg.experiments {
-            assert_eq!(
-                r.track(e, "C", Interaction::Impression).unwrap(),
-                Tracked::Counted
-            );
-        }
-        assert!(matches!(
-            r.track(&reg.experiments[0], "A", Interaction::Click).unwrap(),
-            Tracked::Not(_)
-        ));
-        let mut ledger = Ledger::new();
-        let (reports, why) = r.build(&reg, &mut ledger, NOW, &mut rng);
-        assert_eq!(reports.len(), 2, "4 ε a day at 2 per report: {why:?}");
-        assert_eq!(r.pending().len(), 1, "the third waits");
-        let (later, _) = r.build(&reg, &mut ledger, NOW + 86_400, &mut rng);
-        assert_eq!(later.len(), 1);
-        let bandit = reports
-            .iter()
-            .chain(&later)
-            .find(|x| x.experiment == "bandit")
-            .unwrap();
-        assert_eq!(bandit.arm, None, "the bandit's variant is inside r");
-        assert!(matches!(bandit.r, Randomised::Value(v) if v < 12));
-        let ab = reports.iter().find(|x| x.experiment == "ab1").unwrap();
-        assert_eq!(ab.arm.as_deref(), Some("C"));
-        for rep in reports.iter().chain(&later) {
-            rep.validate((NOW / 3600) as u32 + 24).unwrap();
-            rep.validate_for(reg.get(&rep.experiment).unwrap()).unwrap();
-        }
-        // Counted again after reporting: never reported twice.
-        r.track(&reg.experiments[0], "C", Interaction::Impression)
-            .unwrap();
-        let (again, why) = r.build(&reg, &mut ledger, NOW + 3 * 86_400, &mut rng);
-        assert!(again.is_empty() && why[0].1.contains("lifetime"), "{why:?}");
-    }
-
-    #[test]
-    fn no_consent_no_counters_and_unregistered_variants_refused() {
-        let reg = registry();
-        let mut r = Reporter::new();
-        r.track(&reg.experiments[0], "A", Interaction::Impression)
-            .unwrap();
-        r.set_consent(false);
-        assert!(r.pending().is_empty());
-        assert!(matches!(
-            r.track(&reg.experiments[0], "A", Interaction::Impression)
-                .unwrap(),
-            Tracked::Not(_)
-        ));
-        let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
-        assert!(reports.is_empty());
-        let mut r = Reporter::new();
-        assert!(r
-            .track(&reg.experiments[0], "customer-4711", Interaction::Impression)
-            .is_err());
-        assert!(
-            r.track(&reg.experiments[0], "holdout", Interaction::Impression)
-                .is_err(),
-            "no holdout registered"
-        );
-    }
-
-    #[test]
-    fn report_json_carries_only_the_clear_fields() {
-        let reg = registry();
-        let mut r = Reporter::new();
-        r.track(&reg.experiments[0], "B", Interaction::Impression)
-            .unwrap();
-        let (reports, _) = r.build(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(0));
-        let v = serde_json::to_value(&reports[0]).unwrap();
-        let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        keys.sort();
-        assert_eq!(keys, ["arm", "experiment", "hour", "id", "r", "v"]);
-        assert_eq!(v["hour"], NOW / 3600);
-    }
-}
+#[path = "builder_tests.rs"]
+mod tests;

@@ -35,7 +35,7 @@ pub use budget::{
 };
 pub use builder::{Built, Pending, Reporter, ReporterState, Tracked};
 pub use cells::{CellLayout, Experiment, ExperimentMode, Registry, LDP_OUTCOMES, MAX_VARIANTS, MIN_K};
-pub use central::{DapMeasurement, DapRoute, DapRouteTask};
+pub use central::{dap_cell, dap_cells, DapMeasurement, DapRoute, DapRouteTask};
 pub use ldp::{grr_variance, olh_variance, oue_variance, Mechanism, Randomised, Randomiser};
 pub use outcome::{
     CellCounters, Interaction, Outcome, CATEGORIES, MAX_CELLS, REVENUE_BUCKET_UPPER, REVENUE_BUCKET_VALUE,

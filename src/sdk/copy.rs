@@ -174,7 +174,7 @@ impl Vitrine {
         let status = match &exp {
             Some(e) => self
                 .reporter
-                .track(e, &choice.report_variant, Interaction::Impression)?,
+                .track_in(e, &choice.report_variant, Interaction::Impression, segment)?,
             None => Tracked::Not(reason),
         };
         let counted = status == Tracked::Counted;
@@ -335,7 +335,8 @@ impl Vitrine {
     }
 
     /// The segment (0..8) of an intent: its nearest shipped centroid; 0 without centroids or history.
-    /// Local: it picks priors on the device and never enters a report.
+    /// It picks priors on the device and, for a DAP task with a segment axis, the cell of the
+    /// secret-shared report (aggregated with central noise); it never enters a local-DP report.
     pub fn segment_of(&self, intent: &[f32]) -> u8 {
         self.segments.as_ref().map_or(0, |s| s.assign(intent))
     }

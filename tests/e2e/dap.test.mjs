@@ -38,7 +38,7 @@ before(async () => {
   dap('start', join(ROOT, 'tests/e2e/fixtures/dap-tasks.json'));
   collector = await startCollector(join(home, 'collector.db'), ['--dap-config', join(home, 'collector-credentials.json'),
     '--window-secs', '60', '--dap-grace-secs', '60']);
-  for (const id of ['dap_exact', 'dap_noised', 'dap_sumvec', 'dap_small']) await collector.register(id, ['A', 'B']);
+  for (const id of ['dap_exact', 'dap_noised', 'dap_sumvec', 'dap_segments', 'dap_small']) await collector.register(id, ['A', 'B']);
   await collector.register('home-banner', ['christmas', 'kitchen', 'garden', 'stationery'], 'bandit');
   // `experiments add` after the start, then `scripts/dap.sh sync`: a task for the new experiment only,
   // the aggregators restarted (every later upload and collection here runs on the restarted pair).
@@ -57,6 +57,7 @@ before(async () => {
   sent.exact = simulate('dap_exact', 2000, 1, ['--malformed', '25']);
   sent.noised = simulate('dap_noised', 2000, 2);
   sent.sumvec = simulate('dap_sumvec', 300, 3);
+  sent.segments = simulate('dap_segments', 400, 6);
   sent.small = simulate('dap_small', 20, 4);
   // Wait until every window holding the reports is no longer being collected.
   const deadline = Date.now() + 300_000;
@@ -134,7 +135,7 @@ async function windowOf(s) {
   return windows.find((w) => w.experiment === s.experiment && w.start <= s.report_time && s.report_time < w.start + w.duration);
 }
 
-for (const [name, task] of [['histogram', 'exact'], ['sumvec', 'sumvec']]) {
+for (const [name, task] of [['histogram', 'exact'], ['sumvec', 'sumvec'], ['segmented histogram', 'segments']]) {
   test(`a ${name} task without noise gives back exactly the sums sent`, async () => {
     const s = sent[task];
     const w = await windowOf(s);
@@ -153,6 +154,26 @@ for (const [name, task] of [['histogram', 'exact'], ['sumvec', 'sumvec']]) {
     }
   });
 }
+
+test('a task with segments as an axis: each segment\'s counts exactly, per-segment priors, 4 KB reports at most', async () => {
+  const s = sent.segments;
+  assert.equal(s.cells.length, 2 * 4 * 7, 'variants × segments × outcomes');
+  assert.ok(s.report_bytes <= 4096, `${s.report_bytes} B`);
+  const st = await stats(s.experiment);
+  assert.deepEqual(st.segments.map((x) => x.segment), [0, 1, 2, 3]);
+  for (const seg of st.segments) {
+    for (const [j, variant] of ['A', 'B'].entries()) {
+      // Cells ((variant · 4) + segment) · 7 + outcome, literal layout.
+      const c = s.cells.slice(((j * 4) + seg.segment) * 7, ((j * 4) + seg.segment + 1) * 7);
+      const r = seg.variants.find((x) => x.variant === variant);
+      assert.equal(r.impressions, c.reduce((a, b) => a + b, 0), `segment ${seg.segment} ${variant} shoppers`);
+      assert.ok(Math.abs(r.ctr.estimate * r.impressions - c.slice(1).reduce((a, b) => a + b, 0)) < 1e-6);
+    }
+  }
+  const { priors } = await (await fetch(`${collector.url}/v1/priors`)).json();
+  const mine = priors.filter((p) => p.experiment === s.experiment);
+  assert.deepEqual(mine.map((p) => p.segment ?? null).sort(), [0, 0, 1, 1, 2, 2, 3, 3, null, null].sort());
+});
 
 test('malformed shares are rejected by the aggregators and change nothing', async () => {
   const w = await windowOf(sent.exact);
@@ -201,6 +222,9 @@ test('the dashboard shows the DAP experiments, marked as such, beside a local-DP
     assert.match(await heading('dap_noised'), /DAP/);
     assert.match(await heading('ldp_side'), /local noise/);
     assert.equal(await page.locator('[data-experiment="dap_small"]').count(), 0);
+    // A task with a segment axis gets a row per segment; the others none.
+    assert.equal(await page.locator('[data-experiment="dap_segments"] tr[data-segment]').count(), 4);
+    assert.equal(await page.locator('[data-experiment="dap_exact"] tr[data-segment]').count(), 0);
   } finally {
     await browser.close();
   }

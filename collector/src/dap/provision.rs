@@ -11,7 +11,7 @@ use rand::Rng;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use vitrine::report::dap::{DapConfig, DapTask, VdafSpec};
-use vitrine::report::CATEGORIES;
+use vitrine::report::dap_cells;
 
 use super::{b64, Credentials, TaskSecret};
 use crate::error::CollectorError;
@@ -51,6 +51,9 @@ struct TaskSpec {
     min_batch_size: u64,
     #[serde(default)]
     noise_epsilon: Option<f64>,
+    /// Segments as an axis of the cells (opt-in, ≤ 8, refused when a report would pass 4 KB).
+    #[serde(default)]
+    segments: u8,
 }
 
 /// Everything one provisioning run produces.
@@ -151,6 +154,7 @@ fn task_specs(json: &str) -> Result<Vec<TaskSpec>, CollectorError> {
                 time_precision: REGISTRY_TIME_PRECISION,
                 min_batch_size: REGISTRY_MIN_BATCH,
                 noise_epsilon: Some(REGISTRY_EPSILON),
+                segments: 0,
             })
             .collect());
     }
@@ -195,7 +199,7 @@ pub fn provision(
         if existing.is_some_and(|c| c.task(&spec.id).is_some()) {
             continue;
         }
-        let length = spec.variants.len() * CATEGORIES;
+        let length = dap_cells(spec.variants.len(), spec.segments);
         let vdaf = match spec.vdaf.as_str() {
             "histogram" => VdafSpec::histogram(length),
             "sumvec" => VdafSpec::sum_vec(spec.bits.unwrap_or(1), length),
@@ -215,6 +219,7 @@ pub fn provision(
             time_precision: spec.time_precision,
             min_batch_size: spec.min_batch_size,
             noise_epsilon: spec.noise_epsilon.map(effective_epsilon),
+            segments: spec.segments,
         };
         task.check().map_err(|e| CollectorError::Dap(e.to_string()))?;
         if config.tasks.iter().any(|t| t.experiment == task.experiment) {

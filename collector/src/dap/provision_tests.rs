@@ -99,3 +99,36 @@ fn a_registry_gets_one_task_per_running_experiment_and_append_keeps_the_old_keys
     );
     assert!(moved.err().unwrap().to_string().contains("existing tasks"));
 }
+
+#[test]
+fn segments_widen_the_cells_and_are_refused_past_4_kb() {
+    let list = |variants: &str, segments: u8| {
+        format!(
+            r#"{{"tasks": [{{"id": "hero", "variants": {variants}, "vdaf": "histogram", "time_precision": 60,
+                "min_batch_size": 100, "segments": {segments}}}]}}"#
+        )
+    };
+    let p = provision(&list(r#"["A", "B"]"#, 8), "http://l/", "http://h/", None, 0).unwrap();
+    assert_eq!(
+        (p.config.tasks[0].vdaf.length(), p.config.tasks[0].segments),
+        (112, 8)
+    );
+    assert!(p.leader_yaml.contains("length: 112\n"));
+    // The public file names the axis, so the SDK places its cell there.
+    assert!(serde_json::to_string(&p.config)
+        .unwrap()
+        .contains(r#""segments":8"#));
+    // 4 variants × 8 segments: 224 cells, a 4,806-byte report.
+    let err = provision(
+        &list(r#"["A", "B", "C", "D"]"#, 8),
+        "http://l/",
+        "http://h/",
+        None,
+        0,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("over 4096 B"), "{err}");
+    assert!(provision(&list(r#"["A"]"#, 9), "http://l/", "http://h/", None, 0).is_err());
+}

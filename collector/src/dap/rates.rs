@@ -10,7 +10,7 @@
 //! (and of `1 − y/n'`, `y` the cells before the stage, the same with the roles swapped), added to the
 //! sampling variance `p(1 − p)/n'`.
 
-use vitrine::report::{Experiment, CATEGORIES};
+use vitrine::report::{Experiment, CATEGORIES, SEGMENTS};
 
 use super::schedule::DapWindow;
 use crate::estimate::Interval;
@@ -61,13 +61,46 @@ fn rate(cells: &[f64], n: f64, from: usize, noise_var: f64, t: Totals) -> Option
     ))
 }
 
-/// Rates of every registered variant with at least one (estimated) shopper, registry order.
-/// `cells` is the experiment's vector (`variant · CATEGORIES + outcome`); `reports`, the batch's exact
-/// report count when known (it only changes anything when there is noise).
-pub fn rates(exp: &Experiment, cells: &[f64], noise_var: f64, reports: Option<u64>) -> Vec<Rates> {
-    if cells.len() != exp.variants.len() * CATEGORIES {
-        return Vec::new();
+/// Segments in a vector of `len` cells for `exp`'s variants: 1 without a segment axis, `None` when the
+/// length fits no layout (a task provisioned for other variants).
+pub fn segments_of(exp: &Experiment, len: usize) -> Option<usize> {
+    let per = exp.variants.len() * CATEGORIES;
+    (per > 0 && len % per == 0 && (1..=usize::from(SEGMENTS)).contains(&(len / per))).then(|| len / per)
+}
+
+/// The experiment's cells with the segment axis summed out (`variant · CATEGORIES + outcome`), and the
+/// noise variance of each summed cell: `segments` independent noised cells, so `segments · σ²`.
+pub fn fold(exp: &Experiment, cells: &[f64], noise_var: f64) -> Option<(Vec<f64>, f64)> {
+    let s = segments_of(exp, cells.len())?;
+    let mut folded = vec![0.0; exp.variants.len() * CATEGORIES];
+    for (i, c) in cells.iter().enumerate() {
+        // Cell i is ((variant · s) + segment) · CATEGORIES + outcome.
+        let (variant, outcome) = (i / CATEGORIES / s, i % CATEGORIES);
+        folded[variant * CATEGORIES + outcome] += c;
     }
+    Some((folded, noise_var * s as f64))
+}
+
+/// One segment's cells (`variant · CATEGORIES + outcome`) of a vector with `segments` segments.
+fn segment_cells(cells: &[f64], segments: usize, segment: usize) -> Vec<f64> {
+    cells
+        .chunks(CATEGORIES)
+        .skip(segment)
+        .step_by(segments)
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// Rates of every registered variant with at least one (estimated) shopper, registry order.
+/// `cells` is the experiment's vector (`((variant · segments) + segment) · CATEGORIES + outcome`; the
+/// segments are summed out first, see [`fold`]); `reports`, the batch's exact report count when known
+/// (it only changes anything when there is noise).
+pub fn rates(exp: &Experiment, cells: &[f64], noise_var: f64, reports: Option<u64>) -> Vec<Rates> {
+    let Some((folded, noise_var)) = fold(exp, cells, noise_var) else {
+        return Vec::new();
+    };
+    let cells = folded.as_slice();
     let v = exp.variants.len() as f64;
     let sum: f64 = cells.iter().sum();
     let (t, shift) = match reports {
@@ -110,18 +143,14 @@ pub fn rates(exp: &Experiment, cells: &[f64], noise_var: f64, reports: Option<u6
 /// noise variances add up too), per-window rates, and the variants' exposures for the SRM test (the
 /// variants split evenly: a holdout is not a DAP cell). `None` without a released window.
 pub(crate) fn built(exp: &Experiment, windows: &[DapWindow]) -> Option<Built> {
-    let released: Vec<(&DapWindow, &Vec<f64>)> = windows
-        .iter()
-        .filter(|w| w.experiment == exp.id && w.state == "released")
-        .filter_map(|w| Some((w, w.cells.as_ref()?)))
-        .filter(|(_, c)| c.len() == exp.variants.len() * CATEGORIES)
-        .collect();
+    let released: Vec<(&DapWindow, &Vec<f64>)> = released(exp, windows).collect();
     let (first, _) = released.first()?;
     let mut total = vec![0.0; exp.variants.len() * CATEGORIES];
     let mut noise_var = 0.0;
     for (w, cells) in &released {
-        total.iter_mut().zip(cells.iter()).for_each(|(t, c)| *t += c);
-        noise_var += w.noise_var;
+        let (folded, var) = fold(exp, cells, w.noise_var)?;
+        total.iter_mut().zip(folded).for_each(|(t, c)| *t += c);
+        noise_var += var;
     }
     let reports: u64 = released.iter().filter_map(|(w, _)| w.reports).sum();
     let variants = rates(exp, &total, noise_var, Some(reports));
@@ -146,6 +175,48 @@ pub(crate) fn built(exp: &Experiment, windows: &[DapWindow]) -> Option<Built> {
     })
 }
 
+/// The experiment's released windows whose cells fit its variants.
+fn released<'a>(
+    exp: &'a Experiment,
+    windows: &'a [DapWindow],
+) -> impl Iterator<Item = (&'a DapWindow, &'a Vec<f64>)> {
+    windows
+        .iter()
+        .filter(|w| w.experiment == exp.id && w.state == "released")
+        .filter_map(|w| Some((w, w.cells.as_ref()?)))
+        .filter(|(_, c)| segments_of(exp, c.len()).is_some())
+}
+
+/// Per-segment rates of a task with a segment axis, over its released windows (without the report-count
+/// correction, which holds only for the whole batch): `(segment, variants' rates)` for each segment with
+/// shoppers. Empty without a segment axis. Windows of another segment count (a re-provisioned task)
+/// are left out.
+pub fn segment_rates(exp: &Experiment, windows: &[DapWindow]) -> Vec<(u8, Vec<Rates>)> {
+    let released: Vec<_> = released(exp, windows).collect();
+    let Some(s) = released.last().and_then(|(_, c)| segments_of(exp, c.len())) else {
+        return Vec::new();
+    };
+    if s < 2 {
+        return Vec::new();
+    }
+    let len = s * exp.variants.len() * CATEGORIES;
+    let mut total = vec![0.0; len];
+    let mut noise_var = 0.0;
+    for (w, cells) in released.iter().filter(|(_, c)| c.len() == len) {
+        total.iter_mut().zip(cells.iter()).for_each(|(t, c)| *t += c);
+        noise_var += w.noise_var;
+    }
+    (0..s)
+        .map(|seg| {
+            (
+                seg as u8,
+                rates(exp, &segment_cells(&total, s, seg), noise_var, None),
+            )
+        })
+        .filter(|(_, r)| !r.is_empty())
+        .collect()
+}
+
 /// A draw of discrete Laplace noise of scale `t` (`P(x) ∝ e^{−|x|/t}`), as the difference of two
 /// geometric variables: what one aggregator adds to a cell, for simulations and tests (Janus's own noise
 /// comes from prio and is not seeded).
@@ -156,113 +227,5 @@ pub fn discrete_laplace<R: rand::Rng + ?Sized>(rng: &mut R, t: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-    use vitrine::report::dap::{noise_variance, VdafSpec};
-    use vitrine::report::ExperimentMode;
-
-    fn exp() -> Experiment {
-        Experiment {
-            id: "hero".into(),
-            slot: "s".into(),
-            variants: vec!["A".into(), "B".into()],
-            mode: ExperimentMode::Ab,
-            holdout: 0.0,
-            k: 100,
-            start: 0,
-            end: None,
-        }
-    }
-
-    #[test]
-    fn exact_cells_give_the_counted_rates() {
-        // A: 1000 shown, 50 clicked of which 20 carted of which 10 bought; B: 1000, 80, 30, 12.
-        let mut cells = vec![0.0; 14];
-        cells[..7].copy_from_slice(&[950.0, 30.0, 10.0, 4.0, 3.0, 2.0, 1.0]);
-        cells[7..].copy_from_slice(&[920.0, 50.0, 18.0, 5.0, 4.0, 2.0, 1.0]);
-        let r = rates(&exp(), &cells, 0.0, Some(2000));
-        assert_eq!(r[0].impressions, 1000);
-        assert!((r[0].ctr.estimate - 0.05).abs() < 1e-12);
-        assert!((r[0].atc_rate.estimate - 0.02).abs() < 1e-12);
-        assert!((r[0].cvr.estimate - 0.01).abs() < 1e-12);
-        assert!((r[1].ctr.estimate - 0.08).abs() < 1e-12);
-        // No noise: the binomial standard error, sqrt(.05 · .95 / 1000) = 0.0068920.
-        assert!((r[0].ctr.se - 0.006_892_0).abs() < 1e-6, "{:?}", r[0].ctr);
-        assert!(!r[0].estimated);
-    }
-
-    #[test]
-    fn intervals_cover_the_truth_under_seeded_central_noise() {
-        // 2,000 shoppers per arm at CTR 5 % and 8 %; histogram task, ε = 1 per aggregator (scale 2).
-        let spec = VdafSpec::histogram(14);
-        let sigma2 = 2.0 * noise_variance(&spec, 1.0);
-        let truth = [0.05, 0.08];
-        let (mut covered, mut total) = (0, 0);
-        let mut noisy_wider = true;
-        for seed in 0..400 {
-            let mut rng = StdRng::seed_from_u64(seed);
-            let mut cells = vec![0.0; 14];
-            for (j, &ctr) in truth.iter().enumerate() {
-                for _ in 0..2000 {
-                    let clicked = rng.random::<f64>() < ctr;
-                    cells[j * 7 + usize::from(clicked)] += 1.0;
-                }
-            }
-            let exact = rates(&exp(), &cells, 0.0, None);
-            for c in cells.iter_mut() {
-                *c += discrete_laplace(&mut rng, 2.0) + discrete_laplace(&mut rng, 2.0);
-            }
-            let r = rates(&exp(), &cells, sigma2, Some(4000));
-            for j in 0..2 {
-                total += 1;
-                covered += usize::from(r[j].ctr.lo <= truth[j] && truth[j] <= r[j].ctr.hi);
-                noisy_wider &= r[j].ctr.se > exact[j].ctr.se;
-            }
-        }
-        let share = covered as f64 / total as f64;
-        // 800 intervals at a nominal 95 %: the binomial spread of the share is ±1.5 % (2 sd).
-        assert!((0.93..=0.97).contains(&share), "coverage {share}");
-        assert!(noisy_wider, "the noise must widen every interval");
-    }
-
-    #[test]
-    fn the_noise_variance_matches_a_monte_carlo_of_the_estimator() {
-        // Fixed true cells (no sampling randomness), so the spread over seeds is the noise's alone.
-        let mut truth = vec![0.0; 14];
-        truth[..7].copy_from_slice(&[1900.0, 60.0, 20.0, 10.0, 5.0, 3.0, 2.0]);
-        truth[7..].copy_from_slice(&[1850.0, 90.0, 30.0, 15.0, 8.0, 4.0, 3.0]);
-        let sigma2 = 2.0 * noise_variance(&VdafSpec::histogram(14), 1.0);
-        for reports in [None, Some(4000)] {
-            let se2 = |nv: f64| {
-                rates(&exp(), &truth, nv, reports)
-                    .iter()
-                    .map(|r| r.ctr.se.powi(2))
-                    .collect::<Vec<_>>()
-            };
-            let (with, without) = (se2(sigma2), se2(0.0));
-            let mut rng = StdRng::seed_from_u64(11);
-            let runs = 8000;
-            let mut est = vec![Vec::new(); 2];
-            for _ in 0..runs {
-                let cells: Vec<f64> = truth
-                    .iter()
-                    .map(|c| c + discrete_laplace(&mut rng, 2.0) + discrete_laplace(&mut rng, 2.0))
-                    .collect();
-                for (j, r) in rates(&exp(), &cells, sigma2, reports).iter().enumerate() {
-                    est[j].push(r.ctr.estimate);
-                }
-            }
-            for j in 0..2 {
-                let mean = est[j].iter().sum::<f64>() / runs as f64;
-                let var = est[j].iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (runs - 1) as f64;
-                let predicted = with[j] - without[j];
-                assert!(
-                    (var / predicted - 1.0).abs() < 0.1,
-                    "{reports:?} variant {j}: {var} vs {predicted}"
-                );
-            }
-        }
-    }
-}
+#[path = "rates_tests.rs"]
+mod tests;

@@ -45,7 +45,7 @@ pub struct DapWindow {
     /// What the leader said, for abandoned and failed windows.
     pub message: Option<String>,
     #[serde(skip)]
-    job_id: String,
+    pub(crate) job_id: String,
 }
 
 /// Every DAP window, by experiment and start.
@@ -212,6 +212,7 @@ mod tests {
             time_precision: 60,
             min_batch_size: 10,
             noise_epsilon: None,
+            segments: 0,
         };
         let mut exp = Experiment {
             id: "e".into(),

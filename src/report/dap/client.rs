@@ -2,12 +2,12 @@
 
 use janus_messages::codec::{Decode, Encode};
 use janus_messages::{
-    HpkeConfig, HpkeConfigList, InputShareAad, PlaintextInputShare, Report, ReportId, ReportMetadata, Role,
-    TaskId, Time,
+    HpkeCiphertext, HpkeConfig, HpkeConfigId, HpkeConfigList, InputShareAad, PlaintextInputShare, Report,
+    ReportId, ReportMetadata, Role, TaskId, Time,
 };
 
 use super::seal::{input_share_info, seal, supported};
-use super::vdaf::Instance;
+use super::vdaf::{one_hot, Instance, VdafSpec};
 use super::{DapConfig, DapTask};
 use crate::{Error, Result};
 
@@ -166,4 +166,36 @@ impl DapClient {
                 .map_err(|e| Error::Dap(format!("encoding the report failed: {e}")))?,
         })
     }
+}
+
+/// X25519's encapsulated key, and the AEAD tag every supported HPKE suite appends (AES-GCM and
+/// ChaCha20Poly1305 alike): a sealed share is its plaintext plus these.
+const HPKE_ENCAPPED_BYTES: usize = 32;
+const HPKE_TAG_BYTES: usize = 16;
+
+/// The size of one upload body for `vdaf`: every report of a task has it (the shares are fixed-size
+/// field vectors). Computed by sharding a one-hot vector and encoding the report with ciphertexts of the
+/// sizes HPKE gives, without keys.
+pub fn report_bytes(vdaf: &VdafSpec) -> Result<usize> {
+    let enc = |e: janus_messages::codec::CodecError| Error::Dap(format!("encoding the report failed: {e}"));
+    let shards = vdaf
+        .instance()?
+        .shard(vdaf, &one_hot(vdaf.length(), 0)?, &[0; ReportId::LEN])?;
+    let metadata = ReportMetadata::new(
+        ReportId::from([0; ReportId::LEN]),
+        Time::from_seconds_since_epoch(0),
+    );
+    let [leader, helper] = shards.input_shares;
+    let sealed = |share: Vec<u8>| -> Result<HpkeCiphertext> {
+        let plain = PlaintextInputShare::new(Vec::new(), share)
+            .get_encoded()
+            .map_err(enc)?;
+        Ok(HpkeCiphertext::new(
+            HpkeConfigId::from(0),
+            vec![0; HPKE_ENCAPPED_BYTES],
+            vec![0; plain.len() + HPKE_TAG_BYTES],
+        ))
+    };
+    let report = Report::new(metadata, shards.public_share, sealed(leader)?, sealed(helper)?);
+    Ok(report.get_encoded().map_err(enc)?.len())
 }

@@ -27,6 +27,10 @@
 //!
 //! With the same ε the histogram's noise is `length / 2` times smaller (7× for two variants): it is the
 //! default of `scripts/dap.sh`.
+//!
+//! A task may add **segments** (the shopper's nearest shipped centroid, `0..8`) as an axis:
+//! cell `((variant · segments) + segment) · CATEGORIES + outcome` ([`crate::report::dap_cell`]), opt-in
+//! and only while a report stays within [`MAX_REPORT_BYTES`] ([`DapTask::check`]).
 
 mod client;
 mod seal;
@@ -34,13 +38,17 @@ mod seal;
 mod tests;
 mod vdaf;
 
-pub use client::{DapClient, HpkeConfigRequest, UploadRequest, HPKE_CONFIG_TTL_SECS};
+pub use client::{report_bytes, DapClient, HpkeConfigRequest, UploadRequest, HPKE_CONFIG_TTL_SECS};
 pub use vdaf::{cell_index, noise_variance, one_hot, VdafSpec};
 
 use serde::{Deserialize, Serialize};
 
-use super::CATEGORIES;
+use super::{dap_cells, SEGMENTS};
 use crate::{Error, Result};
+
+/// The largest report a task may make (bytes of the upload body): segments are an axis of the cells only
+/// while one report stays this small.
+pub const MAX_REPORT_BYTES: usize = 4096;
 
 /// The aggregators and the tasks a device reports to: what `scripts/dap.sh` writes for the SDK. It
 /// holds no secret (the collector's credentials live in a file of their own).
@@ -95,18 +103,34 @@ pub struct DapTask {
     /// ε of the discrete-Laplace noise each aggregator adds to its share of the total; `None`: no noise.
     #[serde(default)]
     pub noise_epsilon: Option<f64>,
+    /// Segments as an axis of the cells (`0`: none; at most [`SEGMENTS`], and only while a report stays
+    /// within [`MAX_REPORT_BYTES`]). Opt-in: every variant × outcome total then sums `segments` noised
+    /// cells, so the main comparison needs more shoppers (BENCHMARKS.md, "DAP").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub segments: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl DapTask {
-    /// Checks that the VDAF's length is the experiment's cells and the rest is usable.
+    /// Checks that the VDAF's length is the experiment's cells, that a report stays within
+    /// [`MAX_REPORT_BYTES`], and that the rest is usable.
     pub fn check(&self) -> Result<()> {
-        let want = self.variants.len() * CATEGORIES;
+        if self.segments > SEGMENTS {
+            return Err(Error::Dap(format!(
+                "task {:?}: {} segments; at most {SEGMENTS}",
+                self.experiment, self.segments
+            )));
+        }
+        let want = dap_cells(self.variants.len(), self.segments);
         if self.variants.is_empty() || self.vdaf.length() != want {
             return Err(Error::Dap(format!(
-                "task {:?}: {} variants need a VDAF of length {} × {CATEGORIES} = {want}, found {}",
+                "task {:?}: {} variants and {} segments need a VDAF of length {want} (variants × segments × outcomes), found {}",
                 self.experiment,
                 self.variants.len(),
-                self.variants.len(),
+                self.segments,
                 self.vdaf.length()
             )));
         }
@@ -122,7 +146,15 @@ impl DapTask {
                 self.experiment
             )));
         }
-        self.vdaf.instance().map(|_| ())
+        let bytes = report_bytes(&self.vdaf)?;
+        if bytes > MAX_REPORT_BYTES {
+            return Err(Error::Dap(format!(
+                "task {:?}: a report of {} cells is {bytes} B, over {MAX_REPORT_BYTES} B: use fewer segments or variants",
+                self.experiment,
+                self.vdaf.length()
+            )));
+        }
+        Ok(())
     }
 
     /// Position of `variant` in the cell order.

@@ -155,3 +155,47 @@ fn sumvec_noise_is_calibrated_to_the_whole_vector() {
     let v = noise_variance(&VdafSpec::histogram(14), 1.0);
     assert!((v - 7.8353).abs() < 1e-3, "{v}");
 }
+
+#[test]
+fn segments_are_an_axis_only_while_a_report_stays_within_4_kb() {
+    let ((_, l), (_, h)) = (keys(1), keys(2));
+    let task = |variants: usize, segments: u8| DapTask {
+        variants: (0..variants).map(|i| format!("v{i}")).collect(),
+        vdaf: VdafSpec::histogram(crate::report::dap_cells(variants, segments)),
+        segments,
+        ..config().tasks[0].clone()
+    };
+    // The computed size is the size of a real sealed report, and the sizes the browser benchmark
+    // measured (BENCHMARKS.md, "DAP client": 838 B for 2 variants, 2,886 and 3,846 B for 2 and 3 × 8).
+    for (variants, segments, want) in [(2, 0, 838), (2, 8, 2_886), (3, 8, 3_846)] {
+        let t = task(variants, segments);
+        t.check().unwrap();
+        let mut cfg = config();
+        cfg.tasks = vec![t.clone()];
+        let mut c = DapClient::new(&cfg, "hero").unwrap();
+        c.set_hpke_configs(&l, &h, 0).unwrap();
+        let length = t.vdaf.length();
+        let built = c
+            .build(&one_hot(length, length - 1).unwrap(), 1_000)
+            .unwrap()
+            .body
+            .len();
+        assert_eq!(
+            (report_bytes(&t.vdaf).unwrap(), built),
+            (want, want),
+            "{variants} × {segments}"
+        );
+    }
+    // 4 variants × 8 segments: 224 cells, 4,806 B.
+    let err = task(4, 8).check().unwrap_err().to_string();
+    assert!(err.contains("4806 B, over 4096 B"), "{err}");
+    assert!(task(2, 9).check().is_err(), "at most 8 segments");
+    let mismatched = DapTask {
+        segments: 4,
+        ..task(2, 8)
+    };
+    assert!(
+        mismatched.check().is_err(),
+        "the length must be variants × segments × 7"
+    );
+}

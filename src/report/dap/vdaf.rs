@@ -5,7 +5,7 @@ use prio::vdaf::prio3::{Prio3Histogram, Prio3SumVec};
 use prio::vdaf::Client;
 use serde::{Deserialize, Serialize};
 
-use crate::report::{Outcome, CATEGORIES};
+use crate::report::Outcome;
 use crate::{Error, Result};
 
 /// A task's VDAF, serialised as `{"type": "histogram", "length": 14, "chunk_length": 4}` or
@@ -94,9 +94,10 @@ pub fn noise_variance(spec: &VdafSpec, epsilon: f64) -> f64 {
     2.0 * p / ((1.0 - p) * (1.0 - p))
 }
 
-/// Cell of `outcome` for the variant at `variant_index` (see the module docs for the layout).
+/// Cell of `outcome` for the variant at `variant_index` in a task without a segment axis
+/// ([`crate::report::dap_cell`] has the whole layout).
 pub fn cell_index(variant_index: usize, outcome: Outcome) -> usize {
-    variant_index * CATEGORIES + outcome.category()
+    crate::report::dap_cell(variant_index, 0, 0, outcome)
 }
 
 /// The one-hot cell vector of one shopper's window.
