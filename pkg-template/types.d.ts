@@ -524,9 +524,10 @@ variant: string,
 counters: CellCounters, 
 /**
  * The shopper's segment when first shown the variant (`0..SEGMENTS`): a DAP task with a segment
- * axis puts the cell there. Never in a local-DP report.
+ * axis puts the cell there. Never in a local-DP report. `None` for counters kept by an SDK that
+ * did not record it.
  */
-segment: number, };
+segment: number | null, };
 
 /**
  * Raw counters of one cell. They never leave the device as such, only through [`CellCounters::outcome`].

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use vitrine::copy::{Prior, PriorsDoc};
-use vitrine::report::{Experiment, ExperimentMode, Randomiser, Registry, HOLDOUT_VARIANT, REPORT_EPSILON};
+use vitrine::report::{
+    Experiment, ExperimentMode, Randomiser, Registry, HOLDOUT_VARIANT, REPORT_EPSILON, SEGMENTS,
+};
 
 use crate::dap::schedule::DapWindow;
 use crate::estimate::{beta_prior, estimate, normal_cdf, srm_p_value, z95, Interval, Metric, Noised};
@@ -93,6 +95,10 @@ pub struct ExperimentStats {
 pub struct SegmentStats {
     /// The segment (the shipped centroid's index).
     pub segment: u8,
+    /// The task's last segment when it has fewer than [`SEGMENTS`]: devices whose segment is past the
+    /// task's count there too, so it is shown as "this and later" and gives no prior of its own.
+    #[serde(default)]
+    pub and_later: bool,
     /// Its variants' rates.
     pub variants: Vec<Rates>,
 }
@@ -335,14 +341,23 @@ pub fn stats(registry: &Registry, windows: &[WindowRow], dap: &[DapWindow]) -> S
                 comparisons: comps,
                 variants: b.variants,
                 windows: b.windows,
-                segments: crate::dap::rates::segment_rates(exp, dap)
-                    .into_iter()
-                    .map(|(segment, variants)| SegmentStats { segment, variants })
-                    .collect(),
+                segments: segment_stats(exp, dap),
             })
         })
         .collect();
     StatsDoc { v: 2, experiments }
+}
+
+/// Per-segment rates of a DAP task with a segment axis (empty otherwise).
+fn segment_stats(exp: &Experiment, dap: &[DapWindow]) -> Vec<SegmentStats> {
+    let (n, per) = crate::dap::rates::segment_rates(exp, dap);
+    per.into_iter()
+        .map(|(segment, variants)| SegmentStats {
+            segment,
+            and_later: usize::from(segment) + 1 == n && n < usize::from(SEGMENTS),
+            variants,
+        })
+        .collect()
 }
 
 /// Build the priors document: per experiment and variant over all released windows, and per segment
@@ -368,6 +383,7 @@ pub fn priors(registry: &Registry, windows: &[WindowRow], dap: &[DapWindow]) -> 
             let segmented = e
                 .segments
                 .iter()
+                .filter(|s| !s.and_later)
                 .flat_map(|s| s.variants.iter().map(move |v| (Some(s.segment), v)));
             pooled
                 .chain(segmented)

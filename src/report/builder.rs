@@ -26,9 +26,10 @@ pub struct Pending {
     /// What happened after it was shown.
     pub counters: CellCounters,
     /// The shopper's segment when first shown the variant (`0..SEGMENTS`): a DAP task with a segment
-    /// axis puts the cell there. Never in a local-DP report.
+    /// axis puts the cell there. Never in a local-DP report. `None` for counters kept by an SDK that
+    /// did not record it.
     #[serde(default)]
-    pub segment: u8,
+    pub segment: Option<u8>,
 }
 
 /// Whether an event was counted, and if not why (for `diagnostics()`).
@@ -127,7 +128,7 @@ impl Reporter {
             .filter(|(e, p)| {
                 validate_id("experiment", e).is_ok()
                     && validate_id("variant", &p.variant).is_ok()
-                    && p.segment < SEGMENTS
+                    && p.segment.is_none_or(|s| s < SEGMENTS)
                     && p.counters.revenue.is_finite()
                     && p.counters.revenue >= 0.0
             })
@@ -182,7 +183,7 @@ impl Reporter {
                 Pending {
                     variant: variant.to_owned(),
                     counters: CellCounters::default(),
-                    segment: segment.min(SEGMENTS - 1),
+                    segment: Some(segment.min(SEGMENTS - 1)),
                 },
             );
         }
@@ -250,7 +251,14 @@ impl Reporter {
                     self.pending.insert(id, p);
                     continue;
                 }
-                Some(t) => match t.measure(&p.variant, p.segment, outcome) {
+                Some(t) if t.segments > 0 && p.segment.is_none() => {
+                    // Counted before this device kept segments: its segment is unknown, and a guess
+                    // would skew one segment.
+                    let why = "counted without a segment, which the DAP task needs: dropped";
+                    out.why.push((id, why.into()));
+                    continue;
+                }
+                Some(t) => match t.measure(&p.variant, p.segment.unwrap_or(0), outcome) {
                     Some(m) => Some(m),
                     None => {
                         let why = format!("variant {} is not measured by the DAP task: dropped", p.variant);

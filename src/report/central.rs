@@ -239,14 +239,14 @@ mod tests {
         r.track_in(&exp, "A", Interaction::Impression, 2).unwrap();
         // A restored state with a segment out of range is dropped (untrusted storage).
         let mut state = r.state();
-        state.pending[0].1.segment = 8;
+        state.pending[0].1.segment = Some(8);
         let mut restored = Reporter::new();
         restored.restore(state);
         assert!(restored.pending().is_empty());
         restored.restore(
             serde_json::from_str::<ReporterState>(&serde_json::to_string(&r.state()).unwrap()).unwrap(),
         );
-        assert_eq!(restored.pending()["hero"].segment, 5);
+        assert_eq!(restored.pending()["hero"].segment, Some(5));
         r.set_dap_route(
             DapRoute::from_json(
                 r#"[{"experiment": "hero", "variants": ["A", "B"], "segments": 8, "ready": true}]"#,
@@ -256,5 +256,22 @@ mod tests {
         let b = r.build_all(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(1));
         // A in segment 5, clicked: ((0 · 8) + 5) · 7 + 1 = 36 of 112.
         assert_eq!((b.dap[0].cell, b.dap[0].cells), (36, 112));
+        // Counters stored by an SDK that kept no segment: dropped for a segmented task, not guessed.
+        let old = r#"{"pending": [["hero", {"variant": "B", "counters": {"impressions": 1, "clicks": 0, "add_to_carts": 0, "purchases": 0, "revenue": 0.0}}]]}"#;
+        let mut r = Reporter::new();
+        r.restore(serde_json::from_str(old).unwrap());
+        assert_eq!(r.pending()["hero"].segment, None);
+        r.set_dap_route(
+            DapRoute::from_json(
+                r#"[{"experiment": "hero", "variants": ["A", "B"], "segments": 8, "ready": true}]"#,
+            )
+            .unwrap(),
+        );
+        let b = r.build_all(&reg, &mut Ledger::new(), NOW, &mut StdRng::seed_from_u64(1));
+        assert!(
+            b.dap.is_empty() && b.why[0].1.contains("without a segment"),
+            "{:?}",
+            b.why
+        );
     }
 }

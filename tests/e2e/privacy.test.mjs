@@ -30,7 +30,7 @@ async function context(opts = {}) {
   if (opts.gpc) await ctx.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
   const requests = [];
   ctx.on('request', (r) => {
-    if (!r.url().startsWith(demo.url)) requests.push({ url: r.url(), method: r.method(), body: r.postData(), headers: r.headers() });
+    if (!r.url().startsWith(demo.url)) requests.push({ url: r.url(), method: r.method(), body: r.postData(), bytes: r.postDataBuffer()?.length, headers: r.headers() });
   });
   return { ctx, requests, posts: () => requests.filter((r) => r.method === 'POST') };
 }
@@ -253,8 +253,9 @@ test('DAP: a bad dap option is refused, and with the aggregators down a DAP expe
 test('DAP: only the sealed report leaves; a leader that refuses it drops it and the keys are fetched again', async () => {
   await collector.register('d2', ['A', 'B']);
   const { ctx, posts, requests } = await context();
-  const task = { experiment: 'd2', task_id: `${'B'.repeat(42)}A`, variants: ['A', 'B'], vdaf: { type: 'histogram', length: 14, chunk_length: 4 },
-    time_precision: 60, min_batch_size: 1 };
+  // A task with 8 segments as an axis (2 × 8 × 7 = 112 cells, chunk ≈ √112): its reports are 2,886 B.
+  const task = { experiment: 'd2', task_id: `${'B'.repeat(42)}A`, variants: ['A', 'B'], vdaf: { type: 'histogram', length: 112, chunk_length: 11 },
+    time_precision: 60, min_batch_size: 1, noise_epsilon: 1, segments: 8 };
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'PUT', 'access-control-allow-headers': 'content-type' };
   await ctx.route(`${collector.url}/v1/dap-tasks`, (route) => route.fulfill({ status: 200, body: JSON.stringify({ tasks: [task] }), headers: { ...cors, 'content-type': 'application/json' } }));
   // Each aggregator's HPKE configuration list (DAP-09): one X25519 / HKDF-SHA256 / AES-128-GCM key.
@@ -289,7 +290,7 @@ test('DAP: only the sealed report leaves; a leader that refuses it drops it and 
   const built = await page.evaluate(() => window.v.flushReports());
   assert.equal(built.length, 1, JSON.stringify(built));
   assert.deepEqual(Object.keys(built[0]).sort(), ['bytes', 'dap', 'experiment'], 'the page learns the size, never the cell');
-  assert.ok(built[0].dap === true && built[0].bytes > 800);
+  assert.ok(built[0].dap === true && built[0].bytes === 2886, JSON.stringify(built));
   let diag;
   for (const until = Date.now() + 20_000; Date.now() < until; await settle(page, 250)) {
     diag = await page.evaluate(() => window.v.diagnostics());
@@ -300,6 +301,7 @@ test('DAP: only the sealed report leaves; a leader that refuses it drops it and 
   assert.equal(puts.length, 1);
   assert.equal(puts[0].url, `http://127.0.0.1:9/tasks/${task.task_id}/reports`);
   assert.equal(puts[0].headers['content-type'], 'application/dap-report');
+  assert.equal(puts[0].bytes, 2886, 'the segmented task\'s report');
   assert.equal(keyFetches, 2, 'cached keys served the second visit');
   assert.equal(posts().length, 0, 'nothing went to the collector');
   // The refusal dropped the cached keys: the third visit fetches them again.

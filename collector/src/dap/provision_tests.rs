@@ -105,7 +105,7 @@ fn segments_widen_the_cells_and_are_refused_past_4_kb() {
     let list = |variants: &str, segments: u8| {
         format!(
             r#"{{"tasks": [{{"id": "hero", "variants": {variants}, "vdaf": "histogram", "time_precision": 60,
-                "min_batch_size": 100, "segments": {segments}}}]}}"#
+                "min_batch_size": 100, "noise_epsilon": 1.0, "segments": {segments}}}]}}"#
         )
     };
     let p = provision(&list(r#"["A", "B"]"#, 8), "http://l/", "http://h/", None, 0).unwrap();

@@ -189,15 +189,15 @@ fn released<'a>(
 
 /// Per-segment rates of a task with a segment axis, over its released windows (without the report-count
 /// correction, which holds only for the whole batch): `(segment, variants' rates)` for each segment with
-/// shoppers. Empty without a segment axis. Windows of another segment count (a re-provisioned task)
-/// are left out.
-pub fn segment_rates(exp: &Experiment, windows: &[DapWindow]) -> Vec<(u8, Vec<Rates>)> {
+/// shoppers, and the task's segment count. Empty without a segment axis. Windows of another segment
+/// count (a re-provisioned task) are left out.
+pub fn segment_rates(exp: &Experiment, windows: &[DapWindow]) -> (usize, Vec<(u8, Vec<Rates>)>) {
     let released: Vec<_> = released(exp, windows).collect();
     let Some(s) = released.last().and_then(|(_, c)| segments_of(exp, c.len())) else {
-        return Vec::new();
+        return (0, Vec::new());
     };
     if s < 2 {
-        return Vec::new();
+        return (s, Vec::new());
     }
     let len = s * exp.variants.len() * CATEGORIES;
     let mut total = vec![0.0; len];
@@ -206,7 +206,7 @@ pub fn segment_rates(exp: &Experiment, windows: &[DapWindow]) -> Vec<(u8, Vec<Ra
         total.iter_mut().zip(cells.iter()).for_each(|(t, c)| *t += c);
         noise_var += w.noise_var;
     }
-    (0..s)
+    let per = (0..s)
         .map(|seg| {
             (
                 seg as u8,
@@ -214,7 +214,8 @@ pub fn segment_rates(exp: &Experiment, windows: &[DapWindow]) -> Vec<(u8, Vec<Ra
             )
         })
         .filter(|(_, r)| !r.is_empty())
-        .collect()
+        .collect();
+    (s, per)
 }
 
 /// A draw of discrete Laplace noise of scale `t` (`P(x) ∝ e^{−|x|/t}`), as the difference of two

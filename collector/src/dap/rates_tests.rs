@@ -162,11 +162,11 @@ fn segments_fold_to_the_totals_and_every_interval_covers_its_truth() {
         }
     }
     assert!(
-        segment_rates(&exp(), &[window(vec![0.0; 15], 0.0)]).is_empty(),
+        segment_rates(&exp(), &[window(vec![0.0; 15], 0.0)]).1.is_empty(),
         "cells of no layout"
     );
     assert!(
-        segment_rates(&exp(), &[window(vec![0.0; 14], 0.0)]).is_empty(),
+        segment_rates(&exp(), &[window(vec![0.0; 14], 0.0)]).1.is_empty(),
         "no segment axis"
     );
     let share = covered as f64 / total as f64;
@@ -188,7 +188,8 @@ fn segments_fold_to_the_totals_and_every_interval_covers_its_truth() {
         for c in cells.iter_mut() {
             *c += discrete_laplace(&mut rng, 2.0) + discrete_laplace(&mut rng, 2.0);
         }
-        let per = segment_rates(&exp(), &[window(cells, sigma2)]);
+        let (n, per) = segment_rates(&exp(), &[window(cells, sigma2)]);
+        assert_eq!(n, S);
         assert_eq!(per.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [0, 1, 2, 3]);
         for (s, variants) in per {
             for (v, r) in variants.iter().enumerate() {

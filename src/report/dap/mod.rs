@@ -29,8 +29,9 @@
 //! default of `scripts/dap.sh`.
 //!
 //! A task may add **segments** (the shopper's nearest shipped centroid, `0..8`) as an axis:
-//! cell `((variant · segments) + segment) · CATEGORIES + outcome` ([`crate::report::dap_cell`]), opt-in
-//! and only while a report stays within [`MAX_REPORT_BYTES`] ([`DapTask::check`]).
+//! cell `((variant · segments) + segment) · CATEGORIES + outcome` ([`crate::report::dap_cell`]), opt-in,
+//! for histogram tasks with central noise, and only while a report stays within [`MAX_REPORT_BYTES`]
+//! ([`DapTask::check`]).
 
 mod client;
 mod seal;
@@ -103,8 +104,8 @@ pub struct DapTask {
     /// ε of the discrete-Laplace noise each aggregator adds to its share of the total; `None`: no noise.
     #[serde(default)]
     pub noise_epsilon: Option<f64>,
-    /// Segments as an axis of the cells (`0`: none; at most [`SEGMENTS`], and only while a report stays
-    /// within [`MAX_REPORT_BYTES`]). Opt-in: every variant × outcome total then sums `segments` noised
+    /// Segments as an axis of the cells (`0`: none; at most [`SEGMENTS`], histogram tasks with noise
+    /// only, and only while a report stays within [`MAX_REPORT_BYTES`]). Opt-in: every variant × outcome total then sums `segments` noised
     /// cells, so the main comparison needs more shoppers (BENCHMARKS.md, "DAP").
     #[serde(default, skip_serializing_if = "is_zero")]
     pub segments: u8,
@@ -115,8 +116,8 @@ fn is_zero(n: &u8) -> bool {
 }
 
 impl DapTask {
-    /// Checks that the VDAF's length is the experiment's cells, that a report stays within
-    /// [`MAX_REPORT_BYTES`], and that the rest is usable.
+    /// Checks that the VDAF's length is the experiment's cells, that a segment axis has what it needs
+    /// (a histogram, central noise, reports within [`MAX_REPORT_BYTES`]), and that the rest is usable.
     pub fn check(&self) -> Result<()> {
         if self.segments > SEGMENTS {
             return Err(Error::Dap(format!(
@@ -146,13 +147,31 @@ impl DapTask {
                 self.experiment
             )));
         }
+        self.vdaf.instance()?;
+        if self.segments > 0 {
+            self.check_segments()?;
+        }
+        Ok(())
+    }
+
+    /// What a segment axis needs. The page chooses every event the segment comes from (and the
+    /// centroids), so it could make a segment of one shopper: only noise per cell protects that cell,
+    /// and only a histogram keeps the noise per cell as it is (a sum vector's noise grows with the
+    /// length, and it does not check that a shopper marks one cell).
+    fn check_segments(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::Dap(format!("task {:?}: {why}", self.experiment)));
+        if !matches!(self.vdaf, VdafSpec::Histogram { .. }) {
+            return bad("segments need a histogram VDAF".into());
+        }
+        if self.noise_epsilon.is_none() {
+            return bad("segments need central noise (noise_epsilon): the page chooses the segment, so exact per-segment counts could single out one shopper".into());
+        }
         let bytes = report_bytes(&self.vdaf)?;
         if bytes > MAX_REPORT_BYTES {
-            return Err(Error::Dap(format!(
-                "task {:?}: a report of {} cells is {bytes} B, over {MAX_REPORT_BYTES} B: use fewer segments or variants",
-                self.experiment,
+            return bad(format!(
+                "a report of {} cells is {bytes} B, over {MAX_REPORT_BYTES} B: use fewer segments or variants",
                 self.vdaf.length()
-            )));
+            ));
         }
         Ok(())
     }

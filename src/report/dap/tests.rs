@@ -157,12 +157,13 @@ fn sumvec_noise_is_calibrated_to_the_whole_vector() {
 }
 
 #[test]
-fn segments_are_an_axis_only_while_a_report_stays_within_4_kb() {
+fn segments_need_a_noised_histogram_and_reports_within_4_kb() {
     let ((_, l), (_, h)) = (keys(1), keys(2));
     let task = |variants: usize, segments: u8| DapTask {
         variants: (0..variants).map(|i| format!("v{i}")).collect(),
         vdaf: VdafSpec::histogram(crate::report::dap_cells(variants, segments)),
         segments,
+        noise_epsilon: Some(1.0),
         ..config().tasks[0].clone()
     };
     // The computed size is the size of a real sealed report, and the sizes the browser benchmark
@@ -190,6 +191,23 @@ fn segments_are_an_axis_only_while_a_report_stays_within_4_kb() {
     let err = task(4, 8).check().unwrap_err().to_string();
     assert!(err.contains("4806 B, over 4096 B"), "{err}");
     assert!(task(2, 9).check().is_err(), "at most 8 segments");
+    let exact = DapTask {
+        noise_epsilon: None,
+        ..task(2, 8)
+    };
+    assert!(exact.check().unwrap_err().to_string().contains("central noise"));
+    let sumvec = DapTask {
+        vdaf: VdafSpec::sum_vec(1, 112),
+        ..task(2, 8)
+    };
+    assert!(sumvec.check().unwrap_err().to_string().contains("histogram"));
+    // Without segments the size limit does not apply: a task valid before segments existed stays valid.
+    let wide = DapTask {
+        vdaf: VdafSpec::sum_vec(8, 56),
+        ..task(8, 0)
+    };
+    assert!(report_bytes(&wide.vdaf).unwrap() > 4096);
+    wide.check().unwrap();
     let mismatched = DapTask {
         segments: 4,
         ..task(2, 8)
