@@ -164,7 +164,10 @@ export class ReportChannel {
     for (const e of await readAll(this.#db, QUEUE)) {
       const t = setTimeout(() => {
         this.#timers.delete(t);
-        this.sendDue().catch(() => {});
+        // The page is alive: a plain request. keepalive is kept for pagehide, where it is needed: a
+        // keepalive PUT behind a CORS preflight (a DAP report) was seen to hang in Chromium 156
+        // (BENCHMARKS.md, "Cold CI", session 11).
+        this.sendDue({ keepalive: false }).catch(() => {});
       }, Math.max(0, e.notBefore - Date.now()));
       this.#timers.add(t);
     }
