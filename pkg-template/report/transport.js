@@ -164,9 +164,8 @@ export class ReportChannel {
     for (const e of await readAll(this.#db, QUEUE)) {
       const t = setTimeout(() => {
         this.#timers.delete(t);
-        // The page is alive: a plain request. keepalive is kept for pagehide, where it is needed: a
-        // keepalive PUT behind a CORS preflight (a DAP report) was seen to hang in Chromium 156
-        // (BENCHMARKS.md, "Cold CI", session 11).
+        // The page is alive: a plain request (keepalive is for pagehide, where the page may be gone
+        // before the answer).
         this.sendDue({ keepalive: false }).catch(() => {});
       }, Math.max(0, e.notBefore - Date.now()));
       this.#timers.add(t);
