@@ -102,8 +102,8 @@ async function demoUploads() {
     const secondVisitAt = Date.now() / 1000;
     await page.goto(url);
     await page.waitForSelector('body[data-updated]', { timeout: 90_000 });
-    // The report leaves after the visit's random send delay and its own (2–10 s each in the demo); on a
-    // loaded 2-core runner with a Janus pair, Postgres and Chromium beside it, allow far more.
+    // The report leaves after the visit's random send delay and its own (2–10 s each in the demo); 60 s
+    // leaves room for a loaded 2-core runner with a Janus pair, Postgres and Chromium beside it.
     const deadline = Date.now() + 60_000;
     let stalled = null;
     let second;
@@ -170,8 +170,7 @@ for (const [name, task] of [['histogram', 'exact'], ['sumvec', 'sumvec']]) {
 }
 
 test('a task with segments as an axis (noised): every segment and the folded totals cover what was sent; 4 KB reports at most', async () => {
-  // The noised task has 4 segments as an axis (one task more would make the demo page's first visit
-  // fetch a seventh pair of keys).
+  // The noised task has 4 segments as an axis.
   const s = sent.noised;
   assert.equal(s.cells.length, 2 * 4 * 7, 'variants × segments × outcomes');
   assert.ok(s.report_bytes <= 4096, `${s.report_bytes} B`);
