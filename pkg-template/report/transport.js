@@ -165,8 +165,11 @@ export class ReportChannel {
       const t = setTimeout(() => {
         this.#timers.delete(t);
         // The page is alive: a plain request (keepalive is for pagehide, where the page may be gone
-        // before the answer).
-        this.sendDue({ keepalive: false }).catch(() => {});
+        // before the answer). `dueBy`: the timer itself says the report is due. Checking `Date.now()`
+        // instead stranded reports: timers truncate fractional delays and run on the monotonic clock, so
+        // one often fired a fraction of a millisecond before the wall clock reached `notBefore`, found
+        // nothing due, and set no other timer (the demo's DAP upload stalled in ~4 runs of 10).
+        this.sendDue({ keepalive: false, dueBy: e.notBefore }).catch(() => {});
       }, Math.max(0, e.notBefore - Date.now()));
       this.#timers.add(t);
     }
@@ -177,11 +180,13 @@ export class ReportChannel {
     return this.#schedule();
   }
 
-  /** Sends due reports, one per request; `all` sends every unclaimed one now (pagehide). */
-  async sendDue({ all = false, keepalive = true } = {}) {
+  /** Sends due reports, one per request; `all` sends every unclaimed one now (pagehide); `dueBy` counts
+   *  as due what was due by then (the timer that calls it was set for that time). */
+  async sendDue({ all = false, keepalive = true, dueBy = 0 } = {}) {
     await this.#loaded;
     if (!this.#db || this.#fetched) return 0;
     const now = Date.now();
+    const due = Math.max(now, dueBy);
     const claimed = await withLock(() =>
       transact(this.#db, [QUEUE], (tx) => {
         const mine = [];
@@ -189,7 +194,7 @@ export class ReportChannel {
         const req = q.getAll();
         req.onsuccess = () => {
           for (const e of req.result) {
-            if ((all || e.notBefore <= now) && e.lease < now) {
+            if ((all || e.notBefore <= due) && e.lease < now) {
               q.put({ ...e, lease: now + LEASE_MS }, e.id);
               mine.push(e);
             }

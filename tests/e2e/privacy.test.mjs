@@ -182,6 +182,32 @@ test('a 429 keeps the report, a lost response is resent and counted once, withdr
   await ctx.close();
 });
 
+test('a report leaves at its timer even when the wall clock lags the timer clock', async () => {
+  // Timers run on the monotonic clock and truncate fractional delays; `Date.now()` is the wall clock,
+  // which may lag them (rounding, NTP slew). Here every long timer fires 50 ms early by the wall clock.
+  // A report whose due check trusted `Date.now()` found itself not due and was never sent in its visit.
+  await collector.register('t1', ['A', 'B']);
+  const before = (await collector.totals()).reports;
+  const { ctx, posts } = await context();
+  const page = await blank(ctx);
+  await create(page, { reportDelayMs: [600_000, 600_000] }); // fetches the registry; builds nothing here
+  assert.ok((await pick(page, 't1')).counted);
+  await page.addInitScript(() => {
+    const setTimeout0 = window.setTimeout;
+    window.setTimeout = (fn, ms, ...args) => setTimeout0(fn, ms >= 1000 ? ms - 50 : ms, ...args);
+  });
+  await page.reload();
+  await page.evaluate(async () => { window.V = (await import('/pkg/index.js')).Vitrine; });
+  await create(page, { reportDelayMs: [1500, 1500] }); // builds at ~1.5 s, queued to leave 1.5 s later
+  await page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/reports'), { timeout: 15_000 });
+  await settle(page, 500);
+  const d = await page.evaluate(() => window.v.diagnostics());
+  assert.deepEqual([d.lastSend, d.queued], [{ status: 200, kept: false }, 0], JSON.stringify(d));
+  assert.equal(posts().length, 1);
+  assert.equal((await collector.totals()).reports - before, 1);
+  await ctx.close();
+});
+
 test('withdrawing consent deletes the saved counters, so a later consent reports nothing from before', async () => {
   await collector.register('q2', ['A', 'B']);
   const { ctx } = await context();
