@@ -198,7 +198,8 @@ test('a report leaves at its timer even when the wall clock lags the timer clock
   });
   await page.reload();
   await page.evaluate(async () => { window.V = (await import('/pkg/index.js')).Vitrine; });
-  await create(page, { reportDelayMs: [1500, 1500] }); // builds at ~1.5 s, queued to leave 1.5 s later
+  // On the page (worker: false), where the init script's timers are the ones the transport uses.
+  await create(page, { reportDelayMs: [1500, 1500], worker: false }); // builds at ~1.5 s, leaves 1.5 s later
   await page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/reports'), { timeout: 15_000 });
   await settle(page, 500);
   const d = await page.evaluate(() => window.v.diagnostics());
