@@ -155,3 +155,20 @@ fn size_mismatches_in_the_slice_ops_are_errors() {
         &mut out
     )));
 }
+
+#[test]
+fn causal_attention_sees_only_earlier_keys() {
+    use vitrine::backend::cpu::ops;
+    // Two tokens, one head of size 2, every score 0: rows of [q | k | v] with v = [1, 2] then [3, 4].
+    let qkv = [0.0f32, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 4.0];
+    let mut out = [0.0f32; 4];
+    ops::causal_attention(&qkv, 2, 1, 2, &mut out).unwrap();
+    assert_eq!(
+        out,
+        [1.0, 2.0, 2.0, 3.0],
+        "token 0 sees itself; token 1 averages both"
+    );
+    ops::attention(&qkv, 1, 2, 1, 2, None, &mut out).unwrap();
+    assert_eq!(out, [2.0, 3.0, 2.0, 3.0], "without the causal mask both average");
+    assert!(ops::causal_attention(&qkv[..11], 2, 1, 2, &mut out).is_err());
+}

@@ -33,8 +33,8 @@ impl Trainer<'_> {
             .broadcast_add(self.v(&format!("{p}.bias")))
     }
 
-    /// candle_nn's LayerNorm written in plain tensor ops: the fused `ops::layer_norm` the model file's
-    /// reader uses has no backward pass.
+    /// candle_nn's LayerNorm written in plain tensor ops (differentiable); the SDK's reader runs
+    /// `backend::cpu::ops::add_layer_norm` on slices, and the parity test below holds the two together.
     fn norm(&self, p: &str, x: &Tensor) -> candle_core::Result<Tensor> {
         candle_nn::ops::layer_norm_slow(
             x,

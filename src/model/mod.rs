@@ -10,6 +10,7 @@ pub mod gguf;
 pub mod lexical;
 pub mod scores;
 pub mod session;
+pub mod session_config;
 pub mod session_file;
 pub mod zero_shot;
 

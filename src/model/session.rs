@@ -12,14 +12,12 @@
 //! both sides of the first term are unit length and it is a cosine.
 //! The forward pass is deterministic: no sampling, no dropout, fixed summation order per build.
 
-use candle_core::{Device, Module, Tensor, D};
-use serde::{Deserialize, Serialize};
-
 use super::gguf::ModelFile;
-use crate::backend::cpu::Linear;
+use crate::backend::cpu::{ops, Linear};
 use crate::error::{Error, Result};
 use crate::history::event::EventKind;
 
+pub use super::session_config::SessionConfig;
 pub use super::zero_shot::zero_shot_intent;
 
 /// `string`: the [`SessionConfig`] JSON.
@@ -38,77 +36,6 @@ pub struct SessionStep<'a> {
     pub gap_secs: Option<f32>,
 }
 
-/// The architecture, stored as JSON in the model file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionConfig {
-    /// Encoder vector length the model reads (384 for MiniLM).
-    pub dims: usize,
-    /// Transformer width.
-    pub width: usize,
-    pub layers: usize,
-    pub heads: usize,
-    /// Feed-forward inner width.
-    pub ffn: usize,
-    /// Steps read; older ones are dropped.
-    pub max_len: usize,
-    /// Length of intent and item vectors.
-    pub out_dims: usize,
-    /// Hidden width of the item adapter's MLP branch (0: linear adapter only).
-    pub adapter_hidden: usize,
-    /// Whether intent and item vectors are L2-normalised (scores are then cosines).
-    pub normalize: bool,
-    /// Whether each step enters through its item vector ([`SessionModel::item_vectors`]) rather than
-    /// its raw text vector: input and output share the adapter, as SASRec shares item embeddings.
-    #[serde(default)]
-    pub tie_input: bool,
-    pub layer_norm_eps: f64,
-    /// Weight of the newest step's raw text similarity in the score (chosen on validation; 0 in older files).
-    #[serde(default)]
-    pub content_mix: f32,
-    /// Weight of the title word overlap with the recent steps in the score (chosen on validation; 0 in
-    /// older files: off).
-    #[serde(default)]
-    pub lexical_mix: f32,
-    /// Each older step's share of that overlap relative to the next newer one, in [0, 1] (0: the
-    /// newest step alone).
-    #[serde(default)]
-    pub lexical_decay: f32,
-}
-
-impl SessionConfig {
-    /// Length of what the input projection reads: item vectors when tied, else text vectors.
-    pub fn input_dims(&self) -> usize {
-        if self.tie_input {
-            self.out_dims
-        } else {
-            self.dims
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        let ok = self.dims > 0
-            && self.width > 0
-            && self.heads > 0
-            && self.width % self.heads == 0
-            && self.ffn > 0
-            && self.max_len > 0
-            && self.max_len <= 4096
-            && self.out_dims > 0
-            && self.layers <= 16
-            && self.content_mix.is_finite()
-            && self.lexical_mix.is_finite()
-            && (0.0..=1.0).contains(&self.lexical_decay);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::ModelMetadata {
-                key: KEY_SESSION_CONFIG.into(),
-                reason: format!("inconsistent architecture {self:?}"),
-            })
-        }
-    }
-}
-
 /// The bucket of a time gap: 0 for unknown (or negative / not finite), else `1 + ⌊log₄(1 + secs)⌋`,
 /// capped at the last row (4¹⁰ s ≈ 12 days and longer share it).
 pub fn gap_bucket(gap_secs: Option<f32>) -> usize {
@@ -122,22 +49,25 @@ pub fn gap_bucket(gap_secs: Option<f32>) -> usize {
 }
 
 struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    eps: f32,
 }
 
 impl LayerNorm {
     fn new(file: &ModelFile, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
         Ok(Self {
-            weight: file.f32(&format!("{prefix}.weight"), &[dim])?,
-            bias: file.f32(&format!("{prefix}.bias"), &[dim])?,
-            eps,
+            weight: file.f32(&format!("{prefix}.weight"), &[dim])?.to_vec1()?,
+            bias: file.f32(&format!("{prefix}.bias"), &[dim])?.to_vec1()?,
+            eps: eps as f32,
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps as f32)
+    /// The normalised copy of `x`'s rows (the blocks are pre-norm: `x` stays the residual stream).
+    fn forward(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let mut y = x.to_vec();
+        ops::add_layer_norm(&mut y, None, &self.weight, &self.bias, self.eps)?;
+        Ok(y)
     }
 }
 
@@ -152,19 +82,27 @@ struct Block {
     ff2: Linear,
 }
 
-/// L2-normalises the rows of a `[n, d]` tensor (a zero row stays zero).
-fn l2_rows(xs: &Tensor) -> candle_core::Result<Tensor> {
-    let norm = (xs.sqr()?.sum_keepdim(D::Minus1)?.sqrt()? + 1e-12)?;
-    xs.broadcast_div(&norm)
+/// L2-normalises rows of `d` values in place (a zero row stays zero).
+fn l2_rows(xs: &mut [f32], d: usize) {
+    for row in xs.chunks_exact_mut(d) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt() + 1e-12;
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// `x += y`, element by element.
+fn add(x: &mut [f32], y: &[f32]) {
+    x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
 }
 
 /// A loaded session model (see the module docs).
 pub struct SessionModel {
     cfg: SessionConfig,
     input: Linear,
-    kind: Tensor,
-    gap: Tensor,
-    pos: Tensor,
+    /// Embedding tables, row-major `[rows, width]`.
+    kind: Vec<f32>,
+    gap: Vec<f32>,
+    pos: Vec<f32>,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     out: Linear,
@@ -208,9 +146,18 @@ impl SessionModel {
         };
         Ok(Self {
             input: file.linear("input", w, cfg.input_dims())?,
-            kind: file.f32("kind.weight", &[EventKind::COUNT, w])?,
-            gap: file.f32("gap.weight", &[GAP_BUCKETS, w])?,
-            pos: file.f32("pos.weight", &[cfg.max_len, w])?,
+            kind: file
+                .f32("kind.weight", &[EventKind::COUNT, w])?
+                .flatten_all()?
+                .to_vec1()?,
+            gap: file
+                .f32("gap.weight", &[GAP_BUCKETS, w])?
+                .flatten_all()?
+                .to_vec1()?,
+            pos: file
+                .f32("pos.weight", &[cfg.max_len, w])?
+                .flatten_all()?
+                .to_vec1()?,
             blocks,
             ln_f: LayerNorm::new(&file, "ln_f", w, eps)?,
             out: file.linear("out", cfg.out_dims, w)?,
@@ -285,7 +232,7 @@ impl SessionModel {
     /// Score candidates with [`Self::score`].
     /// No steps is an error: without history there is no intent (use a non-personal ranking).
     pub fn intent(&self, steps: &[SessionStep]) -> Result<Vec<f32>> {
-        let mut all = self.intent_per_step(steps)?;
+        let mut all = self.intents(steps, &[], true)?;
         all.pop()
             .ok_or_else(|| Error::InvalidInput("the session has no steps".into()))
     }
@@ -293,12 +240,34 @@ impl SessionModel {
     /// The intent after each step (causal: position `t` sees steps `0..=t` only), oldest first, over
     /// the newest [`Self::max_len`] steps.
     pub fn intent_per_step(&self, steps: &[SessionStep]) -> Result<Vec<Vec<f32>>> {
+        self.intents(steps, &[], false)
+    }
+
+    /// [`Self::intent`] where `items[i]`, when present, is step `i`'s row of [`Self::item_vectors`]
+    /// already computed (the SDK caches candidates' rows by product id): a tied-input model then skips
+    /// the item adapter for that step, most of the cost of a call. Rows of the wrong length are an error.
+    pub fn intent_with_items(&self, steps: &[SessionStep], items: &[Option<&[f32]>]) -> Result<Vec<f32>> {
+        let mut all = self.intents(steps, items, true)?;
+        all.pop()
+            .ok_or_else(|| Error::InvalidInput("the session has no steps".into()))
+    }
+
+    /// The intents after every step, or after the newest one only (`newest_only`, which skips the last
+    /// block's feed-forward and the output layer for the other rows).
+    fn intents(
+        &self,
+        steps: &[SessionStep],
+        items: &[Option<&[f32]>],
+        newest_only: bool,
+    ) -> Result<Vec<Vec<f32>>> {
         if steps.is_empty() {
             return Err(Error::InvalidInput(
                 "the session has no steps; rank without an intent (e.g. by popularity)".into(),
             ));
         }
-        let steps = &steps[steps.len().saturating_sub(self.cfg.max_len)..];
+        let skip = steps.len().saturating_sub(self.cfg.max_len);
+        let steps = &steps[skip..];
+        let items = items.get(skip..).unwrap_or(&[]);
         let t = steps.len();
         let mut flat = Vec::with_capacity(t * self.cfg.dims);
         for (i, s) in steps.iter().enumerate() {
@@ -316,62 +285,96 @@ impl SessionModel {
         }
         let kinds: Vec<u32> = steps.iter().map(|s| s.kind as u32).collect();
         let gaps: Vec<u32> = steps.iter().map(|s| gap_bucket(s.gap_secs) as u32).collect();
-        let out = self.forward(&flat, &kinds, &gaps)?;
-        let out = out.to_vec2::<f32>()?;
+        let x = self.inputs(flat, items)?;
+        let out = self.forward(&x, &kinds, &gaps, newest_only)?;
+        Ok(out.chunks_exact(self.cfg.out_dims).map(<[f32]>::to_vec).collect())
+    }
+
+    /// The transformer's input rows: the text vectors, or with a tied input their item vectors, taken
+    /// from `items` where given and computed in one batch for the rest.
+    fn inputs(&self, flat: Vec<f32>, items: &[Option<&[f32]>]) -> Result<Vec<f32>> {
+        if !self.cfg.tie_input {
+            return Ok(flat);
+        }
+        let (d, o) = (self.cfg.dims, self.cfg.out_dims);
+        let t = flat.len() / d;
+        let known = |i: usize| items.get(i).copied().flatten();
+        let missing: Vec<f32> = (0..t)
+            .filter(|&i| known(i).is_none())
+            .flat_map(|i| flat[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        let computed = self.item_vectors(&missing)?;
+        let mut next = computed.chunks_exact(o);
+        let mut x = Vec::with_capacity(t * o);
+        for i in 0..t {
+            let row = match known(i) {
+                Some(row) => row,
+                None => next.next().unwrap_or(&[]),
+            };
+            Error::check_len("session step (item vector)", o, row.len())?;
+            x.extend_from_slice(row);
+        }
+        Ok(x)
+    }
+
+    /// `t` input rows, their event kinds and gap buckets in; `t` rows of `out_dims` out, or the newest
+    /// row only. On plain slices: at a session's size (≤ `max_len` rows, width 128) candle's per-op
+    /// dispatch cost more than the arithmetic (1 ms of a 2 ms ranking call).
+    fn forward(&self, x: &[f32], kinds: &[u32], gaps: &[u32], newest_only: bool) -> Result<Vec<f32>> {
+        let (t, w) = (kinds.len(), self.cfg.width);
+        let row = |table: &[f32], i: u32| -> Result<Vec<f32>> {
+            let r = table.get(i as usize * w..(i as usize + 1) * w);
+            r.map(<[f32]>::to_vec)
+                .ok_or_else(|| Error::InvalidInput(format!("embedding row {i} is out of range")))
+        };
+        let mut h = self.input.forward_rows(x, t)?;
+        for (i, (&k, &g)) in kinds.iter().zip(gaps).enumerate() {
+            let hi = &mut h[i * w..(i + 1) * w];
+            add(hi, &row(&self.kind, k)?);
+            add(hi, &row(&self.gap, g)?);
+            add(hi, &row(&self.pos, i as u32)?);
+        }
+        let heads = self.cfg.heads;
+        let mut qkv = vec![0f32; t * 3 * w];
+        let mut ctx = vec![0f32; t * w];
+        let mut m = t; // rows still computed
+        for (l, b) in self.blocks.iter().enumerate() {
+            let a = b.ln1.forward(&h)?;
+            for (part, lin) in [&b.q, &b.k, &b.v].into_iter().enumerate() {
+                let y = lin.forward_rows(&a, t)?;
+                for i in 0..t {
+                    qkv[i * 3 * w + part * w..][..w].copy_from_slice(&y[i * w..(i + 1) * w]);
+                }
+            }
+            ops::causal_attention(&qkv, t, heads, w / heads, &mut ctx)?;
+            if newest_only && l + 1 == self.blocks.len() {
+                // Causal, and the last block: no later row reads the others' outputs.
+                h.drain(..(t - 1) * w);
+                ctx.drain(..(t - 1) * w);
+                m = 1;
+            }
+            add(&mut h, &b.o.forward_rows(&ctx, m)?);
+            let mut f = b.ff1.forward_rows(&b.ln2.forward(&h)?, m)?;
+            ops::gelu_erf(&mut f);
+            add(&mut h, &b.ff2.forward_rows(&f, m)?);
+        }
+        let mut out = self.out.forward_rows(&self.ln_f.forward(&h)?, m)?;
+        if self.cfg.normalize {
+            l2_rows(&mut out, self.cfg.out_dims);
+        }
         Ok(out)
     }
 
-    fn forward(&self, flat: &[f32], kinds: &[u32], gaps: &[u32]) -> candle_core::Result<Tensor> {
-        let dev = Device::Cpu;
-        let t = kinds.len();
-        let mut x = Tensor::from_slice(flat, (t, self.cfg.dims), &dev)?;
-        if self.cfg.tie_input {
-            x = self.adapt(&x)?;
-        }
-        let kinds = Tensor::from_slice(kinds, t, &dev)?;
-        let gaps = Tensor::from_slice(gaps, t, &dev)?;
-        let mut h = (self.input.forward(&x)?
-            + self.kind.index_select(&kinds, 0)?
-            + self.gap.index_select(&gaps, 0)?
-            + self.pos.narrow(0, 0, t)?)?;
-        let heads = self.cfg.heads;
-        let hd = self.cfg.width / heads;
-        let mask: Vec<f32> = (0..t * t)
-            .map(|i| if i % t > i / t { f32::NEG_INFINITY } else { 0.0 })
-            .collect();
-        let mask = Tensor::from_vec(mask, (t, t), &dev)?;
-        let split = |xs: Tensor| xs.reshape((t, heads, hd))?.transpose(0, 1)?.contiguous();
-        for b in &self.blocks {
-            let a = b.ln1.forward(&h)?;
-            let (q, k, v) = (
-                split(b.q.forward(&a)?)?,
-                split(b.k.forward(&a)?)?,
-                split(b.v.forward(&a)?)?,
-            );
-            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
-            let max = scores.max_keepdim(D::Minus1)?;
-            let e = scores.broadcast_sub(&max)?.exp()?;
-            let att = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
-            let ctx = att.matmul(&v)?.transpose(0, 1)?.reshape((t, self.cfg.width))?;
-            h = (h + b.o.forward(&ctx)?)?;
-            let f = b.ff2.forward(&b.ff1.forward(&b.ln2.forward(&h)?)?.gelu_erf()?)?;
-            h = (h + f)?;
-        }
-        let out = self.out.forward(&self.ln_f.forward(&h)?)?;
-        if self.cfg.normalize {
-            l2_rows(&out)
-        } else {
-            Ok(out)
-        }
-    }
-
-    fn adapt(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut y = self.item_lin.forward(x)?;
+    /// The item adapter over `n` rows of text vectors.
+    fn adapt(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+        let mut y = self.item_lin.forward_rows(x, n)?;
         if let Some((up, down)) = &self.item_mlp {
-            y = (y + down.forward(&up.forward(x)?.gelu_erf()?)?)?;
+            let mut hidden = up.forward_rows(x, n)?;
+            ops::gelu_erf(&mut hidden);
+            add(&mut y, &down.forward_rows(&hidden, n)?);
         }
         if self.cfg.normalize {
-            y = l2_rows(&y)?;
+            l2_rows(&mut y, self.cfg.out_dims);
         }
         Ok(y)
     }
@@ -389,9 +392,7 @@ impl SessionModel {
         let mut out = Vec::with_capacity(text_vectors.len() / d * self.cfg.out_dims);
         // Chunks bound the adapter's hidden activations for large catalogs.
         for chunk in text_vectors.chunks(2048 * d) {
-            let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
-            let y = self.adapt(&x)?;
-            out.extend(y.flatten_all()?.to_vec1::<f32>()?);
+            out.extend(self.adapt(chunk, chunk.len() / d)?);
         }
         Ok(out)
     }

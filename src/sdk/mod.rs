@@ -7,9 +7,10 @@ mod models;
 mod placements;
 mod vectors;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::copy::{Posteriors, Segments};
@@ -81,7 +82,7 @@ pub struct Vitrine {
     /// The trained session model; the zero-shot intent serves without it.
     session: Option<SessionModel>,
     /// Product vectors mapped into the session model's scoring space, by product id.
-    projected: HashMap<String, Vec<f32>>,
+    projected: FxHashMap<String, Vec<f32>>,
     /// The last candidates' title words, for forYou's word overlap (see `placements`). In a lock because
     /// `rank` fills it while the history's steps borrow the engine; shared with the call's explanations.
     words: std::sync::Mutex<Option<std::sync::Arc<placements::CandidateWords>>>,
@@ -108,7 +109,7 @@ impl Vitrine {
             salt: salt.to_vec(),
             segments: None,
             session: None,
-            projected: HashMap::new(),
+            projected: FxHashMap::default(),
             words: Default::default(),
         })
     }
@@ -237,9 +238,20 @@ impl Vitrine {
 
     /// The session model's intent and the projected vectors, when a model is loaded and the history has
     /// steps: forYou scores `dot(intent, projected)`; otherwise the zero-shot intent on text vectors.
-    fn model_intent(&self, steps: &[SessionStep]) -> Result<Option<Vec<f32>>> {
+    fn model_intent(&self, steps: &[(&Event, SessionStep)]) -> Result<Option<Vec<f32>>> {
         match &self.session {
-            Some(m) if !steps.is_empty() => Ok(Some(m.intent(steps)?)),
+            Some(m) if !steps.is_empty() => {
+                // A viewed product's item vector is usually cached already (it was a candidate).
+                let items: Vec<Option<&[f32]>> = steps
+                    .iter()
+                    .map(|(e, _)| match (e.kind, &e.product_id) {
+                        (EventKind::Search, _) | (_, None) => None,
+                        (_, Some(id)) => self.projected.get(id).map(Vec::as_slice),
+                    })
+                    .collect();
+                let steps: Vec<SessionStep> = steps.iter().map(|(_, s)| *s).collect();
+                Ok(Some(m.intent_with_items(&steps, &items)?))
+            }
             _ => Ok(None),
         }
     }

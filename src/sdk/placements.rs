@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use rustc_hash::FxHashMap;
+
 use super::vectors::VectorStore;
 use super::Vitrine;
 use crate::error::{Error, Result};
@@ -22,6 +24,8 @@ const RECENT_DECAY: f32 = 0.9;
 pub(super) struct CandidateWords {
     /// `(id, title)` of every candidate, in order: the cache's key, compared exactly.
     key: Vec<(String, Option<String>)>,
+    /// Candidate index by id: a history step without a title takes its candidate's.
+    index: FxHashMap<String, usize>,
     lexicon: Lexicon,
     titles: Vec<Option<WordVector>>,
 }
@@ -46,7 +50,17 @@ impl CandidateWords {
             .iter()
             .map(|c| (c.id.clone(), c.title.clone()))
             .collect();
-        Self { key, lexicon, titles }
+        let index = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        Self {
+            key,
+            index,
+            lexicon,
+            titles,
+        }
     }
 }
 
@@ -66,8 +80,13 @@ fn candidate_words(
 
 /// A step's text for the word overlap: its query, its event's title, or the title of the candidate with
 /// its product id; "" when there is none (the step adds no words but still ages the older ones).
-fn step_text<'a>(e: &'a Event, candidates: &'a [Candidate]) -> &'a str {
-    let title_of = |id: &str| candidates.iter().find(|c| c.id == id)?.title.as_deref();
+/// `words`, when the placement has them, finds the candidate by id without a scan (50 steps × 1,000
+/// candidates of string compares were a tenth of a forYou call).
+fn step_text<'a>(e: &'a Event, candidates: &'a [Candidate], words: Option<&CandidateWords>) -> &'a str {
+    let title_of = |id: &str| match words {
+        Some(w) => candidates.get(*w.index.get(id)?)?.title.as_deref(),
+        None => candidates.iter().find(|c| c.id == id)?.title.as_deref(),
+    };
     match (e.kind, &e.query, &e.title, &e.product_id) {
         (EventKind::Search, Some(q), _, _) => q.as_str(),
         (_, _, Some(t), _) => t.as_str(),
@@ -112,16 +131,18 @@ struct Session<'a> {
     weights: Vec<f32>,
     intent: Vec<f32>,
     vectors: Vec<Option<&'a [f32]>>,
+    /// The candidates' title words, for the placements that read them (forYou).
+    words: Option<Arc<CandidateWords>>,
 }
 
 impl<'a> Session<'a> {
-    fn new(vt: &'a Vitrine, candidates: &'a [Candidate]) -> Self {
+    fn new(vt: &'a Vitrine, candidates: &'a [Candidate], words: Option<Arc<CandidateWords>>) -> Self {
         let steps = vt.steps();
         let zero_shot: Vec<ZeroShotStep> = steps
             .iter()
             .map(|&(e, step)| ZeroShotStep {
                 step,
-                text: step_text(e, candidates),
+                text: step_text(e, candidates, words.as_deref()),
                 price: e.price.map(|p| p as f32),
             })
             .collect();
@@ -139,11 +160,8 @@ impl<'a> Session<'a> {
             zero_shot,
             mix,
             steps,
+            words,
         }
-    }
-
-    fn step_only(&self) -> Vec<SessionStep<'a>> {
-        self.steps.iter().map(|(_, s)| *s).collect()
     }
 
     /// The history events that drove the intent towards `v`, with their shares.
@@ -173,7 +191,8 @@ pub(super) fn rank(
         _ => None,
     };
     let vt = &*vt;
-    let s = Session::new(vt, candidates);
+    let words = matches!(placement, Placement::ForYou).then(|| candidate_words(&vt.words, candidates));
+    let s = Session::new(vt, candidates, words);
     let scores = match placement {
         Placement::ForYou => for_you(vt, &s, candidates)?,
         Placement::SimilarTo { product_id } => similar_to(vt, &s, candidates, product_id)?,
@@ -222,13 +241,15 @@ fn excluded<'a>(vt: &'a Vitrine, placement: &Placement, rules: &Rules) -> HashSe
 /// Either way the reasons are the zero-shot score's parts: the history events (or the title words shared
 /// with them) that drove it.
 fn for_you<'a>(vt: &'a Vitrine, s: &'a Session<'a>, candidates: &'a [Candidate]) -> Result<Scores<'a>> {
-    let steps = s.step_only();
-    let words = candidate_words(&vt.words, candidates);
+    let words = match &s.words {
+        Some(w) => Arc::clone(w),
+        None => candidate_words(&vt.words, candidates),
+    };
     let profile = s.mix.profile(&s.zero_shot, &words.lexicon);
     let no_words = WordVector::default();
-    let relevance = match (vt.model_intent(&steps)?, vt.session.as_ref()) {
+    let relevance = match (vt.model_intent(&s.steps)?, vt.session.as_ref()) {
         (Some(m), Some(model)) => {
-            let newest = steps.last().map_or(&[][..], |st| st.vector);
+            let newest = s.steps.last().map_or(&[][..], |(_, st)| st.vector);
             let overlap = session_words(model, &words, &s.zero_shot);
             // A product is scored with its projection and its text vector (the projection's source).
             let scored = candidates

@@ -2,7 +2,9 @@
 //! The encoded ones are bounded: when full, the least recently used go first, but never one that the
 //! current call (a `rank`, an intent, a copy pick) has used, so a call cannot lose its own history.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -27,8 +29,8 @@ struct Encoded {
 pub(super) struct VectorStore {
     /// Checksum of the encoder every vector here comes from, and their length.
     model: Option<(String, usize)>,
-    catalog: HashMap<String, Vec<f32>>,
-    encoded: HashMap<String, Encoded>,
+    catalog: FxHashMap<String, Vec<f32>>,
+    encoded: FxHashMap<String, Encoded>,
     /// The current call's number: what it uses carries it and is not evicted until a later call.
     call: u64,
 }

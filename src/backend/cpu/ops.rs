@@ -82,6 +82,25 @@ pub fn attention(
     mask: Option<&[f32]>,
     out: &mut [f32],
 ) -> Result<()> {
+    attend(qkv, batch, seq, heads, d, mask, false, out)
+}
+
+/// [`attention`] over one sequence where position `i` sees keys `0..=i` only (a causal model's).
+pub fn causal_attention(qkv: &[f32], seq: usize, heads: usize, d: usize, out: &mut [f32]) -> Result<()> {
+    attend(qkv, 1, seq, heads, d, None, true, out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attend(
+    qkv: &[f32],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    d: usize,
+    mask: Option<&[f32]>,
+    causal: bool,
+    out: &mut [f32],
+) -> Result<()> {
     let h = heads * d;
     Error::check_len("attention (qkv)", batch * seq * 3 * h, qkv.len())?;
     Error::check_len("attention (out)", batch * seq * h, out.len())?;
@@ -97,6 +116,7 @@ pub fn attention(
             let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
             for i in 0..seq {
                 let q = &rows[i * 3 * h + qo..][..d];
+                let p = &mut p[..if causal { i + 1 } else { seq }];
                 let mut max = f32::NEG_INFINITY;
                 for (j, pj) in p.iter_mut().enumerate() {
                     let k = &rows[j * 3 * h + ko..][..d];
