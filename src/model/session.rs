@@ -232,9 +232,7 @@ impl SessionModel {
     /// Score candidates with [`Self::score`].
     /// No steps is an error: without history there is no intent (use a non-personal ranking).
     pub fn intent(&self, steps: &[SessionStep]) -> Result<Vec<f32>> {
-        let mut all = self.intents(steps, &[], true)?;
-        all.pop()
-            .ok_or_else(|| Error::InvalidInput("the session has no steps".into()))
+        self.intent_with_items(steps, &[])
     }
 
     /// The intent after each step (causal: position `t` sees steps `0..=t` only), oldest first, over
