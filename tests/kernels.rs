@@ -7,7 +7,7 @@ mod kernel_cases;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use kernel_cases::{check, DTYPES, SHAPES};
-use vitrine::backend::cpu::{quantize_rows, PackedQ8, QuantRows};
+use vitrine::backend::cpu::{quantize_rows, Linear, PackedQ8, QuantRows};
 
 #[test]
 fn every_kernel_matches_dequantized_f32_matmul() {
@@ -29,6 +29,34 @@ fn other_weight_types_stay_on_candle() {
             "{dtype:?} has no Vitrine kernel"
         );
     }
+}
+
+#[test]
+fn float_weights_give_the_same_rows_few_or_many() {
+    // Few rows take plain dot products, many take candle's matmul: both against an f64 reference.
+    let (n, k) = (5, 40);
+    let w = kernel_cases::values(n * k, 3);
+    let b = kernel_cases::values(n, 4);
+    let wt = Tensor::from_vec(w.clone(), (n, k), &Device::Cpu).unwrap();
+    let bt = Tensor::from_vec(b.clone(), n, &Device::Cpu).unwrap();
+    let lin = Linear::new(QTensor::quantize(&wt, GgmlDType::F32).unwrap(), Some(bt)).unwrap();
+    for m in [1, 3, 32, 33, 70] {
+        let x = kernel_cases::values(m * k, 5);
+        let got = lin.forward_rows(&x, m).unwrap();
+        for (i, row) in x.chunks(k).enumerate() {
+            for j in 0..n {
+                let want: f64 = b[j] as f64
+                    + row
+                        .iter()
+                        .zip(&w[j * k..][..k])
+                        .map(|(a, c)| *a as f64 * *c as f64)
+                        .sum::<f64>();
+                let g = got[i * n + j] as f64;
+                assert!((g - want).abs() < 1e-4, "{m} rows: [{i}, {j}] {g} vs {want}");
+            }
+        }
+    }
+    assert!(lin.forward_rows(&[0.0; 39], 1).is_err());
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::{Args, ValueEnum};
+use rayon::prelude::*;
 use vitrine::history::event::EventKind;
 use vitrine::model::zero_shot::{ZeroShotCatalog, ZeroShotMix, ZeroShotStep};
 use vitrine::model::{zero_shot_intent, SessionModel, SessionStep};
@@ -265,16 +266,19 @@ pub fn session_metrics(
         }
     }
     let items = Tensor::from_vec(rows, (n, width), &Device::Cpu)?;
-    // Intents one after another, outside rayon: candle's quantized matmul fans out on rayon itself, and
-    // nesting it inside our parallel chunks measured 20x slower (q8_0: >10 min instead of 28 s).
-    let mut queries = Vec::with_capacity(cases.len() * width);
-    for c in cases {
-        queries.extend(model.intent(&purchase_steps(vectors, dims, c.history))?);
-        if mix != 0.0 {
-            let newest = *c.history.last().context("a case has a history")? as usize;
-            queries.extend_from_slice(&vectors[newest * dims..(newest + 1) * dims]);
-        }
-    }
+    // The session model's forward runs on Vitrine's own kernels (no rayon inside), so cases can fan out.
+    let queries = cases
+        .par_iter()
+        .map(|c| {
+            let mut q = model.intent(&purchase_steps(vectors, dims, c.history))?;
+            if mix != 0.0 {
+                let newest = *c.history.last().context("a case has a history")? as usize;
+                q.extend_from_slice(&vectors[newest * dims..(newest + 1) * dims]);
+            }
+            Ok(q)
+        })
+        .collect::<Result<Vec<_>>>()?
+        .concat();
     let words = (model.lexical_mix() != 0.0).then(|| WordIndex::new(texts));
     evaluate(cases, n, |first, c| {
         let mut s = score(

@@ -5,9 +5,13 @@
 use std::cell::RefCell;
 
 use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::{CpuStorage, Device, Module, Result, Storage, Tensor};
 
-use super::{quantize_rows, PackedQ8, QuantRows};
+use super::{ops, quantize_rows, PackedQ8, QuantRows};
+
+/// Up to this many rows, float weights run as plain dot products (a session model's steps, one query);
+/// beyond it, candle's blocked matmul wins (an encoder batch).
+const FEW_ROWS: usize = 32;
 
 #[derive(Debug, Clone)]
 enum Weight {
@@ -123,15 +127,33 @@ impl Linear {
                 .ok_or_else(|| candle_core::Error::Msg("linear: kernel size mismatch".into()))?;
                 Ok(y)
             }
+            Weight::Candle(QMatMul::Tensor(w)) if m <= FEW_ROWS => {
+                // A session model's few rows: candle's matmul would spend more on dispatch than on math.
+                let (storage, layout) = w.storage_and_layout();
+                let w = match (&*storage, layout.contiguous_offsets()) {
+                    (Storage::Cpu(CpuStorage::F32(w)), Some((a, b))) if b - a == n * k => &w[a..b],
+                    _ => candle_core::bail!("linear: float weights are not {n} contiguous rows of {k}"),
+                };
+                let mut y = Vec::with_capacity(m * n);
+                for row in x.chunks_exact(k) {
+                    y.extend(w.chunks_exact(k).map(|wj| ops::lanes_dot(row, wj)));
+                }
+                self.add_bias(&mut y);
+                Ok(y)
+            }
             Weight::Candle(w) => {
                 let xs = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
                 let mut y = w.forward(&xs)?.flatten_all()?.to_vec1::<f32>()?;
-                if let Some(b) = &self.bias {
-                    y.chunks_exact_mut(n)
-                        .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));
-                }
+                self.add_bias(&mut y);
                 Ok(y)
             }
+        }
+    }
+
+    fn add_bias(&self, y: &mut [f32]) {
+        if let Some(b) = &self.bias {
+            y.chunks_exact_mut(self.out_dim)
+                .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));
         }
     }
 }

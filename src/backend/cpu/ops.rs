@@ -168,7 +168,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
 }
 
 /// [`dot`] of slices the kernels above cut to one length themselves.
-fn lanes_dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn lanes_dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
