@@ -7,14 +7,14 @@
 //! a word's weight is its inverse document frequency over the catalog being ranked,
 //! `ln((N + 1) / (1 + df))`, so words every product shares ("oz") weigh nothing.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// The distinct words of a text, in first-seen order: lower-cased runs of letters and digits, except
 /// that scripts written without spaces (Chinese, Japanese kana) give one word per pair of neighbouring
 /// characters instead (a lone character is a word by itself): "无线蓝牙耳机" shares "蓝牙" and "耳机" with
 /// "蓝牙耳机", as "wireless bluetooth earphones" shares words with "bluetooth earphones".
 pub fn words(text: &str) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = FxHashSet::default();
     let mut out = Vec::new();
     let mut push = |w: String| {
         if seen.insert(w.clone()) {
@@ -113,7 +113,7 @@ impl WordVector {
 /// Document frequencies over one catalog's titles.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    ids: HashMap<String, u32>,
+    ids: FxHashMap<String, u32>,
     /// Titles each word occurs in, by word id.
     df: Vec<u32>,
     titles: u32,

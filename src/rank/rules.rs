@@ -2,6 +2,9 @@
 //! pins, applied in that order. Deterministic: equal scores keep the page's candidate order.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+use rustc_hash::FxHashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -145,7 +148,7 @@ impl Rules {
         Ok(())
     }
 
-    fn keeps(&self, c: &Candidate, excluded: &HashSet<&str>) -> bool {
+    fn keeps<S: BuildHasher>(&self, c: &Candidate, excluded: &HashSet<&str, S>) -> bool {
         let f = &self.filters;
         let cat = c.category.as_deref();
         if !f.categories.is_empty() && !cat.is_some_and(|k| f.categories.iter().any(|x| x == k)) {
@@ -191,12 +194,12 @@ pub struct Placed {
 /// `vectors[i]` is candidate i's text vector, used by MMR; `excluded` holds the ids the history rules out
 /// (purchased, or seen for forYou), already resolved by the caller against `exclude_purchased` and
 /// `include_seen`. Vectors of two lengths (MMR compares them) are an error.
-pub fn apply_rules(
+pub fn apply_rules<S: BuildHasher>(
     candidates: &[Candidate],
     relevance: &[Option<f32>],
     vectors: &[Option<&[f32]>],
     rules: &Rules,
-    excluded: &HashSet<&str>,
+    excluded: &HashSet<&str, S>,
 ) -> Result<Vec<Placed>> {
     apply_rules_scaled(candidates, relevance, vectors, rules, excluded, 1.0)
 }
@@ -204,15 +207,15 @@ pub fn apply_rules(
 /// [`apply_rules`] with MMR's similarity penalty multiplied by `similarity`: the encoder's cosine weight
 /// (`model::Scores::diversity_similarity`), so that λ trades relevance against redundancy on one scale
 /// whichever encoder made the vectors (e5's cosines bunch; MiniLM's weight is 1).
-pub fn apply_rules_scaled(
+pub fn apply_rules_scaled<S: BuildHasher>(
     candidates: &[Candidate],
     relevance: &[Option<f32>],
     vectors: &[Option<&[f32]>],
     rules: &Rules,
-    excluded: &HashSet<&str>,
+    excluded: &HashSet<&str, S>,
     similarity: f32,
 ) -> Result<Vec<Placed>> {
-    let pinned: HashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
+    let pinned: FxHashSet<&str> = rules.pins.iter().map(|p| p.id.as_str()).collect();
     let mut pool: Vec<Placed> = candidates
         .iter()
         .enumerate()
@@ -232,19 +235,29 @@ pub fn apply_rules_scaled(
             }
         })
         .collect();
-    // Stable sort: ties keep the page's order, so the same inputs give the same output.
-    pool.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut picked = match rules.diversity {
-        Some(d) if d.lambda < 1.0 => mmr(pool, vectors, d.lambda, similarity, rules.limit)?,
-        _ => {
-            pool.truncate(rules.limit);
-            pool
+    // Highest first, ties in the page's order (so the same inputs give the same output); only the head
+    // that can be placed is sorted: a selection first, as 1,000 candidates usually fill 20 slots.
+    let mmr_lambda = rules.diversity.map(|d| d.lambda).filter(|&l| l < 1.0);
+    let head = match mmr_lambda {
+        Some(_) => mmr_pool(rules.limit),
+        None => rules.limit,
+    };
+    let order = |a: &Placed, b: &Placed| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index));
+    if pool.len() > head {
+        if head > 0 {
+            pool.select_nth_unstable_by(head - 1, order);
         }
+        pool.truncate(head);
+    }
+    pool.sort_unstable_by(order);
+    let mut picked = match mmr_lambda {
+        Some(lambda) => mmr(pool, vectors, lambda, similarity, rules.limit)?,
+        None => pool,
     };
     // Pins last: they name a position in the final list. A pinned id absent from the candidates is skipped.
     let mut pins: Vec<&Pin> = rules.pins.iter().collect();
     pins.sort_by_key(|p| p.position);
-    let mut placed = HashSet::new();
+    let mut placed = FxHashSet::default();
     for pin in pins {
         if !placed.insert(pin.id.as_str()) {
             continue;
@@ -267,6 +280,15 @@ pub fn apply_rules_scaled(
     Ok(picked)
 }
 
+/// How many of the best MMR chooses among: at least `limit` (a limit over MMR_POOL_MAX is allowed;
+/// `clamp` would panic on min > max).
+fn mmr_pool(limit: usize) -> usize {
+    limit
+        .saturating_mul(MMR_POOL_PER_RESULT)
+        .min(MMR_POOL_MAX)
+        .max(limit)
+}
+
 fn mmr(
     mut pool: Vec<Placed>,
     vectors: &[Option<&[f32]>],
@@ -274,13 +296,7 @@ fn mmr(
     similarity: f32,
     limit: usize,
 ) -> Result<Vec<Placed>> {
-    // At least `limit` (a limit over MMR_POOL_MAX is allowed; `clamp` would panic on min > max).
-    pool.truncate(
-        limit
-            .saturating_mul(MMR_POOL_PER_RESULT)
-            .min(MMR_POOL_MAX)
-            .max(limit),
-    );
+    pool.truncate(mmr_pool(limit));
     let mut picked: Vec<Placed> = Vec::with_capacity(limit);
     // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
     let mut max_sim = vec![f32::NEG_INFINITY; pool.len()];

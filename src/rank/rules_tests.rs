@@ -102,6 +102,34 @@ fn ties_keep_candidate_order_and_limit_applies() {
 }
 
 #[test]
+fn the_head_is_a_stable_sort_of_all_whatever_the_limit() {
+    // Only the placeable head is sorted: it must equal a full stable sort cut to the limit, ties (few
+    // distinct scores) in candidate order. Reference: std's stable sort over every candidate.
+    let n = 300;
+    let c: Vec<_> = (0..n).map(|i| cand(&i.to_string(), "x", 1.0)).collect();
+    let mut s = 12345u64;
+    let rel: Vec<Option<f32>> = (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            Some((s >> 60) as f32 / 8.0)
+        })
+        .collect();
+    let mut want: Vec<usize> = (0..n).collect();
+    want.sort_by(|&a, &b| rel[b].unwrap().total_cmp(&rel[a].unwrap()));
+    for limit in [0, 1, 7, 20, 299, 300, 500] {
+        let rules = Rules {
+            limit,
+            ..Rules::default()
+        };
+        let got = apply_rules(&c, &rel, &vec![None; n], &rules, &HashSet::new()).unwrap();
+        let got: Vec<usize> = got.iter().map(|p| p.index).collect();
+        assert_eq!(got, want[..limit.min(n)], "limit {limit}");
+    }
+}
+
+#[test]
 fn mmr_matches_a_brute_force_reference() {
     // Two near-duplicates and one distinct item: with λ = 0.5 the distinct one comes second.
     let e1 = [1.0f32, 0.0];

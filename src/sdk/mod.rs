@@ -7,10 +7,10 @@ mod models;
 mod placements;
 mod vectors;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::copy::{Posteriors, Segments};
@@ -185,7 +185,7 @@ impl Vitrine {
                 candidates.len()
             )));
         }
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         for c in candidates {
             c.validate()?;
             if !seen.insert(c.id.as_str()) {

@@ -1,10 +1,9 @@
 //! Relevance per placement, then rules and explanations. Relevance is a cosine (all vectors are unit
 //! length), so boosts and MMR's λ act on one scale whatever the placement.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::vectors::VectorStore;
 use super::Vitrine;
@@ -223,7 +222,7 @@ pub(super) fn rank(
 }
 
 /// Ids the history rules out: purchases (unless allowed), and for forYou what was already seen.
-fn excluded<'a>(vt: &'a Vitrine, placement: &Placement, rules: &Rules) -> HashSet<&'a str> {
+fn excluded<'a>(vt: &'a Vitrine, placement: &Placement, rules: &Rules) -> FxHashSet<&'a str> {
     let hide_seen = matches!(placement, Placement::ForYou) && !rules.include_seen;
     vt.history
         .events()
