@@ -266,7 +266,8 @@ pub fn session_metrics(
         }
     }
     let items = Tensor::from_vec(rows, (n, width), &Device::Cpu)?;
-    // The session model's forward runs on Vitrine's own kernels (no rayon inside), so cases can fan out.
+    // Cases fan out on rayon: the model's forward runs on Vitrine's own kernels, which use no rayon (only
+    // f32 layers over more than 32 steps reach candle's matmul, which would nest its own).
     let queries = cases
         .par_iter()
         .map(|c| {

@@ -289,14 +289,14 @@ fn mmr_pool(limit: usize) -> usize {
         .max(limit)
 }
 
+/// MMR over `pool`, the best [`mmr_pool`] candidates already sorted by score.
 fn mmr(
-    mut pool: Vec<Placed>,
+    pool: Vec<Placed>,
     vectors: &[Option<&[f32]>],
     lambda: f32,
     similarity: f32,
     limit: usize,
 ) -> Result<Vec<Placed>> {
-    pool.truncate(mmr_pool(limit));
     let mut picked: Vec<Placed> = Vec::with_capacity(limit);
     // max_sim[j]: the highest cosine between pool[j] and anything picked so far.
     let mut max_sim = vec![f32::NEG_INFINITY; pool.len()];
