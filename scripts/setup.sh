@@ -42,8 +42,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 have curl || apt_missing+=(curl)
 have openssl || apt_missing+=(openssl)
 if have dpkg-query; then
-  # wamerican: the English word list whose pieces the zh+en e5 model keeps (scripts/regenerate-models.sh).
-  for p in mesa-vulkan-drivers libvulkan1 wamerican; do
+  # wamerican, wfrench: the word lists whose pieces the zh+en e5 model keeps (scripts/regenerate-models.sh).
+  for p in mesa-vulkan-drivers libvulkan1 wamerican wfrench; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$p")
   done
 fi

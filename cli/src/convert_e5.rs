@@ -46,10 +46,9 @@ pub fn e5_scores() -> vitrine::model::Scores {
 pub struct Options<'a> {
     /// `None` keeps the full vocabulary.
     pub languages: Option<Vec<String>>,
-    pub english_words: Option<&'a str>,
+    /// Word lists whose words stay exact (`prune::Selection::words`).
+    pub words: Vec<&'a str>,
     pub corpus: Vec<&'a str>,
-    /// Recorded in the metadata: where the word list came from.
-    pub english_words_sha256: Option<String>,
 }
 
 /// Converts the bytes of `e5-small-q4.bin`; returns the GGUF bytes and the number of pieces kept.
@@ -65,7 +64,7 @@ pub fn convert(bin_bytes: &[u8], opts: &Options) -> Result<(Vec<u8>, usize)> {
             let full = unigram::build(vocab, &rules, &all, max_len)?;
             let sel = Selection {
                 languages: languages.clone(),
-                english_words: opts.english_words,
+                words: opts.words.clone(),
                 corpus: opts.corpus.clone(),
                 prefixes: vec![QUERY_PREFIX, PASSAGE_PREFIX],
             };
@@ -151,9 +150,13 @@ pub fn convert(bin_bytes: &[u8], opts: &Options) -> Result<(Vec<u8>, usize)> {
     let pruning = match &opts.languages {
         None => "none: the full vocabulary".to_string(),
         Some(l) => format!(
-            "languages {}; English word list sha256 {}; {} corpus file(s); {} of {} pieces kept",
+            "languages {}; word lists sha256 {}; {} corpus file(s); {} of {} pieces kept",
             l.join(","),
-            opts.english_words_sha256.as_deref().unwrap_or("-"),
+            opts.words
+                .iter()
+                .map(|w| hex::encode(Sha256::digest(w)))
+                .collect::<Vec<_>>()
+                .join(", "),
             opts.corpus.len(),
             kept.len(),
             vocab.pieces.len()

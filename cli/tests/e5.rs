@@ -3,10 +3,10 @@
 //! dequantized 4-bit weights (scripts/e5/reference.py; 340 texts in tests/fixtures/e5).
 //!
 //! Kept scripts (Chinese, English, mixed, emoji, full-width, controls, a text over 512 tokens, empty):
-//! every text of the class pruning guarantees (`cli/src/prune.rs`: Chinese whatever it says; runs of
-//! ASCII letters that are words of the English list, UPPER-case, or at most 4 letters) tokenizes id
-//! for id as the full vocabulary does in e5.c; the others (brands outside the list) are counted and
-//! printed. Mean cosine ≥ 0.999; minimum ≥ 0.995 over the guaranteed texts, ≥ 0.98 over the others.
+//! every text tokenizes id for id as the full vocabulary does in e5.c. Most are in the class pruning
+//! guarantees (`cli/src/prune.rs`: Chinese whatever it says; runs of ASCII letters that are words of
+//! the English or French list or have no lower-case stretch over 4 letters); the others (brands such
+//! as `Lululemon`) are counted and printed apart. Mean cosine ≥ 0.999, minimum ≥ 0.995.
 //! Dropped scripts (Japanese, Korean, Russian) tokenize into smaller pieces: their figures are
 //! printed, and they must stay graceful (no `<unk>` where the full vocabulary had none, cosine ≥ 0.75).
 
@@ -95,10 +95,13 @@ fn reference() -> Vec<Row> {
         .collect()
 }
 
-/// The runs of ASCII letters of the English word list, in the four case forms pruning keeps.
+/// The runs of ASCII letters of the word lists, in the four case forms pruning keeps.
 fn word_runs() -> HashSet<String> {
-    let list = std::fs::read_to_string("/usr/share/dict/american-english")
-        .expect("the English word list: run `bash scripts/setup.sh` (installs wamerican)");
+    let mut list = String::new();
+    for path in ["/usr/share/dict/american-english", "/usr/share/dict/french"] {
+        list += &std::fs::read_to_string(path)
+            .expect("the word lists: run `bash scripts/setup.sh` (installs wamerican and wfrench)");
+    }
     let mut runs = HashSet::new();
     for word in list.lines().map(str::trim) {
         let mut chars = word.chars();
@@ -121,15 +124,16 @@ fn word_runs() -> HashSet<String> {
 }
 
 /// Whether pruning guarantees `text`'s tokens: every run of ASCII letters (after NFKC, which turns
-/// full-width letters into ASCII) is a listed word (in a kept form), UPPER-case, or at most 4 letters
-/// (non-letters and Chinese are always exact).
+/// full-width letters into ASCII) is a listed word (in a kept form) or has no stretch of more than 4
+/// lower-case letters (non-letters and Chinese are always exact). Written apart from `prune.rs`.
 fn guaranteed(text: &str, words: &HashSet<String>) -> bool {
     let mut normalised = tokenizers::NormalizedString::from(text);
     normalised.nfkc();
+    let short_lower = |run: &str| run.split(|c: char| !c.is_ascii_lowercase()).all(|s| s.len() <= 4);
     normalised
         .get()
         .split(|c: char| !c.is_ascii_alphabetic())
-        .all(|run| run.len() <= 4 || run.bytes().all(|b| b.is_ascii_uppercase()) || words.contains(run))
+        .all(|run| short_lower(run) || words.contains(run))
 }
 
 #[test]
@@ -160,13 +164,15 @@ fn matches_the_independent_reference_with_full_vocabulary_tokens() {
                 "differs"
             };
             println!("outside the guarantee, {same}, cosine {cos:.5}: {short:?}");
-            others.push((cos, pieces == row.pieces));
-            continue;
         }
         if pieces != row.pieces {
             mismatches.push(format!("{:?}: {pieces:?} vs {:?}", row.text, row.pieces));
         }
-        sure.push((cos, short));
+        if guaranteed(&text, &words) {
+            sure.push((cos, short));
+        } else {
+            others.push((cos, pieces == row.pieces));
+        }
     }
     let total = sure.len() + others.len();
     let mean = sure
@@ -179,10 +185,10 @@ fn matches_the_independent_reference_with_full_vocabulary_tokens() {
     let worst_other = others.iter().map(|c| c.0).fold(1f32, f32::min);
     let same_others = others.iter().filter(|o| o.1).count();
     println!(
-        "kept scripts: {total} texts, {} guaranteed ({} identical id for id), {} outside ({same_others} identical); \
+        "kept scripts: {total} texts ({} identical id for id), {} guaranteed, {} outside ({same_others} identical); \
          mean cosine {mean:.5}; min {:.5} guaranteed ({:?}), {worst_other:.5} outside",
+        total - mismatches.len(),
         sure.len(),
-        sure.len() - mismatches.len(),
         others.len(),
         worst.0,
         worst.1
@@ -199,7 +205,7 @@ fn matches_the_independent_reference_with_full_vocabulary_tokens() {
     assert!(total >= 300 && sure.len() >= 250, "the reference lost texts");
     assert!(
         mismatches.is_empty(),
-        "{} guaranteed texts tokenize differently from the full vocabulary:\n{}",
+        "{} texts tokenize differently from the full vocabulary:\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );
@@ -211,7 +217,7 @@ fn matches_the_independent_reference_with_full_vocabulary_tokens() {
         worst.1
     );
     assert!(
-        worst_other >= 0.98,
+        worst_other >= 0.995,
         "a text outside the guarantee is at cosine {worst_other}"
     );
     for (lang, cos, new_unk) in &dropped {
