@@ -105,7 +105,7 @@ fn ascii_letters(piece: &str) -> Option<&str> {
 }
 
 /// The longest stretch of lower-case letters in `run` (`MacBook`: 3).
-pub(crate) fn longest_lower(run: &str) -> usize {
+fn longest_lower(run: &str) -> usize {
     run.split(|c: char| !c.is_ascii_lowercase())
         .map(str::len)
         .max()
