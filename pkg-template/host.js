@@ -25,6 +25,32 @@ export const METHODS = new Set([
   'diagnostics',
 ]);
 
+// A 40-byte module whose one function uses `i32x4.relaxed_dot_i8x16_i7x16_add_s`, the instruction the
+// faster engine build needs (as wasm-feature-detect probes features): engines without relaxed SIMD
+// (Safari today) refuse to validate it and get the simd128 build, which computes the same model.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of type 0
+  0x0a, 0x13, 0x01, 0x11, 0x00, // code: one body of 17 bytes, no locals
+  0x41, 0x01, 0xfd, 0x0f, 0x41, 0x01, 0xfd, 0x0f, 0x41, 0x01, 0xfd, 0x0f, // 3 × i8x16.splat(1)
+  0xfd, 0x93, 0x02, 0x0b, // i32x4.relaxed_dot_i8x16_i7x16_add_s, end
+]);
+
+/** The engine build this JS engine can run: relaxed SIMD where it validates, simd128 otherwise. */
+export function engineWasmUrl() {
+  let relaxed = false;
+  try {
+    relaxed = WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    // An engine that throws on the probe has no relaxed SIMD either.
+  }
+  // Two literal `new URL(…, import.meta.url)`: the form bundlers (Vite, webpack) find and emit.
+  return relaxed
+    ? new URL('./wasm/vitrine_relaxed_bg.wasm', import.meta.url).href
+    : new URL('./wasm/vitrine_bg.wasm', import.meta.url).href;
+}
+
 const HISTORY_KEY = 'history';
 const REPORT_KEY = 'report-state';
 const SALT_KEY = 'ab-salt';
@@ -83,7 +109,7 @@ export class EngineHost {
   /** Loads the wasm module, the models and the persisted state. */
   async #init(opts, signal, progress) {
     this.#opts = opts;
-    const wasmUrl = opts.wasmUrl ?? new URL('./wasm/vitrine_bg.wasm', import.meta.url).href;
+    const wasmUrl = opts.wasmUrl ?? engineWasmUrl();
     const engineFile = fileName(new URL(wasmUrl, import.meta.url).href);
     progress({ status: 'initiate', name: 'engine', file: engineFile });
     await init({ module_or_path: wasmUrl });

@@ -170,7 +170,11 @@ export interface VitrineOptions extends EngineConfig {
   storeName?: string;
   /** Run the engine in a Web Worker (default true). */
   worker?: boolean;
-  /** Where to fetch the wasm module from; defaults to the file shipped beside this module. */
+  /**
+   * Where to fetch the wasm module from; defaults to the file shipped beside this module that the
+   * browser can run: `vitrine_relaxed_bg.wasm` where WebAssembly relaxed SIMD validates (faster
+   * q4_0 models), `vitrine_bg.wasm` elsewhere (Safari).
+   */
   wasmUrl?: string | URL;
   /** Called as loading proceeds; exceptions it throws are logged and ignored. */
   progress_callback?: (event: ProgressEvent) => void;

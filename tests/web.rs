@@ -101,19 +101,24 @@ fn bad_model_bytes_give_an_error_not_a_panic() {
     }
 }
 
-/// The matmul kernels in the browser: the simd128 one (and the scalar one) against candle's
-/// dequantize-then-f32 matmul, on the same odd shapes and tolerance as natively (tests/kernels.rs).
+/// The matmul kernels in the browser: the simd128 one (and the scalar ones; the relaxed-SIMD one in
+/// a build with that feature) against candle's dequantize-then-f32 matmul, on the same odd shapes and
+/// tolerance as natively (tests/kernels.rs).
 #[wasm_bindgen_test]
 async fn simd128_kernel_matches_dequantized_f32_matmul() {
-    assert_eq!(
-        vitrine::backend::cpu::Kernel::best(),
-        vitrine::backend::cpu::Kernel::Simd128
-    );
+    use vitrine::backend::cpu::Kernel;
+    assert_eq!(Kernel::best(), Kernel::Simd128);
+    let relaxed = cfg!(target_feature = "relaxed-simd");
+    let q4 = candle_core::quantized::GgmlDType::Q4_0;
+    let want = if relaxed { Kernel::Relaxed } else { Kernel::Simd128 };
+    assert_eq!(Kernel::best_for(q4), want);
     for &dtype in kernel_cases::DTYPES {
         for &shape in kernel_cases::SHAPES {
             yield_to_browser().await;
             let ran = kernel_cases::check(dtype, shape).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(ran, 2, "scalar and simd128 must both run in the browser");
+            // q4_0 also runs the i8-block kernels: the scalar model, and relaxed SIMD where built.
+            let want = if dtype == q4 { 3 + relaxed as usize } else { 2 };
+            assert_eq!(ran, want, "{dtype:?}: every kernel of this build must run");
         }
     }
 }

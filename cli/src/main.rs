@@ -132,6 +132,10 @@ enum Command {
         /// without it, lines are embedded as given.
         #[arg(long, value_enum)]
         role: Option<RoleArg>,
+        /// Quantize q4_0 layers' activations to i8 per block of 32, as the browser's relaxed-SIMD
+        /// engine does (slower here: the portable kernel), to reproduce that build's vectors.
+        #[arg(long)]
+        i8_blocks: bool,
     },
     /// Converts a public log into the shared sequential format (see `../shared/data/README.md`).
     Data {
@@ -228,7 +232,9 @@ fn main() -> Result<()> {
             batch,
             device,
             role,
+            i8_blocks,
         } => {
+            vitrine::backend::cpu::prefer_i8_blocks(i8_blocks);
             let enc = embed::load_on(&model, device.into())?;
             let role = role.map(|r| match r {
                 RoleArg::Query => vitrine::model::Role::Query,

@@ -225,6 +225,33 @@ fn matches_the_independent_reference_with_full_vocabulary_tokens() {
         assert!(!new_unk, "{lang}: pruning introduced <unk>");
         assert!(*cos >= 0.75, "{lang}: cosine {cos} < 0.75");
     }
+
+    // The relaxed-SIMD browser build's arithmetic (i8 activations per block of 32 in the q4_0
+    // layers), on its portable kernel: the same bars. The switch is process-wide, so it is set only
+    // for this one load; the other test here loads its encoder first thing, seconds before.
+    vitrine::backend::cpu::prefer_i8_blocks(true);
+    let enc8 = Encoder::from_gguf_bytes(&std::fs::read(model_path()).unwrap());
+    vitrine::backend::cpu::prefer_i8_blocks(false);
+    let enc8 = enc8.unwrap();
+    let kept = rows.iter().filter(|r| !DROPPED.contains(&r.cat.as_str()));
+    let cos8: Vec<(f32, &str)> = kept
+        .map(|row| {
+            let got = enc8.embed(&[&enc8.with_role(row.role, &row.text)]).unwrap();
+            (cosine(&got[0], &row.vector), row.text.as_str())
+        })
+        .collect();
+    let mean8 = cos8.iter().map(|c| c.0).sum::<f32>() / cos8.len() as f32;
+    let worst8 = cos8.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    println!(
+        "i8 block activations (the relaxed-SIMD build): {} texts, mean cosine {mean8:.5}, min {:.5} ({:?})",
+        cos8.len(),
+        worst8.0,
+        worst8.1
+    );
+    assert!(
+        mean8 >= 0.999 && worst8.0 >= 0.995,
+        "i8 blocks: mean {mean8}, min {worst8:?}"
+    );
 }
 
 /// Search in Chinese (and across languages): each query's best title, chosen by reading, not by

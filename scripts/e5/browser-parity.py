@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/e5-browser-parity.json: native vectors of a few Chinese, English and mixed texts
 from `vitrine embed --model models/multilingual-e5-small-zh-en.gguf --role query|passage` (one text per
-call line, batch 1, CPU), for tests/e2e/e5-parity.test.mjs to compare Chromium's with (cos >= 0.9999).
+call line, batch 1, CPU), for tests/e2e/e5-parity.test.mjs to compare Chromium's with (cos >= 0.9999):
+`vector` from the default i16 activations (the simd128 engine and WebGPU compute the same), `vector_i8`
+with `--i8-blocks` (the relaxed-SIMD engine's i8 activations per block of 32).
 
     python3 scripts/e5/browser-parity.py target/release/vitrine   # or target/debug/vitrine
 
@@ -30,10 +32,13 @@ def main():
     binary = sys.argv[1]
     rows = []
     for role, text in TEXTS:
-        out = subprocess.run(
-            [binary, "embed", "--model", MODEL, "--role", role, "--batch", "1", "--device", "cpu"],
-            input=text + "\n", capture_output=True, text=True, check=True)
-        rows.append({"role": role, "text": text, "vector": json.loads(out.stdout.splitlines()[0])})
+        row = {"role": role, "text": text}
+        for key, extra in (("vector", []), ("vector_i8", ["--i8-blocks"])):
+            out = subprocess.run(
+                [binary, "embed", "--model", MODEL, "--role", role, "--batch", "1", "--device", "cpu"] + extra,
+                input=text + "\n", capture_output=True, text=True, check=True)
+            row[key] = json.loads(out.stdout.splitlines()[0])
+        rows.append(row)
     info = subprocess.run(["sha256sum", MODEL], capture_output=True, text=True, check=True).stdout.split()[0]
     fixture = {"model": MODEL, "file_sha256": info, "rows": rows}
     with open("tests/fixtures/e5-browser-parity.json", "w") as f:

@@ -4,7 +4,7 @@
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use vitrine::backend::cpu::{quantize_rows, Kernel, PackedQ8, QuantRows};
+use vitrine::backend::cpu::{quantize_blocks, quantize_rows, Kernel, PackedQ8, QuantBlocks, QuantRows};
 
 /// (m, k, n): one row, a ragged row count, both model widths, n not a multiple of the tile width.
 pub const SHAPES: &[(usize, usize, usize)] = &[
@@ -16,7 +16,13 @@ pub const SHAPES: &[(usize, usize, usize)] = &[
     (37, 96, 10),
 ];
 pub const DTYPES: &[GgmlDType] = &[GgmlDType::Q8_0, GgmlDType::Q5_0, GgmlDType::Q4_0];
-pub const KERNELS: &[Kernel] = &[Kernel::Scalar, Kernel::Simd128, Kernel::Avx2];
+pub const KERNELS: &[Kernel] = &[
+    Kernel::Scalar,
+    Kernel::Simd128,
+    Kernel::Avx2,
+    Kernel::ScalarI8,
+    Kernel::Relaxed,
+];
 
 /// Deterministic values in [-1, 1) with a few large outliers, as BERT activations have.
 pub fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -40,8 +46,9 @@ pub fn values(len: usize, seed: u64) -> Vec<f32> {
 
 /// Checks one (dtype, shape) on every available kernel; returns how many kernels ran, or what failed.
 ///
-/// Tolerance, per output element: the i16 activation rounding (half a step of the row's scale times
-/// Σ|w|, the worst case) plus 1e-4 · Σ|x·w| for f32 summation order in both the kernel and the
+/// Tolerance, per output element: the activation rounding (half a quantization step times Σ|w| over
+/// the values that step applies to, the worst case: the row's scale for i16 rows, each block's for
+/// i8 blocks) plus 1e-4 · Σ|x·w| for f32 summation order in both the kernel and the
 /// reference. A wrong layout or scale is off by the size of the terms themselves, far outside it.
 pub fn check(dtype: GgmlDType, (m, k, n): (usize, usize, usize)) -> Result<usize, String> {
     let dev = Device::Cpu;
@@ -65,6 +72,31 @@ pub fn check(dtype: GgmlDType, (m, k, n): (usize, usize, usize)) -> Result<usize
     }
     let mut rows = QuantRows::default();
     quantize_rows(&x, m, k, &mut rows);
+    let mut blocks = QuantBlocks::default();
+    quantize_blocks(&x, m, k, &mut blocks);
+    let nb = k / 32;
+    // The i8 blocks themselves: each value within half a step of its float, each sum exact.
+    for (i, (&q, &v)) in blocks.q.iter().zip(&x).enumerate() {
+        let step = blocks.scale[i / 32];
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+        if !((q as f32 * step - v).abs() <= 0.5 * step * (1.0 + 1e-5)) {
+            return Err(format!("i8 block: x[{i}] = {v} quantized to {q} × {step}"));
+        }
+    }
+    for (b, &sum) in blocks.sum.iter().enumerate() {
+        if sum != blocks.q[b * 32..][..32].iter().map(|&q| q as i32).sum::<i32>() {
+            return Err(format!("i8 block {b}: sum {sum} is not the sum of its values"));
+        }
+    }
+    // The relaxed kernel must reproduce the portable one's arithmetic up to summation order.
+    let mut portable = None;
+    if packed.set_kernel(Kernel::ScalarI8) {
+        let mut y = vec![0f32; m * n];
+        packed
+            .matmul_blocks(&blocks, Some(&bias), &mut y)
+            .ok_or("size mismatch")?;
+        portable = Some(y);
+    }
     let mut ran = 0;
     for &kernel in KERNELS {
         if !packed.set_kernel(kernel) {
@@ -72,15 +104,36 @@ pub fn check(dtype: GgmlDType, (m, k, n): (usize, usize, usize)) -> Result<usize
         }
         ran += 1;
         let mut y = vec![f32::NAN; m * n];
-        packed.matmul(&rows, Some(&bias), &mut y).ok_or("size mismatch")?;
+        if kernel.takes_blocks() {
+            packed
+                .matmul_blocks(&blocks, Some(&bias), &mut y)
+                .ok_or("size mismatch")?;
+        } else {
+            packed.matmul(&rows, Some(&bias), &mut y).ok_or("size mismatch")?;
+        }
         for r in 0..m {
             let xr = &x[r * k..][..k];
             for j in 0..n {
                 let wj = &wd[j * k..][..k];
-                let abs_w: f32 = wj.iter().map(|v| v.abs()).sum();
+                let step = |i: usize| match kernel.takes_blocks() {
+                    true => blocks.scale[r * nb + i / 32],
+                    false => rows.scale[r],
+                };
+                let abs_w: f32 = wj.iter().enumerate().map(|(i, v)| step(i) * v.abs()).sum();
                 let abs_xw: f32 = xr.iter().zip(wj).map(|(a, b)| (a * b).abs()).sum();
-                let tol = 0.5 * rows.scale[r] * abs_w + 1e-4 * abs_xw + 1e-6;
+                let tol = 0.5 * abs_w + 1e-4 * abs_xw + 1e-6;
                 let (got, exp) = (y[r * n + j], want[r * n + j] + bias[j]);
+                // Against the portable i8 kernel: the same integers, so only f32 summation order
+                // (terms as large as Σ|x·w|, which the outliers make far larger than y).
+                if let (true, Some(p)) = (kernel.takes_blocks(), portable.as_ref()) {
+                    let p = p[r * n + j];
+                    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                    if !((got - p).abs() <= 1e-5 * abs_xw + 1e-6) {
+                        return Err(format!(
+                            "{kernel:?} m={m} k={k} n={n}: y[{r},{j}] = {got}, the portable i8 kernel {p}"
+                        ));
+                    }
+                }
                 #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN must fail the check, not pass it
                 if !((got - exp).abs() <= tol) {
                     return Err(format!(

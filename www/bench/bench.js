@@ -1,6 +1,6 @@
 // The encoder benchmark's timed steps, as window.bench: load an engine, time queries and title batches.
 // Engines: 'tjs' (transformers.js + onnxruntime-web, wasm, one thread, int8 ONNX) and 'vitrine-<variant>'
-// (pkg/wasm Encoder over models/minilm-l6-<variant>.gguf; 'vitrine-e5' over the 12-layer
+// (pkg/wasm Encoder, the build the SDK picks, over models/minilm-l6-<variant>.gguf; 'vitrine-e5' over the 12-layer
 // models/multilingual-e5-small-zh-en.gguf, texts as given: the product adds `query: ` / `passage: `).
 // scripts/bench-browser.mjs drives the runs.
 
@@ -36,7 +36,12 @@ async function loadTransformers() {
 
 async function loadVitrine(variant) {
   const wasm = await import('/pkg/wasm/vitrine.js');
-  await wasm.default();
+  // The engine build the SDK picks for this browser (relaxed SIMD in Chromium); 'e5-simd128' is the
+  // build Safari gets, for comparison.
+  const { engineWasmUrl } = await import('/pkg/host.js');
+  const simd128 = variant.endsWith('-simd128');
+  await wasm.default({ module_or_path: simd128 ? '/pkg/wasm/vitrine_bg.wasm' : engineWasmUrl() });
+  variant = variant.replace(/-simd128$/, '');
   const file = variant === 'e5' ? 'multilingual-e5-small-zh-en.gguf' : `minilm-l6-${variant}.gguf`;
   const res = await fetch(`/models/${file}`);
   if (!res.ok) throw new Error(`/models/${file}: HTTP ${res.status}`);

@@ -7,7 +7,8 @@
 
 use core::arch::x86_64::*;
 
-use super::q8::{Tile, BLOCK};
+use super::q8::BLOCK;
+use super::tile::Tile;
 
 pub(super) struct Avx2;
 

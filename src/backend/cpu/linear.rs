@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{CpuStorage, Device, Module, Result, Storage, Tensor};
 
-use super::{ops, quantize_rows, PackedQ8, QuantRows};
+use super::{ops, quantize_blocks, quantize_rows, PackedQ8, QuantBlocks, QuantRows};
 
 /// Up to this many rows, float weights run as plain dot products (a session model's steps, one query);
 /// beyond it, candle's blocked matmul wins (an encoder batch).
@@ -31,6 +31,8 @@ pub struct Linear {
 thread_local! {
     /// Quantized activations, reused between calls so a forward pass allocates them once.
     static ROWS: RefCell<QuantRows> = RefCell::new(QuantRows::default());
+    /// The same for the kernels that take i8 blocks.
+    static BLOCKS: RefCell<QuantBlocks> = RefCell::new(QuantBlocks::default());
 }
 
 impl Linear {
@@ -120,11 +122,19 @@ impl Linear {
         match &self.weight {
             Weight::Packed(p) => {
                 let mut y = vec![0f32; m * n];
-                ROWS.with_borrow_mut(|rows| {
-                    quantize_rows(x, m, k, rows);
-                    p.matmul(rows, self.bias.as_deref(), &mut y)
-                })
-                .ok_or_else(|| candle_core::Error::Msg("linear: kernel size mismatch".into()))?;
+                let bias = self.bias.as_deref();
+                let done = if p.kernel().takes_blocks() {
+                    BLOCKS.with_borrow_mut(|blocks| {
+                        quantize_blocks(x, m, k, blocks);
+                        p.matmul_blocks(blocks, bias, &mut y)
+                    })
+                } else {
+                    ROWS.with_borrow_mut(|rows| {
+                        quantize_rows(x, m, k, rows);
+                        p.matmul(rows, bias, &mut y)
+                    })
+                };
+                done.ok_or_else(|| candle_core::Error::Msg("linear: kernel size mismatch".into()))?;
                 Ok(y)
             }
             Weight::Candle(QMatMul::Tensor(w)) if m <= FEW_ROWS => {

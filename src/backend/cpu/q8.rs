@@ -1,37 +1,16 @@
-//! [`PackedQ8`]: block-quantized weights repacked at load time for the kernels, the per-row i16
-//! activation quantizer, and the tiling driver every kernel shares.
+//! [`PackedQ8`]: block-quantized weights repacked at load time for the kernels, and which kernel
+//! runs them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::quantized::{GgmlDType, QTensor};
 
+use super::activations::{QuantBlocks, QuantRows};
 use super::scalar::Scalar;
+use super::tile::{dispatch, dispatch8, tiles};
 
 /// Weights per block in q8_0, q5_0 and q4_0 alike.
 pub const BLOCK: usize = 32;
-/// Rows (activations) per register tile: each weight load is reused this many times.
-const MR: usize = 4;
-/// Columns (weights) per register tile: each activation load is reused this many times.
-const NR: usize = 4;
-/// Rows per panel: a panel's activations (≤ 32 × 1536 i16 = 96 KiB) stay in L2 while every weight
-/// column streams past them once.
-const PANEL: usize = 32;
-
-/// One register tile of the product: for `r < MR'`, `j < NR'`,
-/// `out[r * ldo + j] = Σ_b s[j * nb + b] · Σ_{i ∈ b} x[r * k + i] · w[j * k + i]` with `nb = k / 32`.
-pub(super) trait Tile {
-    /// # Safety
-    /// `x` holds `MR'` rows of `k` values, `w` holds `NR'` columns of `k`, `s` holds `NR'` × `k / 32`
-    /// scales, `out` is writable at `r * ldo + j`; `k` is a multiple of 32; the CPU has the features
-    /// the implementation was compiled for.
-    unsafe fn tile<const R: usize, const C: usize>(
-        x: *const i16,
-        w: *const i8,
-        s: *const f32,
-        k: usize,
-        out: *mut f32,
-        ldo: usize,
-    );
-}
-
 /// Which kernel a [`PackedQ8`] runs; chosen once, at load, from the target and the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
@@ -41,6 +20,22 @@ pub enum Kernel {
     Simd128,
     /// x86_64 AVX2 + FMA, detected at run time.
     Avx2,
+    /// wasm32 relaxed SIMD (`i32x4.relaxed_dot_i8x16_i7x16_add_s`, 16 multiply-adds per
+    /// instruction) on i8 block activations: q4_0 weights only, whose values fit its 7-bit operand.
+    Relaxed,
+    /// The portable model of [`Kernel::Relaxed`]'s arithmetic (i8 blocks, exact i32 sums): what a
+    /// native run uses to reproduce that build's vectors (tests, [`prefer_i8_blocks`]).
+    ScalarI8,
+}
+
+/// Set by [`prefer_i8_blocks`]: q4_0 weights loaded natively afterwards run on [`Kernel::ScalarI8`].
+static I8_BLOCKS: AtomicBool = AtomicBool::new(false);
+
+/// Makes q4_0 weights loaded from now on (in this process) take i8 block activations as the relaxed
+/// SIMD build does, on the portable kernel: a native run can then reproduce that build's vectors.
+/// The default (`false`) is the more precise i16 rows. No effect where relaxed SIMD is built in.
+pub fn prefer_i8_blocks(on: bool) {
+    I8_BLOCKS.store(on, Ordering::Relaxed);
 }
 
 impl Kernel {
@@ -56,106 +51,32 @@ impl Kernel {
         Kernel::Scalar
     }
 
+    /// The kernel for weights of `dtype`: relaxed SIMD takes q4_0 only (a q8_0 weight may have the
+    /// top bit set, which the instruction leaves implementation-defined).
+    pub fn best_for(dtype: GgmlDType) -> Self {
+        match dtype {
+            GgmlDType::Q4_0 if Kernel::Relaxed.available() => Kernel::Relaxed,
+            GgmlDType::Q4_0 if I8_BLOCKS.load(Ordering::Relaxed) => Kernel::ScalarI8,
+            _ => Kernel::best(),
+        }
+    }
+
+    /// Whether the kernel takes [`QuantBlocks`] (i8 per block) rather than [`QuantRows`] (i16 per row).
+    pub fn takes_blocks(self) -> bool {
+        matches!(self, Kernel::Relaxed | Kernel::ScalarI8)
+    }
+
     /// Whether this target and CPU can run the kernel (tests use it to try every one available).
     pub fn available(self) -> bool {
         match self {
-            Kernel::Scalar => true,
+            Kernel::Scalar | Kernel::ScalarI8 => true,
+            Kernel::Relaxed => cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")),
             Kernel::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Avx2 => false,
         }
-    }
-}
-
-/// Activation rows quantized for the kernels: `x[r][i] ≈ q[r * k + i] · scale[r]`.
-#[derive(Debug, Clone, Default)]
-pub struct QuantRows {
-    pub q: Vec<i16>,
-    pub scale: Vec<f32>,
-}
-
-/// Quantizes `m` rows of `k` floats to i16 with one scale per row (max |x| ↦ 32767).
-///
-/// One scale per row keeps ≥ 15 bits for the row's largest values, and BERT's outlier features are
-/// within a few hundred times of the rest, so this is finer than q8_0's 7 bits per block. i16 × i8
-/// products summed over a block (32 × 32767 × 128 < 2³¹) cannot overflow an i32.
-pub fn quantize_rows(x: &[f32], m: usize, k: usize, out: &mut QuantRows) {
-    out.q.clear();
-    out.q.resize(m * k, 0);
-    out.scale.clear();
-    for (row, q) in x.chunks_exact(k).take(m).zip(out.q.chunks_exact_mut(k)) {
-        let amax = abs_max(row);
-        // A NaN counts as 0 (`abs_max` skips it, the conversion maps it to 0); a row with an
-        // infinity has no finite scale and quantizes to zeros rather than poisoning the tile.
-        if !(amax.is_finite() && amax > 0.0) {
-            out.scale.push(0.0);
-            continue;
-        }
-        round_scaled(row, 32767.0 / amax, q);
-        out.scale.push(amax / 32767.0);
-    }
-}
-
-/// Largest |v| of a row, NaN skipped. Written with compares rather than `f32::max`, which wasm
-/// lowers to a libm call per element.
-fn abs_max(row: &[f32]) -> f32 {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        use core::arch::wasm32::*;
-        let mut acc = f32x4_splat(0.0);
-        let chunks = row.chunks_exact(4);
-        let tail = chunks
-            .remainder()
-            .iter()
-            .fold(0f32, |a, v| if v.abs() > a { v.abs() } else { a });
-        for c in chunks {
-            // SAFETY: `c` has exactly 4 floats; v128_load is an unaligned load.
-            let v = f32x4_abs(unsafe { v128_load(c.as_ptr() as *const v128) });
-            // pmax(a, b) = a < b ? b : a: a NaN `b` compares false and keeps `a`.
-            acc = f32x4_pmax(acc, v);
-        }
-        let lanes = [0, 1, 2, 3].map(|i| match i {
-            0 => f32x4_extract_lane::<0>(acc),
-            1 => f32x4_extract_lane::<1>(acc),
-            2 => f32x4_extract_lane::<2>(acc),
-            _ => f32x4_extract_lane::<3>(acc),
-        });
-        lanes.iter().fold(tail, |a, &v| if v > a { v } else { a })
-    }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    row.iter()
-        .fold(0f32, |a, v| if v.abs() > a { v.abs() } else { a })
-}
-
-/// `q[i] = round(row[i] · inv)` (ties to even) for |row[i] · inv| ≤ 32767, NaN → 0.
-fn round_scaled(row: &[f32], inv: f32, q: &mut [i16]) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        use core::arch::wasm32::*;
-        let s = f32x4_splat(inv);
-        let (xc, qc) = (row.chunks_exact(8), q.chunks_exact_mut(8));
-        for (d, v) in qc.into_remainder().iter_mut().zip(xc.remainder()) {
-            *d = (v * inv).round_ties_even() as i16;
-        }
-        for (c, d) in row.chunks_exact(8).zip(q.chunks_exact_mut(8)) {
-            // SAFETY: both chunks hold exactly 8 elements (32 / 16 bytes); the accesses are unaligned.
-            unsafe {
-                let a = f32x4_nearest(f32x4_mul(v128_load(c.as_ptr() as *const v128), s));
-                let b = f32x4_nearest(f32x4_mul(v128_load(c.as_ptr().add(4) as *const v128), s));
-                // trunc_sat maps NaN to 0; narrow saturates to i16.
-                let v = i16x8_narrow_i32x4(i32x4_trunc_sat_f32x4(a), i32x4_trunc_sat_f32x4(b));
-                v128_store(d.as_mut_ptr() as *mut v128, v);
-            }
-        }
-    }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    for (d, v) in q.iter_mut().zip(row) {
-        // Adding and removing 1.5 · 2²³ rounds to the nearest integer (ties to even) for |x| < 2²²
-        // without a libm call; `as` then saturates and maps NaN to 0.
-        const MAGIC: f32 = 12_582_912.0;
-        *d = ((v * inv + MAGIC) - MAGIC) as i16;
     }
 }
 
@@ -203,7 +124,7 @@ impl PackedQ8 {
             dtype: w.dtype(),
             qs,
             scales,
-            kernel: Kernel::best(),
+            kernel: Kernel::best_for(w.dtype()),
         })
     }
 
@@ -267,32 +188,54 @@ impl PackedQ8 {
             .collect()
     }
 
-    /// Runs on `kernel` instead of the best one; `false` (and no change) if this CPU cannot run it.
+    /// Runs on `kernel` instead of the best one; `false` (and no change) if this CPU cannot run it or
+    /// it does not take this weight type.
     pub fn set_kernel(&mut self, kernel: Kernel) -> bool {
-        let ok = kernel.available();
+        let ok = kernel.available() && (!kernel.takes_blocks() || self.dtype == GgmlDType::Q4_0);
         if ok {
             self.kernel = kernel;
         }
         ok
     }
 
-    /// `y = x · Wᵀ (+ bias)` for `x` quantized by [`quantize_rows`] (`m` rows of `k`); `y` is `m × n`.
-    /// Returns `None` if the sizes do not match.
+    /// The kernel these weights run on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// `y = x · Wᵀ (+ bias)` for `x` quantized by [`super::quantize_rows`] (`m` rows of `k`); `y` is
+    /// `m × n`. Returns `None` if the sizes do not match or the kernel takes blocks.
     pub fn matmul(&self, x: &QuantRows, bias: Option<&[f32]>, y: &mut [f32]) -> Option<()> {
-        let (n, k) = (self.n, self.k);
+        let (n, k, nb) = (self.n, self.k, self.k / BLOCK);
         let m = x.scale.len();
         if x.q.len() != m * k || y.len() != m * n || bias.is_some_and(|b| b.len() != n) {
             return None;
         }
-        match self.kernel {
-            Kernel::Scalar => self.run::<Scalar>(&x.q, m, y),
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Kernel::Simd128 => self.run::<super::simd128::Simd128>(&x.q, m, y),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => self.run::<super::avx2::Avx2>(&x.q, m, y),
-            #[allow(unreachable_patterns)]
-            _ => self.run::<Scalar>(&x.q, m, y),
+        if self.kernel.takes_blocks() {
+            return None;
         }
+        let (xp, wp, sp, yp) = (
+            x.q.as_ptr(),
+            self.qs.as_ptr(),
+            self.scales.as_ptr(),
+            y.as_mut_ptr(),
+        );
+        tiles(m, n, |r0, c0, mr, nr| {
+            // SAFETY: `tiles` keeps r0 + mr ≤ m and c0 + nr ≤ n, so every pointer below stays inside
+            // x (m × k), qs (n × k), scales (n × nb) and y (m × n); `self.kernel` was checked
+            // available when it was chosen.
+            unsafe {
+                let (x, w, s) = (xp.add(r0 * k), wp.add(c0 * k), sp.add(c0 * nb));
+                let out = yp.add(r0 * n + c0);
+                match self.kernel {
+                    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                    Kernel::Simd128 => dispatch::<super::simd128::Simd128>(mr, nr, x, w, s, k, out, n),
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx2 => dispatch::<super::avx2::Avx2>(mr, nr, x, w, s, k, out, n),
+                    _ => dispatch::<Scalar>(mr, nr, x, w, s, k, out, n),
+                }
+            }
+        });
         for (row, &s) in y.chunks_exact_mut(n).zip(&x.scale) {
             match bias {
                 Some(b) => row.iter_mut().zip(b).for_each(|(v, b)| *v = *v * s + b),
@@ -302,40 +245,38 @@ impl PackedQ8 {
         Some(())
     }
 
-    /// Raw block sums into `y` (`m × n`), tile by tile; the sizes were checked by the caller.
-    fn run<T: Tile>(&self, x: &[i16], m: usize, y: &mut [f32]) {
+    /// `y = x · Wᵀ (+ bias)` for `x` quantized by [`super::quantize_blocks`] (`m` rows of `k`), on a
+    /// kernel that [takes blocks](Kernel::takes_blocks); `None` if the sizes or the kernel do not match.
+    pub fn matmul_blocks(&self, x: &QuantBlocks, bias: Option<&[f32]>, y: &mut [f32]) -> Option<()> {
         let (n, k, nb) = (self.n, self.k, self.k / BLOCK);
-        let (xp, wp, sp, yp) = (x.as_ptr(), self.qs.as_ptr(), self.scales.as_ptr(), y.as_mut_ptr());
-        for p0 in (0..m).step_by(PANEL) {
-            let p1 = (p0 + PANEL).min(m);
-            let mut c0 = 0;
-            while c0 < n {
-                let nr = if n - c0 >= NR { NR } else { 1 };
-                let mut r0 = p0;
-                while r0 < p1 {
-                    let mr = (p1 - r0).min(MR);
-                    // SAFETY: r0 + mr ≤ m and c0 + nr ≤ n, so every pointer below stays inside x
-                    // (m × k), qs (n × k), scales (n × nb) and y (m × n); `self.kernel` was checked
-                    // available when it was chosen.
-                    unsafe {
-                        let (x, w, s) = (xp.add(r0 * k), wp.add(c0 * k), sp.add(c0 * nb));
-                        let out = yp.add(r0 * n + c0);
-                        match (mr, nr) {
-                            (4, NR) => T::tile::<4, NR>(x, w, s, k, out, n),
-                            (3, NR) => T::tile::<3, NR>(x, w, s, k, out, n),
-                            (2, NR) => T::tile::<2, NR>(x, w, s, k, out, n),
-                            (1, NR) => T::tile::<1, NR>(x, w, s, k, out, n),
-                            (4, _) => T::tile::<4, 1>(x, w, s, k, out, n),
-                            (3, _) => T::tile::<3, 1>(x, w, s, k, out, n),
-                            (2, _) => T::tile::<2, 1>(x, w, s, k, out, n),
-                            _ => T::tile::<1, 1>(x, w, s, k, out, n),
-                        }
-                    }
-                    r0 += mr;
-                }
-                c0 += nr;
-            }
+        let m = x.q.len() / k;
+        if x.q.len() != m * k || x.scale.len() != m * nb || x.sum.len() != m * nb {
+            return None;
         }
+        if y.len() != m * n || bias.is_some_and(|b| b.len() != n) || !self.kernel.takes_blocks() {
+            return None;
+        }
+        let (xp, xs, xsum) = (x.q.as_ptr(), x.scale.as_ptr(), x.sum.as_ptr());
+        let (wp, sp, yp) = (self.qs.as_ptr(), self.scales.as_ptr(), y.as_mut_ptr());
+        tiles(m, n, |r0, c0, mr, nr| {
+            // SAFETY: as in `matmul`; the block scales and sums hold m × nb values.
+            unsafe {
+                let (x, xs, xsum) = (xp.add(r0 * k), xs.add(r0 * nb), xsum.add(r0 * nb));
+                let (w, s, out) = (wp.add(c0 * k), sp.add(c0 * nb), yp.add(r0 * n + c0));
+                match self.kernel {
+                    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+                    Kernel::Relaxed => {
+                        dispatch8::<super::relaxed::Relaxed>(mr, nr, x, xs, xsum, w, s, k, out, n)
+                    }
+                    _ => dispatch8::<Scalar>(mr, nr, x, xs, xsum, w, s, k, out, n),
+                }
+            }
+        });
+        if let Some(b) = bias {
+            y.chunks_exact_mut(n)
+                .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));
+        }
+        Some(())
     }
 }
 

@@ -7,7 +7,8 @@
 
 use core::arch::wasm32::*;
 
-use super::q8::{Tile, BLOCK};
+use super::q8::BLOCK;
+use super::tile::Tile;
 
 pub(super) struct Simd128;
 
@@ -51,13 +52,27 @@ impl Tile for Simd128 {
                 }
             }
         }
-        for r in 0..R {
-            for j in 0..C {
-                let a = acc[r][j];
-                let sum = (f32x4_extract_lane::<0>(a) + f32x4_extract_lane::<1>(a))
-                    + (f32x4_extract_lane::<2>(a) + f32x4_extract_lane::<3>(a));
-                unsafe { *out.add(r * ldo + j) = sum };
-            }
+        // SAFETY: `out` is writable at r * ldo + j by the trait's contract.
+        unsafe { store_sums(&acc, out, ldo) };
+    }
+}
+
+/// Writes the sum of each accumulator's four lanes to `out[r * ldo + j]` (the relaxed kernel's too).
+///
+/// # Safety
+/// `out` is writable at `r * ldo + j` for every `r < R`, `j < C`.
+pub(super) unsafe fn store_sums<const R: usize, const C: usize>(
+    acc: &[[v128; C]; R],
+    out: *mut f32,
+    ldo: usize,
+) {
+    for r in 0..R {
+        for j in 0..C {
+            let a = acc[r][j];
+            let sum = (f32x4_extract_lane::<0>(a) + f32x4_extract_lane::<1>(a))
+                + (f32x4_extract_lane::<2>(a) + f32x4_extract_lane::<3>(a));
+            // SAFETY: forwarded from the caller.
+            unsafe { *out.add(r * ldo + j) = sum };
         }
     }
 }
