@@ -126,7 +126,8 @@ pub fn quantize_blocks(x: &[f32], m: usize, k: usize, out: &mut QuantBlocks) {
     }
 }
 
-/// `q[i] = round(b[i] · inv)` (ties to even; |b[i] · inv| ≤ 127, NaN → 0) for one block; returns `Σ q`.
+/// `q[i] = round(b[i] · inv)` (ties to even; |b[i] · inv| ≤ 127, NaN → 0) for one block; returns
+/// `Σ q`.
 fn round_block(b: &[f32], inv: f32, q: &mut [i8]) -> i32 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {

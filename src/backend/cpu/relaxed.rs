@@ -1,7 +1,8 @@
-//! The browser kernel for q4_0 weights where the engine has relaxed SIMD (Chromium, Firefox; not
-//! Safari, which gets the simd128 build): `i32x4.relaxed_dot_i8x16_i7x16_add_s` multiplies 16 i8
-//! activations by 16 weights and adds into four i32 lanes in one instruction (one `vpdpbusd` on x86
-//! with AVX-VNNI, one `sdot` on ARM), twice the work of simd128's `i32x4.dot_i16x8_s`.
+//! The browser kernel for q4_0 weights where the engine has relaxed SIMD (Chromium, and any engine
+//! that validates it; not Safari, which gets the simd128 build): `i32x4.relaxed_dot_i8x16_i7x16_add_s`
+//! multiplies 16 i8 activations by 16 weights and adds into four i32 lanes in one instruction, twice
+//! the work of simd128's `i32x4.dot_i16x8_s`; how the engine lowers it is the engine's choice (CPUs
+//! with an 8-bit dot-product instruction, such as x86's AVX-VNNI or ARM's dot product, can do it in one).
 //!
 //! The instruction leaves a weight with the top bit set implementation-defined, so the weights are
 //! offset from −8..=7 to 0..=15 in registers and `8 · Σ x` is subtracted per block, by starting the
