@@ -98,7 +98,7 @@ impl PackedQ8 {
     /// `None` for other types or shapes, which stay on candle's path.
     pub fn from_qtensor(w: &QTensor) -> Option<Self> {
         let (n, k) = w.shape().dims2().ok()?;
-        if k % BLOCK != 0 || n == 0 {
+        if k % BLOCK != 0 || n == 0 || k == 0 {
             return None;
         }
         let block_bytes = match w.dtype() {
@@ -249,7 +249,7 @@ impl PackedQ8 {
     /// kernel that [takes blocks](Kernel::takes_blocks); `None` if the sizes or the kernel do not match.
     pub fn matmul_blocks(&self, x: &QuantBlocks, bias: Option<&[f32]>, y: &mut [f32]) -> Option<()> {
         let (n, k, nb) = (self.n, self.k, self.k / BLOCK);
-        let m = x.q.len() / k;
+        let m = x.q.len().checked_div(k)?;
         if x.q.len() != m * k || x.scale.len() != m * nb || x.sum.len() != m * nb {
             return None;
         }
