@@ -1,6 +1,7 @@
 //! CPU vs GPU encoder benchmark (criterion): a 16-token query and a batch of 256 catalog titles
 //! (the first 256 of ../shared/data/beauty, one padded batch per 32 titles of similar length, as
-//! `vitrine embed-catalog` batches them), on the q8_0 model.
+//! `vitrine embed-catalog` batches them), on the q8_0 model; `VITRINE_BENCH_MODEL=e5` times the 12-layer
+//! models/multilingual-e5-small-zh-en.gguf instead (texts as given, as the browser bench does).
 //! `cargo bench -p vitrine-cli --bench gpu`. Without an adapter only the CPU half runs.
 //!
 //! On a software adapter (lavapipe, SwiftShader) the GPU figures are CPU figures in disguise; the
@@ -48,7 +49,12 @@ fn batches<'a>(enc: &Encoder, titles: &'a [String]) -> Vec<Vec<&'a str>> {
 }
 
 fn bench(c: &mut Criterion) {
-    let bytes = std::fs::read(root().join("models/minilm-l6-q8_0.gguf")).expect("models/minilm-l6-q8_0.gguf");
+    let model = std::env::var("VITRINE_BENCH_MODEL").unwrap_or_else(|_| "q8_0".into());
+    let file = match model.as_str() {
+        "e5" => "models/multilingual-e5-small-zh-en.gguf".to_string(),
+        v => format!("models/minilm-l6-{v}.gguf"),
+    };
+    let bytes = std::fs::read(root().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let enc = Encoder::from_gguf_bytes(&bytes).expect("model");
     let attached = pollster::block_on(enc.device().start_gpu());
     let mut backends = vec![Backend::Cpu];
@@ -70,7 +76,12 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|t| enc.tokenize(t).map_or(0, |v| v.len()))
         .sum();
-    let mut g = c.benchmark_group("cpu_vs_gpu/q8_0");
+    // e5's tokenizer cuts the query differently from MiniLM's: say how many tokens it is there.
+    println!(
+        "query: {} tokens on {file}",
+        enc.tokenize(QUERY).map_or(0, |v| v.len())
+    );
+    let mut g = c.benchmark_group(format!("cpu_vs_gpu/{model}"));
     for backend in backends {
         let run = |texts: &[&str]| pollster::block_on(enc.embed_on(texts, backend)).expect("embed");
         g.sample_size(20).measurement_time(Duration::from_secs(5));
