@@ -176,9 +176,14 @@ function table(names, rows, tokens) {
   const ratios = lines.slice(9).map((l) => `- ${l[0]}: ${l.slice(1).join(', ')}`);
   const targets = names.filter((x) => x !== 'tjs').map((n) => {
     const speedup = rows.tjs.p50 / rows[n].p50;
-    const ok = rows[n].p50 <= TARGET_P50_MS && speedup >= TARGET_SPEEDUP;
+    // The speed-up target compares the same model (MiniLM); e5 has no transformers.js twin, so its
+    // target is the p50 alone (issue 18), and the ratio is only context.
+    const sameModel = !n.startsWith('vitrine-e5');
+    const ok = rows[n].p50 <= TARGET_P50_MS && (!sameModel || speedup >= TARGET_SPEEDUP);
     return `- ${n}: query p50 ${f1(rows[n].p50)} ms (target ≤ ${TARGET_P50_MS}), ` +
-      `${speedup.toFixed(2)}× transformers.js (target ≥ ${TARGET_SPEEDUP}×): ${ok ? 'MET' : 'MISSED'}`;
+      `${speedup.toFixed(2)}× transformers.js` +
+      (sameModel ? ` (target ≥ ${TARGET_SPEEDUP}×)` : ' (another model: no ratio target)') +
+      `: ${ok ? 'MET' : 'MISSED'}`;
   });
   const note = `Tokens ([CLS]/[SEP] included, no padding): query ${tokens.query}, 64 titles ${tokens.titles} ` +
     `(longest ${tokens.titlesMax}); transformers.js pads the batch to [${tokens.batchInput}].`;

@@ -35,11 +35,12 @@ async function loadTransformers() {
 }
 
 async function loadVitrine(variant) {
-  const wasm = await import('/pkg/wasm/vitrine.js');
   // The engine build the SDK picks for this browser (relaxed SIMD in Chromium); 'e5-simd128' is the
-  // build Safari gets, for comparison.
-  const { engineWasmUrl } = await import('/pkg/host.js');
+  // build Safari gets, for comparison. A glue module instantiates one wasm file once and ignores later
+  // calls, so each build gets its own instance of the glue (the query string makes it another module).
   const simd128 = variant.endsWith('-simd128');
+  const wasm = await import(simd128 ? '/pkg/wasm/vitrine.js?simd128' : '/pkg/wasm/vitrine.js');
+  const { engineWasmUrl } = await import('/pkg/host.js');
   await wasm.default({ module_or_path: simd128 ? '/pkg/wasm/vitrine_bg.wasm' : engineWasmUrl() });
   variant = variant.replace(/-simd128$/, '');
   const file = variant === 'e5' ? 'multilingual-e5-small-zh-en.gguf' : `minilm-l6-${variant}.gguf`;

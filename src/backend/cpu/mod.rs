@@ -8,11 +8,12 @@
 //! Activations are quantized once per row to i16 with one scale per row (more precise than candle's
 //! q8_0 per-block activations), so the block sum `Σ x·w` is an exact i32 and only the weight's block
 //! scale is applied in f32. The one exception is the relaxed-SIMD build's q4_0 kernel, which needs
-//! 8-bit activations and so takes i8 with a scale per block of 32 ([`quantize_blocks`]): ≈ 27 % faster
-//! for multilingual-e5 in Chromium, cosine ≥ 0.9997 to the i16 result (BENCHMARKS.md). Kernels,
+//! 8-bit activations and so takes i8 with a scale per block of 32 ([`quantize_blocks`]): e5's query in
+//! Chromium 40 % faster than the simd128 build, cosine ≥ 0.9997 to the i16 result (BENCHMARKS.md). Kernels,
 //! picked at run time from the target, the CPU and the weight type:
 //! - `relaxed`: wasm32 with relaxed SIMD, for q4_0 weights (`i32x4.relaxed_dot_i8x16_i7x16_add_s`,
-//!   16 per instruction) on i8 activations with one scale per block of 32 (ggml's q8_0 layout);
+//!   16 per instruction) on i8 activations with one scale per block of 32 (ggml's q8_0 layout), over
+//!   weights interleaved 4 columns at a time ([`layout`]);
 //! - `simd128`: wasm32 with simd128 (`i32x4.dot_i16x8_s`, 8 multiply-adds per instruction);
 //! - `avx2`: x86_64 when the CPU has AVX2 and FMA (`vpmaddwd`, 16 per instruction);
 //! - `scalar`: everything else, and the model the others are tested against (for i16 rows and for
@@ -22,6 +23,7 @@ mod activations;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod forward;
+mod layout;
 mod linear;
 pub mod ops;
 mod q8;

@@ -1,12 +1,16 @@
 //! [`PackedQ8`]: block-quantized weights repacked at load time for the kernels, and which kernel
 //! runs them.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::quantized::{GgmlDType, QTensor};
 
 use super::activations::{QuantBlocks, QuantRows};
+use super::layout;
 use super::scalar::Scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+use super::tile::tiles_of;
 use super::tile::{dispatch, dispatch8, tiles};
 
 /// Weights per block in q8_0, q5_0 and q4_0 alike.
@@ -81,7 +85,8 @@ impl Kernel {
 }
 
 /// A weight matrix `[n, k]` (PyTorch layout: one row per output) as i8 values and f32 block scales,
-/// row after row, so a tile reads each column's weights contiguously.
+/// row after row, so a tile reads each column's weights contiguously; for [`Kernel::Relaxed`], in
+/// [`layout`]'s quads instead (the kernel decides the layout, so changing it repacks).
 #[derive(Debug, Clone)]
 pub struct PackedQ8 {
     n: usize,
@@ -118,14 +123,48 @@ impl PackedQ8 {
             scales.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
             unpack_block(w.dtype(), &block[2..], q);
         }
-        Some(Self {
+        Some(Self::with_kernel(
             n,
             k,
-            dtype: w.dtype(),
+            w.dtype(),
             qs,
             scales,
-            kernel: Kernel::best_for(w.dtype()),
-        })
+            Kernel::best_for(w.dtype()),
+        ))
+    }
+
+    /// From the row layout, laid out for `kernel`.
+    fn with_kernel(
+        n: usize,
+        k: usize,
+        dtype: GgmlDType,
+        qs: Vec<i8>,
+        scales: Vec<f32>,
+        kernel: Kernel,
+    ) -> Self {
+        let (qs, scales) = match kernel {
+            Kernel::Relaxed => layout::to_quads(n, k, &qs, &scales),
+            _ => (qs, scales),
+        };
+        Self {
+            n,
+            k,
+            dtype,
+            qs,
+            scales,
+            kernel,
+        }
+    }
+
+    /// The weights and scales in the row layout, whatever the kernel's.
+    fn rows(&self) -> (Cow<'_, [i8]>, Cow<'_, [f32]>) {
+        match self.kernel {
+            Kernel::Relaxed => {
+                let (q, s) = layout::from_quads(self.n, self.k, &self.qs, &self.scales);
+                (Cow::Owned(q), Cow::Owned(s))
+            }
+            _ => (Cow::Borrowed(&self.qs), Cow::Borrowed(&self.scales)),
+        }
     }
 
     /// The GGUF blocks this matrix was repacked from, byte for byte (the repacking is exact both ways:
@@ -137,8 +176,9 @@ impl PackedQ8 {
             GgmlDType::Q5_0 => 22,
             _ => 18,
         };
-        let mut out = Vec::with_capacity(self.scales.len() * block_bytes);
-        for (q, &d) in self.qs.chunks_exact(BLOCK).zip(&self.scales) {
+        let (qs, scales) = self.rows();
+        let mut out = Vec::with_capacity(scales.len() * block_bytes);
+        for (q, &d) in qs.chunks_exact(BLOCK).zip(scales.iter()) {
             out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
             pack_block(self.dtype, q, &mut out);
         }
@@ -159,14 +199,11 @@ impl PackedQ8 {
         if parts.iter().any(|p| p.k != k || p.dtype != dtype) {
             return None;
         }
-        Some(Self {
-            n: parts.iter().map(|p| p.n).sum(),
-            k,
-            dtype,
-            qs: parts.iter().flat_map(|p| p.qs.iter().copied()).collect(),
-            scales: parts.iter().flat_map(|p| p.scales.iter().copied()).collect(),
-            kernel: parts[0].kernel,
-        })
+        let rows: Vec<_> = parts.iter().map(|p| p.rows()).collect();
+        let qs = rows.iter().flat_map(|(q, _)| q.iter().copied()).collect();
+        let scales = rows.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+        let n = parts.iter().map(|p| p.n).sum();
+        Some(Self::with_kernel(n, k, dtype, qs, scales, parts[0].kernel))
     }
 
     /// Output features (rows of the PyTorch weight).
@@ -181,9 +218,9 @@ impl PackedQ8 {
 
     /// The weights as f32 (`scale × integer`, row-major `[n, k]`): what the kernels multiply by, for tests.
     pub fn dequantize(&self) -> Vec<f32> {
-        self.qs
-            .chunks_exact(BLOCK)
-            .zip(&self.scales)
+        let (qs, scales) = self.rows();
+        qs.chunks_exact(BLOCK)
+            .zip(scales.iter())
             .flat_map(|(q, &d)| q.iter().map(move |&v| v as f32 * d))
             .collect()
     }
@@ -191,11 +228,16 @@ impl PackedQ8 {
     /// Runs on `kernel` instead of the best one; `false` (and no change) if this CPU cannot run it or
     /// it does not take this weight type.
     pub fn set_kernel(&mut self, kernel: Kernel) -> bool {
-        let ok = kernel.available() && (!kernel.takes_blocks() || self.dtype == GgmlDType::Q4_0);
-        if ok {
-            self.kernel = kernel;
+        if !kernel.available() || (kernel.takes_blocks() && self.dtype != GgmlDType::Q4_0) {
+            return false;
         }
-        ok
+        if (kernel == Kernel::Relaxed) != (self.kernel == Kernel::Relaxed) {
+            let (qs, scales) = self.rows();
+            let (qs, scales) = (qs.into_owned(), scales.into_owned());
+            *self = Self::with_kernel(self.n, self.k, self.dtype, qs, scales, kernel);
+        }
+        self.kernel = kernel;
+        true
     }
 
     /// The kernel these weights run on.
@@ -258,20 +300,32 @@ impl PackedQ8 {
         }
         let (xp, xs, xsum) = (x.q.as_ptr(), x.scale.as_ptr(), x.sum.as_ptr());
         let (wp, sp, yp) = (self.qs.as_ptr(), self.scales.as_ptr(), y.as_mut_ptr());
-        tiles(m, n, |r0, c0, mr, nr| {
-            // SAFETY: as in `matmul`; the block scales and sums hold m × nb values.
-            unsafe {
-                let (x, xs, xsum) = (xp.add(r0 * k), xs.add(r0 * nb), xsum.add(r0 * nb));
-                let (w, s, out) = (wp.add(c0 * k), sp.add(c0 * nb), yp.add(r0 * n + c0));
-                match self.kernel {
-                    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-                    Kernel::Relaxed => {
-                        dispatch8::<super::relaxed::Relaxed>(mr, nr, x, xs, xsum, w, s, k, out, n)
-                    }
-                    _ => dispatch8::<Scalar>(mr, nr, x, xs, xsum, w, s, k, out, n),
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        if self.kernel == Kernel::Relaxed {
+            // Whole groups of 4 columns (the quads' padding included, never stored): `tiles_of`
+            // walks a multiple of NR = 4 in full-width tiles, one group each.
+            const _: () = assert!(super::tile::NR == layout::GROUP);
+            use super::relaxed::{dispatch, ROWS};
+            tiles_of::<ROWS>(m, layout::groups(n) * layout::GROUP, |r0, c0, mr, _| {
+                // SAFETY: r0 + mr ≤ m; group c0 / 4 holds 4k quad bytes and 4 · nb scales at c0 · k
+                // and c0 · nb; only the group's real columns of y are written.
+                unsafe {
+                    let (x, xs, xsum) = (xp.add(r0 * k), xs.add(r0 * nb), xsum.add(r0 * nb));
+                    let (w, s, out) = (wp.add(c0 * k), sp.add(c0 * nb), yp.add(r0 * n + c0));
+                    dispatch(mr, x, xs, xsum, w, s, k, out, n, (n - c0).min(layout::GROUP));
                 }
-            }
-        });
+            });
+        }
+        if self.kernel != Kernel::Relaxed {
+            tiles(m, n, |r0, c0, mr, nr| {
+                // SAFETY: as in `matmul`; the block scales and sums hold m × nb values.
+                unsafe {
+                    let (x, xs, xsum) = (xp.add(r0 * k), xs.add(r0 * nb), xsum.add(r0 * nb));
+                    let (w, s, out) = (wp.add(c0 * k), sp.add(c0 * nb), yp.add(r0 * n + c0));
+                    dispatch8::<Scalar>(mr, nr, x, xs, xsum, w, s, k, out, n);
+                }
+            });
+        }
         if let Some(b) = bias {
             y.chunks_exact_mut(n)
                 .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));

@@ -4,7 +4,7 @@
 /// Rows (activations) per register tile: each weight load is reused this many times.
 const MR: usize = 4;
 /// Columns (weights) per register tile: each activation load is reused this many times.
-const NR: usize = 4;
+pub(super) const NR: usize = 4;
 /// Rows per panel: a panel's activations (≤ 32 × 1536 i16 = 96 KiB) stay in L2 while every weight
 /// column streams past them once.
 const PANEL: usize = 32;
@@ -47,7 +47,17 @@ pub(super) trait Tile8 {
 
 /// Walks an `m × n` product in register tiles of at most `MR × NR` (`NR` or 1 columns), panel by
 /// panel, calling `tile(r0, c0, mr, nr)` for each; `r0 + mr ≤ m` and `c0 + nr ≤ n` always hold.
-pub(super) fn tiles(m: usize, n: usize, mut tile: impl FnMut(usize, usize, usize, usize)) {
+pub(super) fn tiles(m: usize, n: usize, tile: impl FnMut(usize, usize, usize, usize)) {
+    tiles_of::<MR>(m, n, tile)
+}
+
+/// As [`tiles`] with tiles of at most `ROWS` rows (a kernel with fewer live registers per row).
+pub(super) fn tiles_of<const ROWS: usize>(
+    m: usize,
+    n: usize,
+    mut tile: impl FnMut(usize, usize, usize, usize),
+) {
+    const { assert!(ROWS > 0 && PANEL % ROWS == 0) };
     for p0 in (0..m).step_by(PANEL) {
         let p1 = (p0 + PANEL).min(m);
         let mut c0 = 0;
@@ -55,7 +65,7 @@ pub(super) fn tiles(m: usize, n: usize, mut tile: impl FnMut(usize, usize, usize
             let nr = if n - c0 >= NR { NR } else { 1 };
             let mut r0 = p0;
             while r0 < p1 {
-                let mr = (p1 - r0).min(MR);
+                let mr = (p1 - r0).min(ROWS);
                 tile(r0, c0, mr, nr);
                 r0 += mr;
             }
