@@ -102,8 +102,8 @@ fn check(mode: ExperimentMode, report: &mut Vec<String>) {
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     for (mi, m) in Metric::ALL.into_iter().enumerate() {
-        for arm in 0..2 {
-            let truth = TRUE_RATES[arm][mi];
+        for (arm, rates) in TRUE_RATES.iter().enumerate() {
+            let truth = rates[mi];
             let slot = if mode == ExperimentMode::Ab { arm } else { 0 };
             let est: Vec<_> = results
                 .iter()
