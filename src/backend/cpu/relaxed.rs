@@ -17,8 +17,9 @@ use super::layout::{GROUP, OFFSET};
 use super::q8::BLOCK;
 
 /// Rows per tile: a row needs two registers (its accumulator and its block sum) beside the group's
-/// eight weight vectors, so 8 rows fit where the row layout's 4 × 4 tile spilled (measured in
-/// Chromium: e5's query 14.0 ms at 8 rows, 14.3 at 6, 15.0 at 4; BENCHMARKS.md, run 9).
+/// eight weight vectors, where the row layout's 4 × 4 tile held 16 accumulators; taller tiles
+/// reuse each weight load more (measured in Chromium, e5's query min: 14.0 ms at 8 rows, 14.3 at
+/// 6, 15.0 at 4; BENCHMARKS.md, run 9).
 pub(super) const ROWS: usize = 8;
 
 /// [`group`] with the row count as a constant.
