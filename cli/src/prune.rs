@@ -238,4 +238,63 @@ mod tests {
         ];
         assert_eq!(stretches.map(longest_lower), [3, 4, 0, 4, 4, 5, 5, 1]);
     }
+
+    /// `--keep-from-corpus`: a store's brand outside the kept languages tokenizes as with the full
+    /// vocabulary once its catalog is the corpus, and falls to smaller pieces without it.
+    #[test]
+    fn a_corpus_keeps_every_piece_its_texts_use() {
+        // (piece, score): the specials, single characters, and the word pieces Viterbi prefers.
+        let table = [
+            ("<s>", 0.0),
+            ("<pad>", 0.0),
+            ("</s>", 0.0),
+            ("<unk>", 0.0),
+            ("▁", -3.0),
+            ("L", -10.0),
+            ("u", -10.0),
+            ("l", -10.0),
+            ("e", -10.0),
+            ("m", -10.0),
+            ("o", -10.0),
+            ("n", -10.0),
+            ("手", -10.0),
+            ("机", -10.0),
+            ("▁Lulu", -7.0),
+            ("lemon", -7.0),
+            ("▁Lululemon", -8.0),
+            ("▁手机", -6.0),
+        ];
+        let vocab = Vocab {
+            pieces: table.iter().map(|(p, _)| (*p).to_owned()).collect(),
+            scores: table.iter().map(|(_, s)| *s).collect(),
+            bos: 0,
+            eos: 2,
+            unk: 3,
+            normalisation: Vec::new(),
+        };
+        let rules = crate::unigram::Rules::default();
+        let all: Vec<u32> = (0..table.len() as u32).collect();
+        let full = crate::unigram::build(&vocab, &rules, &all, 512).unwrap();
+        let text = "Lululemon 手机";
+        let pieces = |tok: &Tokenizer| tok.encode(text, true).unwrap().get_tokens().to_vec();
+        assert_eq!(pieces(&full), ["<s>", "▁Lululemon", "▁手机", "</s>"]);
+        let pruned = |corpus: Vec<&str>| {
+            let sel = Selection {
+                languages: vec!["zh".into()],
+                words: Vec::new(),
+                corpus,
+                prefixes: Vec::new(),
+            };
+            let kept = select(&vocab, &full, &sel).unwrap();
+            crate::unigram::build(&vocab, &rules, &kept, 512).unwrap()
+        };
+        assert_eq!(pieces(&pruned(vec!["Lululemon 手机\n"])), pieces(&full));
+        let without = pieces(&pruned(Vec::new()));
+        assert_eq!(without[without.len() - 2..], ["▁手机", "</s>"]);
+        assert_ne!(
+            without,
+            pieces(&full),
+            "without the corpus the brand is not a piece: {without:?}"
+        );
+    }
 }
