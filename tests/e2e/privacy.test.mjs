@@ -192,6 +192,10 @@ test('a report leaves at its timer even when the wall clock lags the timer clock
   const page = await blank(ctx);
   await create(page, { reportDelayMs: [600_000, 600_000] }); // fetches the registry; builds nothing here
   assert.ok((await pick(page, 't1')).counted);
+  // Disposed before the reload: otherwise the reload's pagehide may build the report in this visit (when
+  // the worker finishes before teardown), due 10 minutes later, and the next visit has nothing to build
+  // (a CI run timed out so).
+  await page.evaluate(() => window.v.dispose());
   await page.addInitScript(() => {
     const setTimeout0 = window.setTimeout;
     window.setTimeout = (fn, ms, ...args) => setTimeout0(fn, ms >= 1000 ? ms - 50 : ms, ...args);
@@ -199,8 +203,10 @@ test('a report leaves at its timer even when the wall clock lags the timer clock
   await page.reload();
   await page.evaluate(async () => { window.V = (await import('/pkg/index.js')).Vitrine; });
   // On the page (worker: false), where the init script's timers are the ones the transport uses.
+  // Waited for from before the start, so a slow return from create() cannot miss the request.
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/reports'), { timeout: 20_000 });
   await create(page, { reportDelayMs: [1500, 1500], worker: false }); // builds at ~1.5 s, leaves 1.5 s later
-  await page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/reports'), { timeout: 15_000 });
+  await sent;
   await settle(page, 500);
   const d = await page.evaluate(() => window.v.diagnostics());
   assert.deepEqual([d.lastSend, d.queued], [{ status: 200, kept: false }, 0], JSON.stringify(d));
