@@ -23,11 +23,13 @@ suite() { # name command...
 
 suite native cargo test --workspace --no-fail-fast
 suite build bash scripts/build.sh
-# Debug info off: the test module shrinks from 160 MB to 20 MB and loads in Chromium 3x faster.
-# The encoder tests run the whole model synchronously on the page; the runner's default 20 s per test
-# is too short for them on a busy 2-core machine.
-suite wasm env CARGO_PROFILE_DEV_DEBUG=false WASM_BINDGEN_TEST_TIMEOUT=600 \
-  cargo test --target wasm32-unknown-unknown -p vitrine
+# tests/web.rs is the only wasm test target (the others are native-only). In the release profile it
+# reuses every dependency build.sh just compiled for wasm (a dev build compiled them all again: 5 min of a
+# cold run, against about 1 min now) and tests the profile that ships, without debug info (its module
+# loads in Chromium 3x faster). The encoder tests run the whole model synchronously on the page; the
+# runner's default 20 s per test is too short for them on a busy 2-core machine.
+suite wasm env WASM_BINDGEN_TEST_TIMEOUT=600 \
+  cargo test --release --target wasm32-unknown-unknown -p vitrine --test web
 suite e2e node --test --test-reporter=spec tests/e2e/
 
 # Totals over all runners (cargo: "test result: ... N passed; M failed"; node: "ℹ pass N" / "ℹ fail N").

@@ -1,5 +1,5 @@
-//! In-browser tests: run in headless Chromium by `cargo test --target wasm32-unknown-unknown`
-//! (wasm-bindgen-test-runner through chromedriver; see scripts/test.sh).
+//! In-browser tests: run in headless Chromium by `cargo test --release --target wasm32-unknown-unknown
+//! -p vitrine --test web` (wasm-bindgen-test-runner through chromedriver; see scripts/test.sh).
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen::JsValue;
