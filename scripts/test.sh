@@ -23,13 +23,17 @@ suite() { # name command...
 
 suite native cargo test --workspace --no-fail-fast
 suite build bash scripts/build.sh
-# tests/web.rs is the only wasm test target (the others are native-only). In the release profile it
-# reuses every dependency build.sh just compiled for wasm (a dev build compiled them all again: 5 min of a
-# cold run, against about 1 min now) and tests the profile that ships, without debug info (its module
-# loads in Chromium 3x faster). The encoder tests run the whole model synchronously on the page; the
-# runner's default 20 s per test is too short for them on a busy 2-core machine.
+# The wasm test targets are the files with browser tests (today tests/web.rs; the others are native-only),
+# found here so a new one is never skipped. In the release profile they reuse every dependency build.sh
+# just compiled for wasm (a dev build compiled them all again: 5 min of a cold run, against about 1 min
+# now) and test the profile that ships, without debug info (the module loads in Chromium 3x faster).
+# The encoder tests run the whole model synchronously on the page; the runner's default 20 s per test is
+# too short for them on a busy 2-core machine.
+wasm_targets=()
+for f in $(grep -l 'wasm_bindgen_test' tests/*.rs); do wasm_targets+=(--test "$(basename "$f" .rs)"); done
+if grep -rq 'wasm_bindgen_test' src; then wasm_targets+=(--lib); fi
 suite wasm env WASM_BINDGEN_TEST_TIMEOUT=600 \
-  cargo test --release --target wasm32-unknown-unknown -p vitrine --test web
+  cargo test --release --target wasm32-unknown-unknown -p vitrine "${wasm_targets[@]}"
 suite e2e node --test --test-reporter=spec tests/e2e/
 
 # Totals over all runners (cargo: "test result: ... N passed; M failed"; node: "ℹ pass N" / "ℹ fail N").
